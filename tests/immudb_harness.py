@@ -1,0 +1,87 @@
+"""One throwaway immudb server for the whole test session, shared by every test.
+
+Tests (pytest functions and the library's unittest suites alike) call
+:func:`server` to get it: the first call builds or reuses the binary and starts
+the server through :mod:`aethyr_immudb_recorder.launcher`; ``tests/conftest.py``
+stops it at the end of the session. :func:`fresh_database` gives each test a
+new immudb database, so notification ids start at 1.
+
+When the server cannot be built or started, tests skip with the reason on a
+developer's machine, but fail when ``AETHYR_REQUIRE_IMMUDB`` or ``CI`` is set
+(the README's test command and CI set it): CI never skips immudb tests.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+
+import pytest
+
+from aethyr_immudb_recorder.launcher import (
+    ImmudbBuildError,
+    ImmudbServer,
+    ImmudbStartError,
+)
+
+_lock = threading.Lock()
+_server: ImmudbServer | None = None
+_failure: str | None = None
+
+ADMIN_USER = "immudb"
+ADMIN_PASSWORD = "immudb"  # the throwaway server's default admin password
+
+
+def immudb_required() -> bool:
+    """True where a missing immudb must fail the run rather than skip."""
+    flags = (os.environ.get("AETHYR_REQUIRE_IMMUDB", ""), os.environ.get("CI", ""))
+    return any(f.strip().lower() not in ("", "0", "false", "no") for f in flags)
+
+
+def server() -> ImmudbServer:
+    """The session's running immudb server (started on first use)."""
+    global _server, _failure
+    with _lock:
+        if _server is None and _failure is None:
+            candidate = ImmudbServer()
+            try:
+                _server = candidate.start()
+            except (ImmudbBuildError, ImmudbStartError, OSError) as exc:
+                candidate.stop()
+                _failure = f"immudb server unavailable: {exc}"
+        if _server is None:
+            assert _failure is not None
+            if immudb_required():
+                pytest.fail(_failure, pytrace=False)
+            pytest.skip(_failure)
+        return _server
+
+
+def stop() -> None:
+    """Stop the session's server, if one was started."""
+    global _server
+    with _lock:
+        if _server is not None:
+            _server.stop()
+            _server = None
+
+
+def fresh_database(prefix: str = "t") -> str:
+    """Create a new, empty immudb database on the session's server; return its name.
+
+    The database allows 10,000 entries per transaction, enough for the suites'
+    1000-event batches plus tracking.
+    """
+    from immudb import ImmudbClient
+    from immudb.datatypesv2 import DatabaseSettingsV2
+
+    srv = server()
+    name = f"{prefix}{uuid.uuid4().hex[:20]}"
+    client = ImmudbClient(srv.address, timeout=30)
+    try:
+        client.login(ADMIN_USER, ADMIN_PASSWORD)
+        client.createDatabaseV2(name, DatabaseSettingsV2(maxTxEntries=10_000), True)
+    finally:
+        client.channel.close()
+    return name

@@ -1,0 +1,150 @@
+"""The launcher: binary lookup, errors, and a server lifecycle (start, kill, restart)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from immudb import ImmudbClient
+
+from aethyr_immudb_recorder import launcher
+from aethyr_immudb_recorder.launcher import ImmudbBuildError, ImmudbServer
+
+
+def test_immudb_bin_must_be_executable(monkeypatch, tmp_path):
+    monkeypatch.setenv("IMMUDB_BIN", str(tmp_path / "missing"))
+    with pytest.raises(ImmudbBuildError, match="IMMUDB_BIN"):
+        launcher.build_immudb()
+
+
+def test_cached_build_is_reused(immudb_server):
+    first = launcher.build_immudb(quiet=True)
+    mtime = first.stat().st_mtime_ns
+    assert launcher.build_immudb(quiet=True) == first
+    assert first.stat().st_mtime_ns == mtime
+
+
+def test_cache_root_env_and_version(monkeypatch, tmp_path):
+    monkeypatch.setenv("AETHYR_IMMUDB_CACHE", str(tmp_path))
+    monkeypatch.setenv("AETHYR_IMMUDB_VERSION", "v1.9.7")
+    assert launcher.requested_version() == "1.9.7"
+    assert launcher.cached_binary_path() == tmp_path / "1.9.7" / "immudb"
+
+
+def test_build_without_go_fails_clearly(monkeypatch, tmp_path):
+    monkeypatch.delenv("IMMUDB_BIN", raising=False)
+    monkeypatch.setenv("AETHYR_IMMUDB_CACHE", str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ImmudbBuildError, match="no 'go' on PATH"):
+        launcher.build_immudb(quiet=True)
+
+
+def test_build_of_unknown_version_fails_with_go_output(monkeypatch, tmp_path, immudb_server):
+    monkeypatch.delenv("IMMUDB_BIN", raising=False)
+    monkeypatch.setenv("AETHYR_IMMUDB_CACHE", str(tmp_path))
+    monkeypatch.setenv("AETHYR_IMMUDB_VERSION", "0.0.0-does-not-exist")
+    monkeypatch.setenv("GOFLAGS", "-mod=mod")
+    with pytest.raises(ImmudbBuildError, match=r"building immudb 0\.0\.0-does-not-exist failed"):
+        launcher.build_immudb(quiet=True)
+    assert not (tmp_path / "0.0.0-does-not-exist" / "immudb").exists()
+
+
+def test_rejects_non_loopback_host():
+    with pytest.raises(ValueError, match="loopback"):
+        ImmudbServer(host="10.0.0.1")
+
+
+def test_start_kill_restart_keeps_data(tmp_path, immudb_server):
+    binary = launcher.build_immudb(quiet=True)
+    # synced: an unsynced server can lose its tail on SIGKILL and refuse to restart
+    server = ImmudbServer(data_dir=tmp_path / "data", binary=binary, synced=True)
+    with server:
+        assert server.running
+        client = ImmudbClient(server.address, timeout=10)
+        client.login("immudb", "immudb")
+        client.set(b"k", b"v1")
+        server.kill()
+        assert not server.running
+        server.start()
+        client = ImmudbClient(server.address, timeout=10)
+        client.login("immudb", "immudb")
+        assert client.get(b"k").value == b"v1"
+        server.restart()
+        assert server.running
+        assert "running" in repr(server)
+    assert not server.running
+    assert Path(tmp_path / "data").exists()  # a given data dir is kept
+
+
+def test_cli_path_and_build(capsys, immudb_server):
+    assert launcher.main(["path"]) == 0
+    assert capsys.readouterr().out.strip().endswith("immudb")
+    assert launcher.main(["build"]) == 0
+    assert Path(capsys.readouterr().out.strip()).is_file()
+
+
+def test_cli_reports_build_errors(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("IMMUDB_BIN", str(tmp_path / "nope"))
+    assert launcher.main(["build"]) == 1
+    assert "error: IMMUDB_BIN" in capsys.readouterr().err
+
+
+def _fake_go(tmp_path: Path, version: str) -> Path:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    go = bindir / "go"
+    go.write_text(f"#!/bin/sh\necho {version}\n")
+    go.chmod(0o755)
+    return bindir
+
+
+def test_build_with_old_go_fails_clearly(monkeypatch, tmp_path):
+    monkeypatch.delenv("IMMUDB_BIN", raising=False)
+    monkeypatch.setenv("AETHYR_IMMUDB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PATH", str(_fake_go(tmp_path, "go1.19.8")))
+    with pytest.raises(ImmudbBuildError, match=r"Go 1\.19 is too old"):
+        launcher.build_immudb(quiet=True)
+
+
+def test_unreadable_go_version_fails_clearly(monkeypatch, tmp_path):
+    monkeypatch.delenv("IMMUDB_BIN", raising=False)
+    monkeypatch.setenv("AETHYR_IMMUDB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PATH", str(_fake_go(tmp_path, "devel")))
+    with pytest.raises(ImmudbBuildError, match="cannot read the Go version"):
+        launcher.build_immudb(quiet=True)
+
+
+def test_real_build_into_an_empty_cache_then_reuse(monkeypatch, tmp_path, capsys, immudb_server):
+    """The pinned version builds from the Go module proxy into the cache, once."""
+    monkeypatch.delenv("IMMUDB_BIN", raising=False)
+    monkeypatch.setenv("AETHYR_IMMUDB_CACHE", str(tmp_path))
+    built = launcher.build_immudb()
+    assert built == tmp_path / launcher.PINNED_VERSION / "immudb"
+    assert "building immudb" in capsys.readouterr().err
+    mtime = built.stat().st_mtime_ns
+    assert launcher.build_immudb() == built
+    assert built.stat().st_mtime_ns == mtime
+    with ImmudbServer(binary=built) as server:
+        client = ImmudbClient(server.address, timeout=10)
+        assert client.healthCheck()
+
+
+def test_server_that_exits_at_once_is_reported(tmp_path):
+    fake = tmp_path / "immudb"
+    fake.write_text("#!/bin/sh\necho 'bad flag' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    server = ImmudbServer(binary=fake, startup_timeout=5)
+    with pytest.raises(launcher.ImmudbStartError, match="exited with code 3"):
+        server.start()
+    server.stop()
+
+
+def test_server_that_never_answers_is_killed(tmp_path):
+    fake = tmp_path / "immudb"
+    fake.write_text("#!/bin/sh\nexec sleep 60\n")
+    fake.chmod(0o755)
+    server = ImmudbServer(binary=fake, startup_timeout=1)
+    with pytest.raises(launcher.ImmudbStartError, match="did not answer"):
+        server.start()
+    assert not server.running
+    server.stop()
