@@ -1,6 +1,34 @@
 """aethyr_domain: the world of the Aethyr MUD as event-sourced aggregates.
 
-See ``docs/domain.md`` and ``docs/index.md``.
+The public names are loaded lazily (PEP 562), so ``import aethyr_domain`` and
+using :class:`ServerConfig` or :class:`Manager` with event sourcing off never
+imports the ``eventsourcing`` library. See ``docs/index.md``.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "World": "aethyr_domain.application",
+    "ServerConfig": "aethyr_domain.config",
+    "Manager": "aethyr_domain.manager",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:  # pragma: no cover
+    pass
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aethyr_domain' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
