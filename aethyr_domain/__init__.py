@@ -8,7 +8,7 @@ imports the ``eventsourcing`` library. See ``docs/index.md``.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 __version__ = "0.1.0"
 
@@ -20,9 +20,6 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-if TYPE_CHECKING:  # pragma: no cover
-    pass
 
 
 def __getattr__(name: str) -> Any:
