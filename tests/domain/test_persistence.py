@@ -113,7 +113,7 @@ def test_scrypt_hashes_are_salted_and_verify() -> None:
 
 
 def test_legacy_md5_import_is_upgraded_at_next_successful_check(world: World) -> None:
-    md5 = hashlib.md5(b"old-secret").hexdigest()  # noqa: S324 (the original's scheme)
+    md5 = hashlib.md5(b"old-secret").hexdigest()
     world.handle(c.ImportLegacyPlayer("p", "Old", md5, admin=True))
     player = world.get("p")
     assert isinstance(player, Player) and player.admin
