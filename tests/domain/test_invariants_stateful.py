@@ -14,7 +14,7 @@ from typing import Any
 
 import hypothesis.strategies as st
 from hypothesis import HealthCheck, settings
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from aethyr_domain import commands as c
 from aethyr_domain.application import World
@@ -55,6 +55,19 @@ class WorldMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------ rules
 
+    @initialize(
+        placements=st.lists(st.sampled_from([*ROOMS, *THINGS, "p1", None]), min_size=5, max_size=5)
+    )
+    def populate(self, placements: list[str | None]) -> None:
+        """Start from a populated world so most commands meet existing objects."""
+        for room in ROOMS:
+            self.run(c.CreateRoom(room, room.upper(), "A room."))
+        self.run(c.AddRoomExit("r1", "n", "r2"))
+        self.run(c.CreatePlayer("p1", "Ann", "secret-1"))
+        self.run(c.UpdateGameObjectContainer("p1", "r1"))
+        for thing, holder in zip(THINGS, placements, strict=True):
+            self.create_thing(thing, holder)
+
     @rule(room=st.sampled_from(ROOMS))
     def create_room(self, room: str) -> None:
         self.run(c.CreateRoom(room, room.upper(), "A room."))
@@ -79,6 +92,34 @@ class WorldMachine(RuleBasedStateMachine):
     )
     def add_to_inventory(self, holder: str, obj: str, position: Any) -> None:
         self.run(c.AddItemToInventory(holder, obj, position=position))
+
+    def _held(self, holder: str, pick: int, equipped: bool) -> str | None:
+        if holder not in self.world.repository:
+            return None
+        obj = self.world.get(holder)
+        items = sorted(obj.equipment if equipped else obj.inventory)
+        return items[pick % len(items)] if items else None
+
+    @rule(
+        who=st.sampled_from(["p1", "p2", "m1"]), pick=st.integers(0, 9), slot=st.sampled_from(SLOTS)
+    )
+    def equip_something_held(self, who: str, pick: int, slot: str) -> None:
+        item = self._held(who, pick, equipped=False)
+        if item is not None:
+            self.run(c.EquipItem(who, item, slot))
+
+    @rule(who=st.sampled_from(["p1", "p2", "m1"]), pick=st.integers(0, 9))
+    def unequip_something_worn(self, who: str, pick: int) -> None:
+        item = self._held(who, pick, equipped=True)
+        if item is not None:
+            slot = self.world.get(who).equipment[item][0]
+            self.run(c.UnequipItem(who, item, slot))
+
+    @rule(holder=ids, pick=st.integers(0, 9))
+    def remove_something_held(self, holder: str, pick: int) -> None:
+        item = self._held(holder, pick, equipped=False)
+        if item is not None:
+            self.run(c.RemoveItemFromInventory(holder, item))
 
     @rule(holder=ids, obj=ids)
     def remove_from_inventory(self, holder: str, obj: str) -> None:
