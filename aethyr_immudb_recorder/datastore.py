@@ -418,6 +418,10 @@ class ImmudbDatastore:
     def __enter__(self) -> ImmudbDatastore:
         return self
 
+    def __del__(self) -> None:
+        with suppress(Exception):
+            self.close()
+
     def __exit__(self, *exc: object) -> None:
         self.close()
 
