@@ -142,7 +142,9 @@ def test_lost_session_is_reopened(recorder, metrics) -> None:
     datastore = recorder.datastore
     assert recorder.insert_events([event()]) == [1]
     (session,) = datastore._idle
-    datastore.stub.CloseSession(schema_pb2.google_dot_protobuf_dot_empty__pb2.Empty(), metadata=session.metadata)
+    datastore.stub.CloseSession(
+        schema_pb2.google_dot_protobuf_dot_empty__pb2.Empty(), metadata=session.metadata
+    )
     assert recorder.insert_events([event()]) == [2]
     assert value(metrics, "immudb_recorder_retries_total", reason="session") == 1
     assert value(metrics, "immudb_recorder_sessions_opened_total") == 2
@@ -155,7 +157,9 @@ def test_idle_session_gets_a_keepalive_and_is_renewed_when_gone(metrics) -> None
         recorder.create_table()
         assert recorder.max_notification_id() is None  # reuses the session after a keep-alive
         (session,) = datastore._idle
-        datastore.stub.CloseSession(schema_pb2.google_dot_protobuf_dot_empty__pb2.Empty(), metadata=session.metadata)
+        datastore.stub.CloseSession(
+            schema_pb2.google_dot_protobuf_dot_empty__pb2.Empty(), metadata=session.metadata
+        )
         time.sleep(0.01)  # idle for longer than IMMUDB_SESSION_KEEPALIVE
         assert recorder.max_notification_id() is None  # keep-alive fails: a new session
     assert value(metrics, "immudb_recorder_sessions_opened_total") == 2
@@ -226,16 +230,20 @@ def test_wrong_password_is_an_interface_error_without_the_password(metrics, capl
 
 def test_missing_database_without_create_table_is_a_programming_error(metrics) -> None:
     settings = settings_for(f"missing{uuid.uuid4().hex[:12]}", CREATE_TABLE="no")
-    with ImmudbDatastore(settings, metrics) as datastore:
-        with pytest.raises(ProgrammingError, match="does not exist"):
-            ImmudbApplicationRecorder(datastore=datastore).max_notification_id()
+    with (
+        ImmudbDatastore(settings, metrics) as datastore,
+        pytest.raises(ProgrammingError, match="does not exist"),
+    ):
+        ImmudbApplicationRecorder(datastore=datastore).max_notification_id()
 
 
 def test_deadline_exceeded_is_an_operational_error(recorder, metrics) -> None:
     settings = settings_for(recorder.datastore.settings.database, IMMUDB_TIMEOUT="0.000001")
-    with ImmudbDatastore(settings, metrics) as datastore:
-        with pytest.raises(OperationalError, match="timed out"):
-            ImmudbApplicationRecorder(datastore=datastore).max_notification_id()
+    with (
+        ImmudbDatastore(settings, metrics) as datastore,
+        pytest.raises(OperationalError, match="timed out"),
+    ):
+        ImmudbApplicationRecorder(datastore=datastore).max_notification_id()
     assert value(metrics, "immudb_recorder_errors_total", kind="timeout") == 1
 
 
@@ -306,7 +314,9 @@ def test_classify_reads_codes_and_details() -> None:
             return self._details
 
     unknown = grpc.StatusCode.UNKNOWN
-    assert classify(FakeRpcError(grpc.StatusCode.RESOURCE_EXHAUSTED, "too big")) is ErrorKind.TOO_LARGE
+    assert (
+        classify(FakeRpcError(grpc.StatusCode.RESOURCE_EXHAUSTED, "too big")) is ErrorKind.TOO_LARGE
+    )
     assert classify(FakeRpcError(grpc.StatusCode.UNAUTHENTICATED, "")) is ErrorKind.AUTH
     assert classify(FakeRpcError(unknown, "session not found")) is ErrorKind.SESSION
     assert classify(grpc.RpcError()) is ErrorKind.OTHER

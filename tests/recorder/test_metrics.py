@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.utils import Environment
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
@@ -26,13 +27,15 @@ def test_metrics_are_visible_in_a_scrape() -> None:
         assert isinstance(recorder, ImmudbApplicationRecorder)
         event = StoredEvent(originator_id=uuid.uuid4(), originator_version=1, topic="t", state=b"")
         recorder.insert_events([event])
-        try:
+        with pytest.raises(IntegrityError):
             recorder.insert_events([event])
-        except IntegrityError:
-            pass
         with recorder.subscribe() as subscription:
             recorder.insert_events(
-                [StoredEvent(originator_id=uuid.uuid4(), originator_version=1, topic="t", state=b"")]
+                [
+                    StoredEvent(
+                        originator_id=uuid.uuid4(), originator_version=1, topic="t", state=b""
+                    )
+                ]
             )
             assert next(subscription).id == 1
             assert next(subscription).id == 2
@@ -66,8 +69,6 @@ def test_many_factories_share_one_metrics_object_per_registry() -> None:
 
 
 def test_registry_can_be_injected_by_topic() -> None:
-    factory = ImmudbFactory(
-        {"IMMUDB_METRICS_REGISTRY_TOPIC": f"{__name__}:registry_for_topic"}
-    )
+    factory = ImmudbFactory({"IMMUDB_METRICS_REGISTRY_TOPIC": f"{__name__}:registry_for_topic"})
     assert factory.datastore.metrics.registry is registry_for_topic
     factory.close()

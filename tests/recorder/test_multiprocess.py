@@ -106,10 +106,9 @@ def test_local_delivery_latency_is_reported() -> None:
     with recorder.subscribe() as subscription:
         for i in range(50):
             started = time.perf_counter()
-            (nid,) = recorder.insert_events(
-                [StoredEvent(originator_id=uuid.uuid4(), originator_version=1, topic="t", state=b"")]
-                or []
-            ) or [0]
+            oid = uuid.uuid4()
+            new = StoredEvent(originator_id=oid, originator_version=1, topic="t", state=b"")
+            (nid,) = recorder.insert_events([new]) or [0]
             notification = next(subscription)
             lags.append(time.perf_counter() - started)
             assert notification.id == nid == i + 1

@@ -69,7 +69,12 @@ def test_no_credential_in_reprs_or_logs(caplog: pytest.LogCaptureFixture) -> Non
     factory = ImmudbFactory(Environment("World", {"IMMUDB_PASSWORD": SECRET}))
     try:
         assert factory.settings.password == SECRET
-        texts = [repr(factory), repr(factory.settings), repr(factory.datastore), str(factory.settings)]
+        texts = [
+            repr(factory),
+            repr(factory.settings),
+            repr(factory.datastore),
+            str(factory.settings),
+        ]
         assert not any(SECRET in text for text in texts)
     finally:
         factory.close()
