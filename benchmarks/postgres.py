@@ -43,9 +43,7 @@ def _bin_dir() -> Path | None:
 def _install() -> None:
     """Install the Debian package (root only); raise PostgresUnavailableError on failure."""
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        raise PostgresUnavailableError(
-            "not installed, and installing needs root and apt-get"
-        )
+        raise PostgresUnavailableError("not installed, and installing needs root and apt-get")
     print("installing PostgreSQL with apt-get (one time)...", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "postgresql"]):
@@ -96,17 +94,13 @@ class TempPostgres:
             _install()
             self._bin = _bin_dir()
             if self._bin is None:
-                raise PostgresUnavailableError(
-                    "no initdb found after apt-get install"
-                )
+                raise PostgresUnavailableError("no initdb found after apt-get install")
         self._dir = Path(tempfile.mkdtemp(prefix="bench-pg-"))
         if os.geteuid() == 0:
             try:
                 owner = pwd.getpwnam("postgres")
             except KeyError as exc:
-                raise PostgresUnavailableError(
-                    "running as root but no postgres user"
-                ) from exc
+                raise PostgresUnavailableError("running as root but no postgres user") from exc
             os.chown(self._dir, owner.pw_uid, owner.pw_gid)
             self._run_as = ["runuser", "-u", "postgres", "--"]
         data = self._dir / "data"
