@@ -1,0 +1,123 @@
+"""The persistence backends a run compares, and the servers they need.
+
+Each :class:`Backend` is a name plus the environment an eventsourcing
+``Application`` is constructed with. ``popo`` and ``sqlite`` (a file in a
+temporary directory, WAL mode) need nothing; ``postgres`` needs a
+:class:`~benchmarks.postgres.TempPostgres`; ``immudb`` and ``immudb-synced``
+need an :class:`~aethyr_immudb_recorder.launcher.ImmudbServer` started with
+``synced=False`` (immudb's default for throwaway servers: no fsync per commit)
+and ``synced=True`` (an fsync per commit, like PostgreSQL's defaults).
+A backend that cannot be started carries the reason instead of an environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from eventsourcing.persistence import InfrastructureFactory
+
+from benchmarks.postgres import PostgresUnavailableError, TempPostgres
+
+ALL_BACKENDS = ("popo", "sqlite", "postgres", "immudb", "immudb-synced")
+DEFAULT_BACKENDS = ("popo", "sqlite", "postgres", "immudb")
+
+DURABILITY = {
+    "popo": "in memory",
+    "sqlite": "file, WAL, synchronous=NORMAL (library default)",
+    "postgres": "fsync=on, synchronous_commit=on (defaults)",
+    "immudb": "launcher synced=False: no fsync per commit",
+    "immudb-synced": "launcher synced=True: fsync per commit",
+}
+
+
+@dataclasses.dataclass
+class Backend:
+    """A named backend: the environment to run on, or why it is skipped."""
+
+    name: str
+    env: dict[str, str] = dataclasses.field(default_factory=dict)
+    skip_reason: str | None = None
+    sqlite_dir: Path | None = None
+
+    def env_for(self, app_name: str) -> dict[str, str]:
+        """The environment for an application named ``app_name`` (its own SQLite file)."""
+        env = dict(self.env)
+        if self.sqlite_dir is not None:
+            env["SQLITE_DBNAME"] = str(self.sqlite_dir / f"{app_name}.sqlite")
+        return env
+
+
+def immudb_recorder_missing() -> str | None:
+    """Why ``PERSISTENCE_MODULE=aethyr_immudb_recorder`` cannot work here, or None."""
+    try:
+        module = importlib.import_module("aethyr_immudb_recorder")
+    except ImportError as exc:  # pragma: no cover - the package is ours
+        return f"recorder not available: {exc}"
+    factory = getattr(module, "Factory", None)
+    if not (isinstance(factory, type) and issubclass(factory, InfrastructureFactory)):
+        return "recorder not available: aethyr_immudb_recorder has no Factory yet"
+    return None
+
+
+@contextlib.contextmanager
+def started_backends(names: Sequence[str], versions: dict[str, str]) -> Iterator[list[Backend]]:
+    """Start what ``names`` need, yield the backends, stop and delete everything after.
+
+    Server versions are added to ``versions`` (``postgresql``, ``immudb``).
+    """
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
+        backends: list[Backend] = []
+        for name in names:
+            if name == "popo":
+                backends.append(Backend(name, {"PERSISTENCE_MODULE": "eventsourcing.popo"}))
+            elif name == "sqlite":
+                env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite"}
+                backends.append(Backend(name, env, sqlite_dir=tmp))
+            elif name == "postgres":
+                backends.append(_postgres(stack, versions))
+            elif name in ("immudb", "immudb-synced"):
+                backends.append(_immudb(name, stack, versions))
+            else:
+                raise ValueError(f"unknown backend {name!r}; choose from {', '.join(ALL_BACKENDS)}")
+        yield backends
+
+
+def _postgres(stack: contextlib.ExitStack, versions: dict[str, str]) -> Backend:
+    pg = TempPostgres()
+    try:
+        pg.start()
+    except (PostgresUnavailableError, OSError) as exc:
+        pg.stop()
+        versions["postgresql"] = "not available"
+        return Backend("postgres", skip_reason=f"PostgreSQL not available: {exc}")
+    stack.callback(pg.stop)
+    versions["postgresql"] = pg.version
+    return Backend("postgres", pg.env)
+
+
+def _immudb(name: str, stack: contextlib.ExitStack, versions: dict[str, str]) -> Backend:
+    missing = immudb_recorder_missing()
+    if missing is not None:
+        return Backend(name, skip_reason=missing)
+    from aethyr_immudb_recorder.launcher import ImmudbServer, requested_version
+
+    server = ImmudbServer(synced=name == "immudb-synced")
+    try:
+        server.start()
+    except Exception as exc:
+        return Backend(name, skip_reason=f"immudb server did not start: {exc}")
+    stack.callback(server.stop)
+    versions["immudb"] = f"{requested_version()} (built by the launcher)"
+    env = {
+        "PERSISTENCE_MODULE": "aethyr_immudb_recorder",
+        "IMMUDB_HOST": server.host,
+        "IMMUDB_PORT": str(server.port),
+        "IMMUDB_DATABASE": "bench",
+    }
+    return Backend(name, env)

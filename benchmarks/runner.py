@@ -1,0 +1,131 @@
+"""The command line: ``python -m benchmarks [--quick] [--json OUT.json]``.
+
+Rounds are interleaved: each round runs every scenario on every backend, and
+the backend order rotates from round to round, so drift on the machine (other
+load, a warming disk cache) spreads over all backends instead of favouring one.
+Each run uses a new application name, so it starts on empty tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from benchmarks.backends import ALL_BACKENDS, DEFAULT_BACKENDS, DURABILITY, started_backends
+from benchmarks.machine import machine_info, software_versions
+from benchmarks.scenarios import SCENARIOS, SIZES, Skip
+from benchmarks.stats import Results, table, targets
+from benchmarks.transcode import transcode
+
+TRANSCODERS = ("JSONTranscoder", "OrjsonTranscoder")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes; under 3 minutes")
+    parser.add_argument("--json", metavar="OUT.json", type=Path, help="also write results as JSON")
+    parser.add_argument(
+        "--backends",
+        default=None,
+        help=f"comma-separated, from {','.join(ALL_BACKENDS)} "
+        f"(default: {','.join(DEFAULT_BACKENDS)}, plus immudb-synced without --quick)",
+    )
+    parser.add_argument(
+        "--scenarios",
+        default=",".join([*SCENARIOS, "transcode"]),
+        help="comma-separated scenario names (default: all)",
+    )
+    parser.add_argument("--rounds", type=int, default=None, help="override the number of rounds")
+    parser.add_argument("--size", choices=sorted(SIZES), default=None, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    size = SIZES[args.size or ("quick" if args.quick else "full")]
+    rounds = args.rounds or size.rounds
+    if args.backends:
+        names = [n.strip() for n in args.backends.split(",") if n.strip()]
+    else:
+        names = list(DEFAULT_BACKENDS) + ([] if args.quick else ["immudb-synced"])
+    wanted = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    unknown = set(wanted) - {*SCENARIOS, "transcode"}
+    if unknown:
+        print(f"unknown scenario(s): {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+
+    started = time.perf_counter()
+    machine = machine_info()
+    versions = software_versions()
+    results = Results()
+    with started_backends(names, versions) as backends:
+        for backend in backends:
+            if backend.skip_reason:
+                print(f"skipping backend {backend.name}: {backend.skip_reason}", flush=True)
+        live = [b for b in backends if b.skip_reason is None]
+        for r in range(rounds):
+            print(f"round {r + 1}/{rounds}...", flush=True)
+            order = live[r % len(live) :] + live[: r % len(live)] if live else []
+            for scenario in wanted:
+                if scenario == "transcode":
+                    for name, measures in transcode(size.transcode_events).items():
+                        for m in measures:
+                            results.add(m.scenario, name, m.value, m.unit)
+                    continue
+                for backend in order:
+                    app_name = f"bench_{scenario.replace('-', '_')}_{r}"
+                    try:
+                        for m in SCENARIOS[scenario](backend, app_name, size):
+                            results.add(m.scenario, backend.name, m.value, m.unit)
+                    except Skip as skip:
+                        results.skip(scenario, backend.name, str(skip))
+                    except Exception as exc:
+                        results.skip(scenario, backend.name, f"error: {type(exc).__name__}: {exc}")
+                        print(f"  {scenario} on {backend.name} failed: {exc!r}", flush=True)
+        for backend in backends:
+            if backend.skip_reason:
+                for scenario in wanted:
+                    results.skip(scenario, backend.name, backend.skip_reason)
+    elapsed = time.perf_counter() - started
+
+    columns = [b for b in names] + (list(TRANSCODERS) if "transcode" in wanted else [])
+    print()
+    print("machine: " + ", ".join(f"{k}={v}" for k, v in machine.items()))
+    print("versions: " + ", ".join(f"{k}={v}" for k, v in versions.items()))
+    print("durability: " + "; ".join(f"{n}: {DURABILITY[n]}" for n in names if n in DURABILITY))
+    print(f"size: {args.size or ('quick' if args.quick else 'full')}, rounds: {rounds}, "
+          f"took {elapsed:.0f} s; figures are median (min-max) over the rounds")  # fmt: skip
+    print()
+    print(table(results, columns))
+    print()
+    for line in targets(results):
+        print(line)
+    if results.skipped:
+        print()
+        print("skipped:")
+        for (scenario, skipped_on), reason in sorted(results.skipped.items()):
+            print(f"  {scenario} on {skipped_on}: {reason}")
+    if args.json:
+        document = {
+            "machine": machine,
+            "versions": versions,
+            "settings": {
+                "size": args.size or ("quick" if args.quick else "full"),
+                "rounds": rounds,
+                "durability": {n: DURABILITY[n] for n in names if n in DURABILITY},
+                "seconds": round(elapsed, 1),
+            },
+            "results": [s.as_json() for s in results.summaries.values()],
+            "skipped": [
+                {"scenario": s, "backend": b, "reason": reason}
+                for (s, b), reason in results.skipped.items()
+            ],
+            "targets": targets(results),
+        }
+        args.json.write_text(json.dumps(document, indent=2) + "\n")
+        print(f"\nwrote {args.json}")
+    return 0

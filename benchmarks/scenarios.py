@@ -1,0 +1,256 @@
+"""What is measured on each backend.
+
+Every scenario takes a :class:`~benchmarks.backends.Backend`, an application
+name that is new for this round (so each run starts on empty tables, with
+notification ids from 1) and a :class:`Size`, and returns its measurements.
+A scenario that cannot run on a backend raises :class:`Skip` with the reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+from eventsourcing.persistence import ApplicationRecorder, StoredEvent
+
+from benchmarks.backends import Backend
+
+
+class Skip(Exception):  # noqa: N818 - reads as "raise Skip(reason)"
+    """This scenario cannot run on this backend; the message says why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Size:
+    """How much work one run of each scenario does."""
+
+    rounds: int
+    save_1: int  # aggregates saved one by one
+    batch_calls: int  # insert_events calls of 100 events
+    concurrent_jobs: int  # jobs of 50 events, 4 writer threads
+    get_reps: int  # repository.get calls of a 100-event aggregate
+    notifications: int  # events in the log that is paged
+    subscribe_events: int  # events whose delivery latency is measured
+    transcode_events: int  # game events encoded and decoded per transcoder
+
+
+SIZES = {
+    "full": Size(5, 1000, 50, 100, 50, 20_000, 400, 20_000),
+    "quick": Size(3, 200, 10, 20, 15, 5_000, 150, 5_000),
+    "tiny": Size(2, 5, 2, 2, 2, 300, 5, 50),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Measure:
+    """One figure from one run."""
+
+    scenario: str
+    value: float
+    unit: str
+
+
+class Thing(Aggregate):
+    """A minimal aggregate: a name that can change."""
+
+    @event("Created")
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @event("Renamed")
+    def rename(self, name: str) -> None:
+        self.name = name
+
+
+@contextmanager
+def application(backend: Backend, app_name: str) -> Iterator[Application[UUID]]:
+    """A new Application named ``app_name`` on ``backend`` (closed afterwards)."""
+    cls: type[Application[UUID]] = type(app_name, (Application,), {"name": app_name})
+    app = cls(env=backend.env_for(app_name))
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+def _recorder(app: Application[UUID]) -> ApplicationRecorder:
+    recorder = app.recorder
+    assert isinstance(recorder, ApplicationRecorder)
+    return recorder
+
+
+def _stored_events(count: int, originator_id: UUID | None = None) -> list[StoredEvent]:
+    oid = originator_id or uuid4()
+    return [StoredEvent(oid, i + 1, "bench:Event", b'{"n":%d}' % i) for i in range(count)]
+
+
+def save_1(backend: Backend, app_name: str, size: Size) -> list[Measure]:
+    """``app.save`` of a new aggregate with one event, one writer (events/s)."""
+    with application(backend, app_name) as app:
+        for _ in range(5):  # warm up: pools, prepared statements, table creation
+            app.save(Thing("warm-up"))
+        things = [Thing(f"thing {i}") for i in range(size.save_1)]
+        started = time.perf_counter()
+        for thing in things:
+            app.save(thing)
+        elapsed = time.perf_counter() - started
+    return [Measure("save-1", size.save_1 / elapsed, "events/s")]
+
+
+def save_batch_100(backend: Backend, app_name: str, size: Size) -> list[Measure]:
+    """One ``insert_events`` of 100 events for a new originator (events/s)."""
+    with application(backend, app_name) as app:
+        recorder = _recorder(app)
+        recorder.insert_events(_stored_events(100))
+        batches = [_stored_events(100) for _ in range(size.batch_calls)]
+        started = time.perf_counter()
+        for batch in batches:
+            recorder.insert_events(batch)
+        elapsed = time.perf_counter() - started
+    return [Measure("save-batch-100", 100 * size.batch_calls / elapsed, "events/s")]
+
+
+def concurrent(backend: Backend, app_name: str, size: Size) -> list[Measure]:
+    """The shape of the library's ``test_concurrent_throughput``: 4 writers, 50-event jobs."""
+    workers, per_job = 4, 50
+    with application(backend, app_name) as app:
+        recorder = _recorder(app)
+
+        def job() -> None:
+            recorder.insert_events(_stored_events(per_job))
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for future in [pool.submit(job) for _ in range(workers)]:
+                future.result()
+            started = time.perf_counter()
+            for future in [pool.submit(job) for _ in range(size.concurrent_jobs)]:
+                future.result()
+            elapsed = time.perf_counter() - started
+    return [Measure("concurrent", size.concurrent_jobs * per_job / elapsed, "events/s")]
+
+
+def get_100(backend: Backend, app_name: str, size: Size) -> list[Measure]:
+    """``repository.get`` of a 100-event aggregate, no cache, no snapshot (ms per get)."""
+    with application(backend, app_name) as app:
+        thing = Thing("start")
+        for i in range(99):
+            thing.rename(f"name {i}")
+        app.save(thing)
+        app.repository.get(thing.id)
+        copy: Thing | None = None
+        started = time.perf_counter()
+        for _ in range(size.get_reps):
+            copy = app.repository.get(thing.id)
+        elapsed = time.perf_counter() - started
+        assert copy is not None and copy.version == 100
+    return [Measure("get-100", elapsed / size.get_reps * 1000, "ms")]
+
+
+def notifications(backend: Backend, app_name: str, size: Size) -> list[Measure]:
+    """Paging the whole notification log in pages of 500 (notifications/s)."""
+    with application(backend, app_name) as app:
+        recorder = _recorder(app)
+        for _ in range(size.notifications // 100):
+            recorder.insert_events(_stored_events(100))
+        total = 0
+        last = 0
+        started = time.perf_counter()
+        while True:
+            page = recorder.select_notifications(last, 500, inclusive_of_start=False)
+            total += len(page)
+            if len(page) < 500:
+                break
+            last = page[-1].id
+        elapsed = time.perf_counter() - started
+        assert total == size.notifications // 100 * 100, total
+    return [Measure("notifications", total / elapsed, "notifications/s")]
+
+
+def subscribe_latency(backend: Backend, app_name: str, size: Size) -> list[Measure]:
+    """Insert-to-delivery latency through ``subscribe()`` (p50 and p99, ms).
+
+    One event is inserted every 5 ms; the clock starts when ``insert_events`` is
+    called and stops when the subscriber's iterator yields the notification.
+    """
+    with application(backend, app_name) as app:
+        recorder = _recorder(app)
+        try:
+            subscription = recorder.subscribe(gt=recorder.max_notification_id())
+        except NotImplementedError as exc:
+            raise Skip(f"{type(recorder).__name__} has no subscribe()") from exc
+        received: dict[int, float] = {}
+        sent: dict[int, float] = {}
+
+        def consume() -> None:
+            for notification in subscription:
+                received[notification.id] = time.perf_counter()
+                if len(received) >= size.subscribe_events:
+                    break
+
+        with subscription:
+            reader = threading.Thread(target=consume, daemon=True)
+            reader.start()
+            for _ in range(size.subscribe_events):
+                before = time.perf_counter()
+                ids = recorder.insert_events(_stored_events(1))
+                assert ids
+                sent[ids[0]] = before
+                time.sleep(0.005)
+            reader.join(timeout=30)
+        if reader.is_alive() or len(received) < size.subscribe_events:
+            raise Skip(f"only {len(received)} of {size.subscribe_events} delivered within 30 s")
+    latencies = sorted((received[i] - sent[i]) * 1000 for i in sent)
+    return [
+        Measure("subscribe-latency p50", statistics.median(latencies), "ms"),
+        Measure("subscribe-latency p99", _percentile(latencies, 99), "ms"),
+    ]
+
+
+def _percentile(sorted_values: list[float], pct: float) -> float:
+    index = min(len(sorted_values) - 1, round(pct / 100 * (len(sorted_values) - 1)))
+    return sorted_values[index]
+
+
+def replay(backend: Backend, app_name: str, size: Size) -> list[Measure]:
+    """``rebuild_world_state`` over many events: needs the domain's World (not built yet)."""
+    _needs_world()
+    raise Skip("the World has no rebuild machinery to measure yet")  # pragma: no cover
+
+
+def projection_lag(backend: Backend, app_name: str, size: Size) -> list[Measure]:
+    """p99 lag of the world projection under load: needs the domain and projections."""
+    _needs_world()
+    raise Skip("the world projection is not built yet")  # pragma: no cover
+
+
+def _needs_world() -> None:
+    try:
+        module: Any = importlib.import_module("aethyr_domain.application")
+    except ImportError as exc:
+        raise Skip(f"aethyr_domain.application is not available ({exc})") from exc
+    if not hasattr(module, "World"):
+        raise Skip("aethyr_domain.application has no World")
+
+
+Scenario = Callable[[Backend, str, Size], list[Measure]]
+
+SCENARIOS: dict[str, Scenario] = {
+    "save-1": save_1,
+    "save-batch-100": save_batch_100,
+    "concurrent": concurrent,
+    "get-100": get_100,
+    "notifications": notifications,
+    "subscribe-latency": subscribe_latency,
+    "replay": replay,
+    "projection-lag": projection_lag,
+}

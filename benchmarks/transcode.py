@@ -1,0 +1,160 @@
+"""The transcoder comparison: orjson vs eventsourcing's JSONTranscoder on game events.
+
+The event states are what eventsourcing's mapper hands the transcoder for the
+Aethyr world's events: ``vars(event)`` without the originator id and version,
+so a ``timestamp`` on every event, an ``originator_topic`` on creation events,
+GOIDs as strings (the legacy id format), names, descriptions, attribute
+values and nested attribute dicts (stats, equipment), and the odd UUID.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import (
+    DatetimeAsISO,
+    DecimalAsStr,
+    JSONTranscoder,
+    UUIDAsHex,
+)
+
+from aethyr_immudb_recorder.transcoder import OrjsonTranscoder
+from benchmarks.scenarios import Measure
+
+_WORDS = [
+    "rusty",
+    "sword",
+    "lantern",
+    "oak",
+    "door",
+    "north",
+    "tavern",
+    "misty",
+    "hall",
+    "stone",
+    "cold",
+    "ancient",
+    "torch",
+    "goblin",
+    "market",
+    "silver",
+    "key",
+    "dusty",
+    "shelf",
+    "narrow",
+    "stair",
+    "river",
+    "bridge",
+]
+
+
+def _goid(rng: random.Random) -> str:
+    return str(UUID(int=rng.getrandbits(128)))
+
+
+def _text(rng: random.Random, words: int) -> str:
+    return " ".join(rng.choice(_WORDS) for _ in range(words)).capitalize() + "."
+
+
+def game_events(count: int, seed: int = 7) -> list[dict[str, Any]]:
+    """``count`` event states in a plausible mix for a running game."""
+    rng = random.Random(seed)
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    rooms = [_goid(rng) for _ in range(50)]
+    states: list[dict[str, Any]] = []
+    for i in range(count):
+        when = start + timedelta(seconds=i, microseconds=rng.randrange(1_000_000))
+        kind = i % 10
+        if kind == 0:
+            states.append(
+                {
+                    "timestamp": when,
+                    "originator_topic": "aethyr_domain.game_object:GameObject",
+                    "name": _text(rng, 3),
+                    "generic": rng.choice(_WORDS),
+                    "container_id": rng.choice(rooms),
+                }
+            )
+        elif kind == 1:
+            states.append(
+                {
+                    "timestamp": when,
+                    "originator_topic": "aethyr_domain.room:Room",
+                    "name": _text(rng, 2),
+                    "description": _text(rng, 40),
+                    "exits": {d: rng.choice(rooms) for d in ("north", "south", "east", "west")},
+                }
+            )
+        elif kind in (2, 3, 4, 5):
+            states.append({"timestamp": when, "container_id": rng.choice(rooms)})
+        elif kind in (6, 7):
+            states.append(
+                {
+                    "timestamp": when,
+                    "key": rng.choice(("short_desc", "long_desc", "alt_names")),
+                    "value": _text(rng, 8),
+                }
+            )
+        elif kind == 8:
+            states.append({
+                "timestamp": when,
+                "key": "stats",
+                "value": {
+                    "health": rng.randrange(100), "max_health": 100, "satiety": 80,
+                    "stamina": rng.randrange(50), "fortitude": 12,
+                    "skills": {"swords": rng.randrange(10), "climbing": 3},
+                    "equipment": {"head": [rng.choice(rooms)], "left_wield": []},
+                },
+            })  # fmt: skip
+        else:
+            states.append(
+                {
+                    "timestamp": when,
+                    "originator_topic": "aethyr_domain.player:Player",
+                    "name": _text(rng, 1),
+                    "password_hash": "scrypt$16384$8$1$" + "ab" * 32,
+                    "session_id": UUID(int=rng.getrandbits(128)),
+                    "admin": False,
+                }
+            )
+    return states
+
+
+def _with_library_transcodings(transcoder: JSONTranscoder) -> JSONTranscoder:
+    # What Application.register_transcodings registers.
+    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
+        transcoder.register(transcoding)
+    return transcoder
+
+
+def transcode(count: int) -> dict[str, list[Measure]]:
+    """Encode then decode ``count`` game events with each transcoder (events/s each way)."""
+    states = game_events(count)
+    results: dict[str, list[Measure]] = {}
+    for transcoder in (
+        _with_library_transcodings(JSONTranscoder()),
+        _with_library_transcodings(OrjsonTranscoder()),
+    ):
+        encode, decode = transcoder.encode, transcoder.decode
+        gc.collect()
+        gc.disable()  # as timeit does: measure the code, not when the collector runs
+        try:
+            started = time.perf_counter()
+            encoded = [encode(state) for state in states]
+            middle = time.perf_counter()
+            decoded = [decode(data) for data in encoded]
+            ended = time.perf_counter()
+        finally:
+            gc.enable()
+        assert decoded == states
+        results[type(transcoder).__name__] = [
+            Measure("transcode", count / (ended - started), "events/s"),
+            Measure("transcode encode", count / (middle - started), "events/s"),
+            Measure("transcode decode", count / (ended - middle), "events/s"),
+        ]
+    return results
