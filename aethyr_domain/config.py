@@ -219,6 +219,9 @@ class ServerConfig:
                 "IMMUDB_USER": self.immudb_username,
                 "IMMUDB_PASSWORD": self.immudb_password.reveal(),
                 "IMMUDB_DATABASE": self.immudb_database,
+                "IMMUDB_MAX_RETRIES": str(self.retry_attempts),
+                "IMMUDB_RETRY_DELAY": str(self.retry_base_delay),
+                "IMMUDB_RETRY_MAX_DELAY": str(self.retry_max_delay),
             }
         elif self.event_store == "sqlite":
             env = {

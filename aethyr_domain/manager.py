@@ -271,12 +271,14 @@ class Manager:
         """Put an object into ``destination``'s inventory (``UpdateGameObjectContainer``)."""
         obj = self._object(object_id)
         dest = self._object(destination)
-        if self.world.contains(obj.id, dest.id):
-            raise GameError(f"You cannot put {obj.name} inside itself.")
-        if self.world.is_player(obj.id) and not self.world.is_room(dest.id):
-            raise GameError("A player can only be in a room.")
         if self.world.is_room(obj.id):
             raise GameError("Rooms cannot be moved.")
+        if self.world.is_player(obj.id) and not self.world.is_room(dest.id):
+            raise GameError("A player can only be in a room.")
+        if self.world.contains(obj.id, dest.id):
+            raise GameError(f"You cannot put {obj.name} inside itself.")
+        if self.world.slot_of(obj.container or "", obj.id) is not None:
+            raise GameError(f"{obj.name} is worn or wielded; it must be removed first.")
         self._change("UpdateGameObjectContainer", actor, id=obj.id, container_id=dest.id)
 
     def move_player(self, player_id: str, direction: str) -> WorldObject:
