@@ -42,9 +42,9 @@ class Actions:
             return [(player_id, "You are not in the game.")]
         verb, _, rest = line.partition(" ")
         verb = verb.lower()
-        if verb in _MOVE_WORDS:
-            return self._go(player_id, verb)
         handler = _VERBS.get(verb)
+        if verb in _MOVE_WORDS:
+            handler, rest = Actions._go, verb
         if handler is None:
             return [(player_id, f"Unknown command: {verb}. Try 'help'.")]
         if verb in _ADMIN_VERBS and not self.manager.is_admin(player_id):

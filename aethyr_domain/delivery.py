@@ -134,8 +134,11 @@ class Deliverer:
         outbox: Outbox,
         config: ServerConfig,
         world_factory: Callable[[], Any],
+        *,
+        close_world: bool = True,
     ) -> None:
         self.outbox = outbox
+        self.close_world = close_world
         self.config = config
         self.world_factory = world_factory
         self.world: Any = None
@@ -159,9 +162,9 @@ class Deliverer:
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
-        if self.world is not None:
+        if self.world is not None and self.close_world:
             self.world.close()
-            self.world = None
+        self.world = None
 
     def drain(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for an empty backlog; True if it emptied."""

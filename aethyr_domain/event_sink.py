@@ -26,12 +26,20 @@ class OutboxSink:
 
     @classmethod
     def start(
-        cls, config: ServerConfig, world_factory: Callable[[], Any] | None = None
+        cls,
+        config: ServerConfig,
+        world_factory: Callable[[], Any] | None = None,
+        *,
+        close_world: bool = True,
     ) -> OutboxSink:
-        """Open the outbox at ``config.outbox_path`` and start delivering."""
+        """Open the outbox at ``config.outbox_path`` and start delivering.
+
+        ``close_world=False`` leaves the World open at :meth:`close` (for a World the
+        caller owns and keeps using, e.g. the in-memory POPO one).
+        """
         outbox = Outbox(config.outbox_path)
         factory = world_factory or (lambda: open_world(config))
-        deliverer = Deliverer(outbox, config, factory).start()
+        deliverer = Deliverer(outbox, config, factory, close_world=close_world).start()
         OUTBOX_BACKLOG.set(outbox.backlog())
         return cls(outbox, deliverer)
 

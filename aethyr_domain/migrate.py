@@ -57,11 +57,13 @@ def migrate_to_event_store(
     deleted = [o for o in objects if o.deleted]
     alive = [o for o in objects if not o.deleted]
     for obj in deleted + alive:
-        if _current(world, obj.id) is not None:
+        current = _current(world, obj.id)
+        if current is not None:
             report.already_present += 1
-            continue
-        _create(run, dump, obj, actor)
-        if obj.deleted:
+        else:
+            _create(run, dump, obj, actor)
+        if obj.deleted and (current is None or not current.deleted):
+            _update(run, dump, obj, _current(world, obj.id), actor)
             run(c.DeleteGameObject(obj.id, actor=actor))
     for obj in alive:
         current = _current(world, obj.id)

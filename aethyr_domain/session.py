@@ -58,7 +58,7 @@ def boot(config: ServerConfig, *, world: Any = None) -> Manager:
         raise BootError(f"cannot load the world: {type(exc).__name__}: {exc}") from None
     finally:
         outbox.close()
-    sink = OutboxSink.start(config, world_factory=lambda: app)
+    sink = OutboxSink.start(config, world_factory=lambda: app, close_world=world is None)
     return Manager(live, config=config, sink=sink)
 
 
