@@ -131,6 +131,10 @@ def _play(args: argparse.Namespace) -> int:
     from aethyr_domain.session import BootError, ScriptRunner, boot  # noqa: PLC0415
 
     config = _config(args)
+    if config.metrics_enabled:
+        from prometheus_client import start_http_server  # noqa: PLC0415
+
+        start_http_server(config.metrics_port, addr=config.metrics_address)
     try:
         manager = boot(config)
     except BootError as exc:
@@ -293,7 +297,10 @@ def _migrate(args: argparse.Namespace) -> int:
         dump = loads(Path(args.dump).read_bytes())
     except OSError as exc:
         raise CliError(f"cannot read {args.dump}: {exc.strerror}") from None
-    app = open_world(config)
+    try:
+        app = open_world(config)
+    except Exception as exc:
+        raise CliError(f"cannot open the event store: {type(exc).__name__}: {exc}") from None
     try:
         report = migrate_to_event_store(app, dump)
     finally:
