@@ -179,18 +179,16 @@ class Actions:
         self.manager.take(player_id, item.id)
         me = self._name(player_id)
         suffix = f" from {self._name(container.id)}" if sep else ""
-        return [(player_id, f"You take {item.name}{suffix}.")] + self._tell_room(
-            player_id, f"{me} takes {item.name}{suffix}."
-        )
+        others = self._tell_room(player_id, f"{me} takes {item.name}{suffix}.")
+        return [(player_id, f"You take {item.name}{suffix}."), *others]
 
     def _drop(self, player_id: str, rest: str) -> Output:
         if not rest:
             return [(player_id, "Drop what?")]
         item = self._held(player_id, rest)
         self.manager.drop(player_id, item.id)
-        return [(player_id, f"You drop {item.name}.")] + self._tell_room(
-            player_id, f"{self._name(player_id)} drops {item.name}."
-        )
+        others = self._tell_room(player_id, f"{self._name(player_id)} drops {item.name}.")
+        return [(player_id, f"You drop {item.name}."), *others]
 
     def _put(self, player_id: str, rest: str) -> Output:
         what, sep, where = rest.partition(" in ")

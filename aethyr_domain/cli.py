@@ -82,9 +82,9 @@ def _config(args: argparse.Namespace) -> ServerConfig:
 
 # ------------------------------------------------------------------- demo
 def _demo(args: argparse.Namespace) -> int:
-    from aethyr_domain.event_store import open_world  # noqa: PLC0415
-    from aethyr_domain.replay import rebuild_world_state  # noqa: PLC0415
-    from aethyr_domain.session import ScriptRunner, boot  # noqa: PLC0415
+    from aethyr_domain.event_store import open_world
+    from aethyr_domain.replay import rebuild_world_state
+    from aethyr_domain.session import ScriptRunner, boot
 
     base = _config(args)
     with tempfile.TemporaryDirectory(prefix="aethyr-demo-") as tmp:
@@ -98,8 +98,8 @@ def _demo(args: argparse.Namespace) -> int:
         try:
             print("== A scripted session (what each player sees) ==")
             ScriptRunner(manager, sys.stdout).run(DEMO_SCRIPT.splitlines())
-            assert manager.sink is not None
-            drained = manager.sink.drain(config.outbox_drain_timeout or 10.0)
+            sink: Any = manager.sink
+            drained = bool(sink.drain(config.outbox_drain_timeout or 10.0))
         finally:
             manager.close()
         live_json = dumps(manager.world)
@@ -128,11 +128,11 @@ def _demo(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------- play
 def _play(args: argparse.Namespace) -> int:
-    from aethyr_domain.session import BootError, ScriptRunner, boot  # noqa: PLC0415
+    from aethyr_domain.session import BootError, ScriptRunner, boot
 
     config = _config(args)
     if config.metrics_enabled:
-        from prometheus_client import start_http_server  # noqa: PLC0415
+        from prometheus_client import start_http_server
 
         start_http_server(config.metrics_port, addr=config.metrics_address)
     try:
@@ -158,7 +158,11 @@ def _play(args: argparse.Namespace) -> int:
                     f"aethyr-es: {sink.backlog()} command(s) not yet delivered to the event "
                     f"store after {config.outbox_drain_timeout}s; they stay in the outbox "
                     f"({config.outbox_path}) and are delivered on the next start"
-                    + (f" (last error: {sink.deliverer.last_error})" if sink.deliverer.last_error else ""),
+                    + (
+                        f" (last error: {sink.deliverer.last_error})"
+                        if sink.deliverer.last_error
+                        else ""
+                    ),
                     file=sys.stderr,
                 )
     finally:
@@ -192,8 +196,8 @@ def load_world(config: ServerConfig, source: str) -> LiveWorld:
                 f"(expected {PROJECTION_HOOK}(config) -> LiveWorld)"
             ) from None
         return loader(config)
-    from aethyr_domain.event_store import open_world  # noqa: PLC0415
-    from aethyr_domain.replay import rebuild_world_state  # noqa: PLC0415
+    from aethyr_domain.event_store import open_world
+    from aethyr_domain.replay import rebuild_world_state
 
     try:
         app = open_world(config)
@@ -201,8 +205,8 @@ def load_world(config: ServerConfig, source: str) -> LiveWorld:
         raise CliError(f"cannot open the event store: {type(exc).__name__}: {exc}") from None
     try:
         if source == "live":
-            from aethyr_domain.delivery import deliver_pending  # noqa: PLC0415
-            from aethyr_domain.outbox import Outbox  # noqa: PLC0415
+            from aethyr_domain.delivery import deliver_pending
+            from aethyr_domain.outbox import Outbox
 
             if Path(config.outbox_path).exists():
                 outbox = Outbox(config.outbox_path)
@@ -224,7 +228,7 @@ def _stats(args: argparse.Namespace) -> int:
         "event_store": config.event_store,
     }
     try:
-        from aethyr_domain.event_store import open_world  # noqa: PLC0415
+        from aethyr_domain.event_store import open_world
 
         app = open_world(config)
         try:
@@ -253,7 +257,7 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _store_stats(app: Any) -> dict[str, Any]:
-    from aethyr_domain.event_store import iter_notifications, topic_name  # noqa: PLC0415
+    from aethyr_domain.event_store import iter_notifications, topic_name
 
     types: Counter[str] = Counter()
     aggregates: set[str] = set()
@@ -271,7 +275,7 @@ def _store_stats(app: Any) -> dict[str, Any]:
 
 
 def _outbox_stats(config: ServerConfig) -> dict[str, Any]:
-    from aethyr_domain.outbox import Outbox  # noqa: PLC0415 (stdlib only)
+    from aethyr_domain.outbox import Outbox
 
     if not Path(config.outbox_path).exists():
         return {"path": config.outbox_path, "backlog": 0, "delivered": 0, "dead_letters": 0}
@@ -289,8 +293,8 @@ def _outbox_stats(config: ServerConfig) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- migrate
 def _migrate(args: argparse.Namespace) -> int:
-    from aethyr_domain.event_store import open_world  # noqa: PLC0415
-    from aethyr_domain.migrate import migrate_to_event_store  # noqa: PLC0415
+    from aethyr_domain.event_store import open_world
+    from aethyr_domain.migrate import migrate_to_event_store
 
     config = _config(args)
     try:
@@ -357,4 +361,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
-

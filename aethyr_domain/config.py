@@ -236,7 +236,7 @@ class ServerConfig:
     def redacted(self) -> dict[str, Any]:
         """Every setting as plain values, with the password masked (safe to print)."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
-        out["immudb_password"] = "***"
+        out["immudb_password"] = str(self.immudb_password)  # "***"
         return out
 
 

@@ -26,11 +26,10 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from aethyr_domain import commands
+from aethyr_domain import commands, passwords
 from aethyr_domain.config import ServerConfig
 from aethyr_domain.directions import OPPOSITES, normalise_direction
 from aethyr_domain.equipment_slots import MAX_LAYER, SLOTS, conflicting_slots
-from aethyr_domain import passwords
 from aethyr_domain.errors import InvalidCommandError
 from aethyr_domain.live_world import LiveWorld, WorldObject
 from aethyr_domain.object_classes import PAIRED_POSITIONS, ObjectClass

@@ -22,7 +22,7 @@ from aethyr_domain.live_world import LiveWorld, PlayerState, RoomState, WorldObj
 
 def rebuild_world_state(world: Any) -> LiveWorld:
     """A live world rebuilt from every event of ``world`` (a ``World`` application)."""
-    from aethyr_domain.event_store import iter_events  # noqa: PLC0415 (eventsourcing)
+    from aethyr_domain.event_store import iter_events
 
     return apply_events(iter_events(world))
 

@@ -34,11 +34,11 @@ def boot(config: ServerConfig, *, world: Any = None) -> Manager:
     """
     if not config.event_sourcing_enabled:
         return Manager(config=config)
-    from aethyr_domain.delivery import deliver_pending  # noqa: PLC0415 (lazy on purpose)
-    from aethyr_domain.event_sink import OutboxSink  # noqa: PLC0415
-    from aethyr_domain.event_store import open_world  # noqa: PLC0415
-    from aethyr_domain.outbox import Outbox  # noqa: PLC0415
-    from aethyr_domain.replay import rebuild_world_state  # noqa: PLC0415
+    from aethyr_domain.delivery import deliver_pending
+    from aethyr_domain.event_sink import OutboxSink
+    from aethyr_domain.event_store import open_world
+    from aethyr_domain.outbox import Outbox
+    from aethyr_domain.replay import rebuild_world_state
 
     try:
         app = world if world is not None else open_world(config)
@@ -50,7 +50,9 @@ def boot(config: ServerConfig, *, world: Any = None) -> Manager:
         while outbox.backlog() and time.monotonic() < deadline:
             deliver_pending(outbox, app, batch_size=config.outbox_batch_size)
         if outbox.backlog():
-            raise BootError(f"{outbox.backlog()} command(s) still in the outbox after boot delivery")
+            raise BootError(
+                f"{outbox.backlog()} command(s) still in the outbox after boot delivery"
+            )
         live = rebuild_world_state(app)
     except BootError:
         raise
@@ -129,4 +131,3 @@ class ScriptRunner:
     def _name(self, pid: str) -> str:
         obj = self.manager.world.objects.get(pid)
         return obj.name if obj is not None else pid
-

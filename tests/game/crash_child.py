@@ -25,9 +25,13 @@ def main() -> None:
     outbox = Outbox(outbox_path)
     if outbox.backlog() == 0 and outbox.delivered_count() == 0:
         for r in range(int(rooms)):
-            outbox.append("CreateRoom", {"id": f"room-{r}", "name": f"Room {r}", "description": ""}, "system")
+            outbox.append(
+                "CreateRoom", {"id": f"room-{r}", "name": f"Room {r}", "description": ""}, "system"
+            )
             for d in range(int(descriptions)):
-                outbox.append("UpdateRoomDescription", {"id": f"room-{r}", "description": f"v{d}"}, "system")
+                outbox.append(
+                    "UpdateRoomDescription", {"id": f"room-{r}", "description": f"v{d}"}, "system"
+                )
     print("READY", flush=True)
     config = ServerConfig(event_store="sqlite", sqlite_path=events_path)
     world = open_world(config)

@@ -113,8 +113,16 @@ def test_wear_remove_wield_unwield(game):
 
 
 def test_admin_verbs_need_admin(game):
-    for verb in ("acreate Sword", "acroom n X", "acexit n X", "adelete x", "aput a in b",
-                 "adesc here x", "aset x y z", "deleteplayer Alice"):
+    for verb in (
+        "acreate Sword",
+        "acroom n X",
+        "acexit n X",
+        "adelete x",
+        "aput a in b",
+        "adesc here x",
+        "aset x y z",
+        "deleteplayer Alice",
+    ):
         assert game.do(game.player, verb) == "Only admins may do that."
 
 
@@ -122,7 +130,9 @@ def test_set_password_quit_delete_me(game):
     assert game.do(game.player, "set password wrong-old new-pass1") == (
         "That is not your current password."
     )
-    assert game.do(game.player, "set password secret-2 new-pass1") == "Your password has been changed."
+    assert (
+        game.do(game.player, "set password secret-2 new-pass1") == "Your password has been changed."
+    )
     assert game.manager.check_password(game.player, "new-pass1")
     assert "password" in game.do(game.player, "set password abc")
     assert game.manager.check_password(game.player, "new-pass1")  # unchanged
@@ -138,10 +148,29 @@ def test_set_password_quit_delete_me(game):
 
 
 def test_errors_are_messages_never_tracebacks(game):
-    for text in ("get", "drop", "drop nothing", "put x", "give x", "give sword to nobody",
-                 "wear", "remove", "wield", "frobnicate", "get unicorn", "get x from y",
-                 "look at ghost", "acreate", "acexit north Nowhere", "aput x in y",
-                 "adesc", "aset a b", "adelete", "deleteplayer Nobody", "   "):
+    for text in (
+        "get",
+        "drop",
+        "drop nothing",
+        "put x",
+        "give x",
+        "give sword to nobody",
+        "wear",
+        "remove",
+        "wield",
+        "frobnicate",
+        "get unicorn",
+        "get x from y",
+        "look at ghost",
+        "acreate",
+        "acexit north Nowhere",
+        "aput x in y",
+        "adesc",
+        "aset a b",
+        "adelete",
+        "deleteplayer Nobody",
+        "   ",
+    ):
         for _who, message in game.actions.perform(game.admin, text):
             assert isinstance(message, str) and message
             assert "Traceback" not in message

@@ -96,7 +96,10 @@ def test_flag_off_play_and_config_file(tmp_path, monkeypatch, capsys):
     script = tmp_path / "s.txt"
     script.write_text("dee: look\n")
     dump = tmp_path / "w.json"
-    assert main(["play", "--config", str(config), "--script", str(script), "--dump-world", str(dump)]) == 0
+    assert (
+        main(["play", "--config", str(config), "--script", str(script), "--dump-world", str(dump)])
+        == 0
+    )
     assert "[The Starting Room]" in capsys.readouterr().out
     assert "lobby" in json.loads(dump.read_text())["rooms"]
     assert not (tmp_path / "never.sqlite").exists()

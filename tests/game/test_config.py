@@ -1,4 +1,4 @@
-"""ServerConfig: defaults, TOML < env layering, one error listing every bad key, no password leaks."""
+"""ServerConfig: defaults, TOML < env layering, one error for all bad keys, no password leaks."""
 
 from __future__ import annotations
 
@@ -51,7 +51,13 @@ def test_one_error_lists_every_bad_key(tmp_path):
     with pytest.raises(ConfigError) as info:
         ServerConfig.load(path, environ=env)
     text = str(info.value)
-    for key in ("event_store", "immudb_port", "no_such_key", "snapshot_threshold", "event_sourcing_enabled"):
+    for key in (
+        "event_store",
+        "immudb_port",
+        "no_such_key",
+        "snapshot_threshold",
+        "event_sourcing_enabled",
+    ):
         assert key in text
     assert len(info.value.problems) == 5
 
@@ -107,7 +113,10 @@ def test_password_never_shown(caplog):
     with pytest.raises(ConfigError) as info:
         ServerConfig.load(environ={"AETHYR_IMMUDB_PASSWORD": secret, "AETHYR_IMMUDB_PORT": "x"})
     assert secret not in str(info.value)
-    assert ServerConfig.load(environ={"AETHYR_IMMUDB_PASSWORD": secret}).immudb_password.reveal() == secret
+    assert (
+        ServerConfig.load(environ={"AETHYR_IMMUDB_PASSWORD": secret}).immudb_password.reveal()
+        == secret
+    )
 
 
 def test_eventsourcing_env_per_store():

@@ -32,7 +32,9 @@ def _config(server, database, tmp_path):
     )
 
 
-def test_dual_write_on_immudb_replay_equals_live(immudb_server, immudb_database, tmp_path, monkeypatch):
+def test_dual_write_on_immudb_replay_equals_live(
+    immudb_server, immudb_database, tmp_path, monkeypatch
+):
     monkeypatch.setenv("SCRYPT_N", "1024")
     config = _config(immudb_server, immudb_database, tmp_path)
     manager = boot(config)
@@ -75,7 +77,9 @@ def test_cli_on_immudb_and_migration_twice(immudb_server, tmp_path, monkeypatch,
     }.items():
         monkeypatch.setenv(f"AETHYR_{key}", value)
     script = tmp_path / "s.txt"
-    script.write_text("@admin ann\nann: acroom east Yard\nann: acreate Armor\nbo: get armor\nbo: wear armor\n")
+    script.write_text(
+        "@admin ann\nann: acroom east Yard\nann: acreate Armor\nbo: get armor\nbo: wear armor\n"
+    )
     dump = tmp_path / "w.json"
     assert main(["play", "--script", str(script), "--dump-world", str(dump)]) == 0
     capsys.readouterr()

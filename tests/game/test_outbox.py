@@ -61,7 +61,9 @@ def test_delivery_in_order_and_counters(tmp_path, world):
 
 def test_refused_and_malformed_commands_become_dead_letters(tmp_path, world):
     outbox = Outbox(tmp_path / "o.sqlite")
-    outbox.append("AddRoomExit", {"id": "nowhere", "direction": "n", "target_room_id": "x"}, "system")
+    outbox.append(
+        "AddRoomExit", {"id": "nowhere", "direction": "n", "target_room_id": "x"}, "system"
+    )
     outbox.append("NoSuchCommand", {"id": "x"}, "system")
     outbox.append("CreateRoom", {"id": "x", "name": ""}, "system")
     _room(outbox, "ok")
@@ -130,25 +132,40 @@ def _events(events_path):
 
 def _expected(rooms, descriptions):
     return Counter(
-        {"GameObjectCreated": rooms, "RoomCreated": rooms, "RoomDescriptionUpdated": rooms * descriptions}
+        {
+            "GameObjectCreated": rooms,
+            "RoomCreated": rooms,
+            "RoomDescriptionUpdated": rooms * descriptions,
+        }
     )
 
 
 def _child(tmp_path, rooms, descriptions, kill_at):
-    return [sys.executable, str(CHILD), str(tmp_path / "o.sqlite"), str(tmp_path / "ev.sqlite"),
-            str(rooms), str(descriptions), str(kill_at)]
+    return [
+        sys.executable,
+        str(CHILD),
+        str(tmp_path / "o.sqlite"),
+        str(tmp_path / "ev.sqlite"),
+        str(rooms),
+        str(descriptions),
+        str(kill_at),
+    ]
 
 
 @pytest.mark.parametrize("kill_at", [0, 5, 13])
 def test_sigkill_between_apply_and_mark_delivers_exactly_once(tmp_path, kill_at):
     rooms, descriptions = 4, 4
-    done = subprocess.run(_child(tmp_path, rooms, descriptions, kill_at), capture_output=True, text=True)
+    done = subprocess.run(
+        _child(tmp_path, rooms, descriptions, kill_at), capture_output=True, text=True
+    )
     assert done.returncode == -signal.SIGKILL, done.stderr
     outbox = Outbox(tmp_path / "o.sqlite")
     assert outbox.in_flight() is not None  # the crash left its marker
     assert outbox.backlog() == rooms * (descriptions + 1) - kill_at
     outbox.close()
-    again = subprocess.run(_child(tmp_path, rooms, descriptions, -1), capture_output=True, text=True)
+    again = subprocess.run(
+        _child(tmp_path, rooms, descriptions, -1), capture_output=True, text=True
+    )
     assert again.returncode == 0, again.stderr
     counts, room = _events(tmp_path / "ev.sqlite")
     assert counts == _expected(rooms, descriptions)
@@ -164,7 +181,9 @@ def test_sigkill_at_random_moments_still_exactly_once(tmp_path):
     rng = random.Random(20261128)
     kills = 0
     for _round in range(4):
-        proc = subprocess.Popen(_child(tmp_path, rooms, descriptions, -1), stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            _child(tmp_path, rooms, descriptions, -1), stdout=subprocess.PIPE, text=True
+        )
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "READY"
         time.sleep(rng.uniform(0.05, 0.4))
@@ -172,7 +191,9 @@ def test_sigkill_at_random_moments_still_exactly_once(tmp_path):
             proc.send_signal(signal.SIGKILL)
             kills += 1
         proc.wait()
-    final = subprocess.run(_child(tmp_path, rooms, descriptions, -1), capture_output=True, text=True)
+    final = subprocess.run(
+        _child(tmp_path, rooms, descriptions, -1), capture_output=True, text=True
+    )
     assert final.returncode == 0, final.stderr
     counts, _room = _events(tmp_path / "ev.sqlite")
     assert counts == _expected(rooms, descriptions)
