@@ -5,7 +5,8 @@ Appends CreateRoom for each room and UpdateRoomDescription x DESCRIPTIONS per ro
 (unless the outbox already has entries), then delivers them to a sqlite World. With
 KILL_AT >= 0 it kills itself with SIGKILL right after the World accepted entry number
 KILL_AT and before the outbox marks it delivered: the worst moment for a crash.
-With KILL_AT < 0 it just delivers forever (the parent kills it at a random moment).
+With KILL_AT = -1 it just delivers everything; with -2 it also prints a line per
+delivered entry, so the parent can kill it mid-batch at a moment it picks.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ def main() -> None:
         seen += 1
         if seen - 1 == int(kill_at):
             os.kill(os.getpid(), signal.SIGKILL)
+        if int(kill_at) == -2:  # progress for a parent that kills at a moment it picks
+            print("D", flush=True)
 
     while outbox.backlog():
         deliver_pending(outbox, world, batch_size=7, after_handle=after_handle)

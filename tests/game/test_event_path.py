@@ -136,6 +136,9 @@ def test_store_down_never_blocks_and_delivers_later(tmp_path, monkeypatch):
     backlog = sink.backlog()
     assert backlog > 30
     assert "store is down" in (sink.deliverer.last_error or "")
+    from prometheus_client import REGISTRY
+
+    assert REGISTRY.get_sample_value("aethyr_outbox_backlog") == backlog
     manager.close()
     outbox = Outbox(config.outbox_path)
     app = open_world(config)
