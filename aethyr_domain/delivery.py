@@ -4,7 +4,7 @@
 thread); :class:`Deliverer` runs rounds on a daemon thread, wakes up when the Manager
 appends, and backs off exponentially while the store is unreachable.
 
-Failure policy (see ``docs/reliability.md``):
+Failure policy:
 
 * transient faults (``OperationalError``, ``InterfaceError``, OS/connection errors, the
   domain's ``ConcurrencyConflictError``) stop the round; the entry stays first in line
