@@ -137,7 +137,7 @@ class ImmudbDatastore:
 
     def __repr__(self) -> str:
         s = self.settings
-        return f"ImmudbDatastore(address={s.address!r}, database={s.database!r}, user={s.user!r})"
+        return f"ImmudbDatastore(address={s.address!r}, database={s.database!r})"
 
     # -- connection ------------------------------------------------------------
 

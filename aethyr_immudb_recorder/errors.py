@@ -18,6 +18,7 @@ too_many_entries    max number of entries per tx ...   BatchTooLargeError (a Dat
 too_large           max ... length exceeded            DataError
 auth                invalid user name or password      InterfaceError
 missing_database    database does not exist            ProgrammingError
+missing_table       table does not exist               ProgrammingError
 other               anything else                      InternalError
 ==================  =================================  ==========================================
 
@@ -54,6 +55,7 @@ class ErrorKind(enum.Enum):
     TOO_LARGE = "too_large"
     AUTH = "auth"
     MISSING_DATABASE = "missing_database"
+    MISSING_TABLE = "missing_table"
     OTHER = "other"
 
 
@@ -109,6 +111,8 @@ def classify(error: grpc.RpcError) -> ErrorKind:
         return ErrorKind.AUTH
     if "database does not exist" in text:
         return ErrorKind.MISSING_DATABASE
+    if "table does not exist" in text:
+        return ErrorKind.MISSING_TABLE
     if code is grpc.StatusCode.UNAVAILABLE:
         return ErrorKind.UNAVAILABLE
     if code is grpc.StatusCode.DEADLINE_EXCEEDED:
@@ -126,6 +130,7 @@ _EXCEPTION_TYPES: dict[ErrorKind, type[PersistenceError]] = {
     ErrorKind.TOO_LARGE: DataError,
     ErrorKind.AUTH: InterfaceError,
     ErrorKind.MISSING_DATABASE: ProgrammingError,
+    ErrorKind.MISSING_TABLE: ProgrammingError,
     ErrorKind.OTHER: InternalError,
 }
 
@@ -145,6 +150,7 @@ _HINTS: dict[ErrorKind, str] = {
     ErrorKind.MISSING_DATABASE: (
         "the immudb database does not exist (set CREATE_TABLE=yes to create it)"
     ),
+    ErrorKind.MISSING_TABLE: "the table does not exist (set CREATE_TABLE=yes to create it)",
     ErrorKind.OTHER: "immudb error",
 }
 

@@ -237,6 +237,12 @@ def test_missing_database_without_create_table_is_a_programming_error(metrics) -
         ImmudbApplicationRecorder(datastore=datastore).max_notification_id()
 
 
+def test_missing_table_is_a_programming_error(recorder) -> None:
+    absent = ImmudbApplicationRecorder(datastore=recorder.datastore, events_table_name="absent")
+    with pytest.raises(ProgrammingError, match="table does not exist"):
+        absent.max_notification_id()
+
+
 def test_deadline_exceeded_is_an_operational_error(recorder, metrics) -> None:
     settings = settings_for(recorder.datastore.settings.database, IMMUDB_TIMEOUT="0.000001")
     with (
