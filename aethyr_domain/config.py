@@ -1,0 +1,320 @@
+"""ServerConfig: the one place for the game's configuration.
+
+Every setting has a documented default (``docs/configuration.md``). Three sources are
+layered, the later winning::
+
+    defaults  <  a TOML file (``--config FILE`` or ``AETHYR_CONFIG``)  <  ``AETHYR_<KEY>``
+
+so ``AETHYR_EVENT_SOURCING_ENABLED=1`` alone turns event sourcing on with the defaults.
+Values are checked all at once: a bad configuration raises one :class:`ConfigError`
+naming every bad key. The immudb password is held in a :class:`Secret`, so it never
+appears in a ``repr``, a log line or an error message.
+
+This module imports only the standard library: the game can read its configuration
+without touching any event-sourcing code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "AETHYR_"
+CONFIG_FILE_ENV = "AETHYR_CONFIG"
+EVENT_STORES = ("immudb", "sqlite", "popo")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+class ConfigError(ValueError):
+    """A configuration with one or more bad values; ``problems`` lists each one."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"invalid configuration ({len(self.problems)} problem(s)):\n{lines}")
+
+
+class Secret:
+    """A string that hides itself: ``repr`` and ``str`` print ``'***'``.
+
+    Call :meth:`reveal` at the single place the real value is needed (building the
+    persistence environment).
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The real value."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """The game server's settings (see ``docs/configuration.md`` for each key).
+
+    Build one with :meth:`load` (file + environment) or directly with keyword
+    arguments (tests); :meth:`validate` runs in ``__post_init__`` either way.
+    """
+
+    #: Master switch. Off: the game uses only the live world, no event-sourcing code runs.
+    event_sourcing_enabled: bool = False
+    #: Which persistence module the World application uses: immudb, sqlite or popo.
+    event_store: str = "immudb"
+    immudb_address: str = "127.0.0.1"
+    immudb_port: int = 3322
+    immudb_username: str = "immudb"
+    immudb_password: Secret = field(default_factory=lambda: Secret("immudb"))
+    immudb_database: str = "aethyr"
+    #: Where the client keeps immudb's last verified state (for ``verify``).
+    immudb_state_file: str = "aethyr-immudb-state.json"
+    #: Take an aggregate snapshot every this many events (0 disables snapshots).
+    snapshot_threshold: int = 100
+    #: The sqlite database file used when ``event_store = "sqlite"``.
+    sqlite_path: str = "aethyr-events.sqlite"
+    #: The durable outbox (a sqlite file) between the game and the event store.
+    outbox_path: str = "aethyr-outbox.sqlite"
+    #: How many outbox entries the delivery thread takes per round.
+    outbox_batch_size: int = 100
+    #: Seconds the delivery thread sleeps when the outbox is empty.
+    outbox_poll_interval: float = 0.2
+    #: Seconds ``play`` waits at exit for the outbox to drain.
+    outbox_drain_timeout: float = 10.0
+    #: Transient store faults: retries per attempt round and exponential back-off.
+    retry_attempts: int = 5
+    retry_base_delay: float = 0.1
+    retry_max_delay: float = 5.0
+    #: Keep the read-model projections up to date while the game runs.
+    projections_enabled: bool = True
+    #: Export Prometheus metrics over HTTP (loopback) on ``metrics_port``.
+    metrics_enabled: bool = False
+    metrics_address: str = "127.0.0.1"
+    metrics_port: int = 9464
+    #: Id of the room new players start in.
+    start_room: str = "start-room"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.immudb_password, str):  # accept a plain str from callers
+            object.__setattr__(self, "immudb_password", Secret(self.immudb_password))
+        problems = self.problems()
+        if problems:
+            raise ConfigError(problems)
+
+    # ------------------------------------------------------------------ checks
+    def problems(self) -> list[str]:
+        """Every problem with these values (empty when valid)."""
+        out: list[str] = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            expected = _TYPES[f.name]
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                object.__setattr__(self, f.name, float(value))
+                value = float(value)
+            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+                out.append(
+                    f"{f.name}: expected {expected.__name__}, got {_describe(f.name, value)}"
+                )
+        if out:
+            return out
+        if self.event_store not in EVENT_STORES:
+            out.append(
+                f"event_store: must be one of {', '.join(EVENT_STORES)}, got {self.event_store!r}"
+            )
+        for name in ("immudb_port", "metrics_port"):
+            port = getattr(self, name)
+            if not 1 <= port <= 65535:
+                out.append(f"{name}: must be between 1 and 65535, got {port}")
+        for name in ("immudb_address", "immudb_username", "immudb_database", "metrics_address"):
+            if not getattr(self, name).strip():
+                out.append(f"{name}: must not be blank")
+        if not self.immudb_password.reveal():
+            out.append("immudb_password: must not be blank")
+        for name in ("outbox_path", "sqlite_path", "start_room"):
+            if not getattr(self, name).strip():
+                out.append(f"{name}: must not be blank")
+        if self.snapshot_threshold < 0:
+            out.append(f"snapshot_threshold: must be >= 0, got {self.snapshot_threshold}")
+        if self.outbox_batch_size < 1:
+            out.append(f"outbox_batch_size: must be >= 1, got {self.outbox_batch_size}")
+        for name in ("outbox_poll_interval", "retry_base_delay"):
+            if getattr(self, name) <= 0:
+                out.append(f"{name}: must be > 0, got {getattr(self, name)}")
+        if self.outbox_drain_timeout < 0:
+            out.append(f"outbox_drain_timeout: must be >= 0, got {self.outbox_drain_timeout}")
+        if self.retry_attempts < 0:
+            out.append(f"retry_attempts: must be >= 0, got {self.retry_attempts}")
+        if self.retry_max_delay < self.retry_base_delay:
+            out.append(
+                f"retry_max_delay: must be >= retry_base_delay ({self.retry_base_delay}), "
+                f"got {self.retry_max_delay}"
+            )
+        return out
+
+    # ----------------------------------------------------------------- loading
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> ServerConfig:
+        """Defaults, then the TOML file (``path`` or ``AETHYR_CONFIG``), then ``AETHYR_*``."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        problems: list[str] = []
+        file_path = path if path is not None else env.get(CONFIG_FILE_ENV) or None
+        if file_path is not None:
+            values.update(_read_toml(Path(file_path), problems))
+        for key in _TYPES:
+            raw = env.get(ENV_PREFIX + key.upper())
+            if raw is None:
+                continue
+            try:
+                values[key] = _parse_env(key, raw)
+            except ValueError as exc:
+                problems.append(f"{key} (env {ENV_PREFIX}{key.upper()}): {exc}")
+        try:
+            config = cls(**values)
+        except ConfigError as exc:
+            raise ConfigError(problems + exc.problems) from None
+        if problems:
+            raise ConfigError(problems)
+        return config
+
+    def replace(self, **changes: Any) -> ServerConfig:
+        """A copy with some values changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    # ------------------------------------------------------------------ output
+    def eventsourcing_env(self) -> dict[str, str]:
+        """The environment for ``World(env=...)`` selecting the configured store.
+
+        The password is revealed here only; do not log the returned mapping.
+        """
+        env: dict[str, str]
+        if self.event_store == "immudb":
+            env = {
+                "PERSISTENCE_MODULE": "aethyr_immudb_recorder",
+                "IMMUDB_HOST": self.immudb_address,
+                "IMMUDB_PORT": str(self.immudb_port),
+                "IMMUDB_USER": self.immudb_username,
+                "IMMUDB_PASSWORD": self.immudb_password.reveal(),
+                "IMMUDB_DATABASE": self.immudb_database,
+            }
+        elif self.event_store == "sqlite":
+            env = {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": self.sqlite_path,
+                "ORIGINATOR_ID_TYPE": "text",
+            }
+        else:
+            env = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+        return env
+
+    def redacted(self) -> dict[str, Any]:
+        """Every setting as plain values, with the password masked (safe to print)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["immudb_password"] = "***"
+        return out
+
+
+def _describe(key: str, value: object) -> str:
+    if key == "immudb_password":
+        return type(value).__name__
+    return f"{type(value).__name__} {value!r}"
+
+
+_TYPES: dict[str, type] = {
+    "event_sourcing_enabled": bool,
+    "event_store": str,
+    "immudb_address": str,
+    "immudb_port": int,
+    "immudb_username": str,
+    "immudb_password": Secret,
+    "immudb_database": str,
+    "immudb_state_file": str,
+    "snapshot_threshold": int,
+    "sqlite_path": str,
+    "outbox_path": str,
+    "outbox_batch_size": int,
+    "outbox_poll_interval": float,
+    "outbox_drain_timeout": float,
+    "retry_attempts": int,
+    "retry_base_delay": float,
+    "retry_max_delay": float,
+    "projections_enabled": bool,
+    "metrics_enabled": bool,
+    "metrics_address": str,
+    "metrics_port": int,
+    "start_room": str,
+}
+
+#: The keys ServerConfig understands, in declaration order.
+KEYS: tuple[str, ...] = tuple(_TYPES)
+
+
+def _read_toml(path: Path, problems: list[str]) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        problems.append(f"config file {str(path)!r}: cannot be read ({exc.strerror})")
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        problems.append(f"config file {str(path)!r}: not valid TOML ({exc})")
+        return {}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in _TYPES:
+            problems.append(f"{key}: unknown key in config file {str(path)!r}")
+        elif key == "immudb_password":
+            if isinstance(value, str):
+                values[key] = Secret(value)
+            else:
+                problems.append(f"{key}: expected str, got {type(value).__name__}")
+        else:
+            values[key] = value
+    return values
+
+
+def _parse_env(key: str, raw: str) -> Any:
+    expected = _TYPES[key]
+    text = raw.strip()
+    if expected is bool:
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise ValueError(f"expected a boolean (1/0, true/false, yes/no, on/off), got {raw!r}")
+    if expected is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"expected an integer, got {raw!r}") from None
+    if expected is float:
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"expected a number, got {raw!r}") from None
+    if expected is Secret:
+        return Secret(raw)
+    return raw

@@ -1,0 +1,542 @@
+"""The Manager: the facade the game calls for every change to the world.
+
+Modelled on the original ``Manager`` (``create_object``, ``delete_object`` with
+re-homing, ``add_player``, ``set_password``, ``drop_player`` and friends), with one
+difference that matters: every change goes through a single private step,
+:meth:`Manager._change`, which
+
+1. checks the change by building the matching command of
+   :mod:`aethyr_domain.commands` (bad input raises before anything changes),
+2. applies it to the :class:`~aethyr_domain.live_world.LiveWorld`, and
+3. when event sourcing is enabled, hands the command (name, fields, actor) to the
+   sink (the durable outbox) exactly once.
+
+So the live world and the event store see the same sequence of changes, each
+recorded with the acting player as ``actor``. With ``event_sourcing_enabled`` off the
+sink is ``None`` and no event-sourcing module is imported (the commands module is
+plain dataclasses).
+
+Game rules (who may take what, where things are worn) raise :class:`GameError`,
+whose message is meant for the player.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from aethyr_domain import commands
+from aethyr_domain.config import ServerConfig
+from aethyr_domain.directions import OPPOSITES, normalise_direction
+from aethyr_domain.equipment_slots import MAX_LAYER, SLOTS, conflicting_slots
+from aethyr_domain.errors import InvalidCommand
+from aethyr_domain.live_world import LiveWorld, WorldObject
+from aethyr_domain.object_classes import PAIRED_POSITIONS, ObjectClass
+
+SYSTEM = "system"
+GARBAGE_DUMP_ID = "garbage-dump"
+
+
+class GameError(Exception):
+    """A game rule refused an action; ``str(error)`` is the message for the player."""
+
+
+class CommandSink(Protocol):
+    """Where the Manager sends commands when event sourcing is on (the outbox)."""
+
+    def emit(self, command: str, fields: Mapping[str, Any], actor: str) -> None:
+        """Record one command durably (must not wait for the event store)."""
+
+    def close(self) -> None:
+        """Stop background work (pending commands stay in the outbox)."""
+
+
+def new_goid() -> str:
+    """A fresh object id in the original's GOID format (8-4-4-4-12 hex)."""
+    return str(uuid.uuid4())
+
+
+class Manager:
+    """The game's facade over the live world (and, when enabled, the event store)."""
+
+    def __init__(
+        self,
+        world: LiveWorld | None = None,
+        *,
+        config: ServerConfig | None = None,
+        sink: CommandSink | None = None,
+        new_id: Callable[[], str] = new_goid,
+    ) -> None:
+        self.world = world if world is not None else LiveWorld()
+        self.config = config if config is not None else ServerConfig()
+        self.sink = sink
+        self.new_id = new_id
+        #: Players currently in the game (``quit`` removes them; not world state).
+        self.online: set[str] = set()
+
+    @classmethod
+    def from_config(cls, config: ServerConfig, world: LiveWorld | None = None) -> Manager:
+        """A Manager for ``config``: with an outbox sink when event sourcing is on."""
+        sink: CommandSink | None = None
+        if config.event_sourcing_enabled:
+            from aethyr_domain.event_sink import OutboxSink
+
+            sink = OutboxSink.start(config)
+        return cls(world, config=config, sink=sink)
+
+    def close(self) -> None:
+        """Stop the sink's background delivery (the outbox keeps what is pending)."""
+        if self.sink is not None:
+            self.sink.close()
+
+    # ----------------------------------------------------------------- core
+    def _change(self, command: str, actor: str, **fields: Any) -> None:
+        """Check, apply to the live world, and emit one command."""
+        try:
+            getattr(commands, command)(**fields, actor=actor)
+        except InvalidCommand as exc:
+            raise GameError(str(exc)) from None
+        self.world.apply(command, fields)
+        if self.sink is not None:
+            self.sink.emit(command, fields, actor)
+
+    # ---------------------------------------------------------------- reads
+    def get_object(self, object_id: str) -> WorldObject | None:
+        """The live object with this id (``None`` if unknown or deleted)."""
+        return self.world.get(object_id)
+
+    def find(self, text: str, holders: list[str]) -> WorldObject | None:
+        """The first object held by one of ``holders`` that ``text`` names.
+
+        A name matches by id, whole name, generic noun, an ``alt_names`` entry, or the
+        last word of the name (``sword`` finds "a rusty sword"), case-insensitively.
+        """
+        wanted = text.strip().lower()
+        if not wanted:
+            return None
+        for holder in holders:
+            for obj in self.world.inventory(holder):
+                if _matches(obj, wanted):
+                    return obj
+        return None
+
+    def find_worn(self, player_id: str, text: str) -> WorldObject | None:
+        """An item ``player_id`` wears or wields that ``text`` names."""
+        wanted = text.strip().lower()
+        for _slot, _layer, item_id in self.world.worn(player_id):
+            obj = self.world.get(item_id)
+            if obj is not None and _matches(obj, wanted):
+                return obj
+        return None
+
+    def room_of(self, object_id: str) -> str | None:
+        """The room the object is in (through its holders)."""
+        return self.world.room_of(object_id)
+
+    # ---------------------------------------------------------- creation
+    def ensure_room(
+        self, room_id: str, name: str, description: str = "", *, actor: str = SYSTEM
+    ) -> WorldObject:
+        """The room ``room_id``, created if it does not exist yet."""
+        existing = self.world.get(room_id)
+        if existing is not None and self.world.is_room(room_id):
+            return existing
+        return self.create_room(name, description, actor=actor, room_id=room_id)
+
+    def ensure_start_room(self) -> WorldObject:
+        """The configured start room (created, with a default description, if missing)."""
+        return self.ensure_room(
+            self.config.start_room,
+            "The Starting Room",
+            "A plain stone room where every journey begins.",
+        )
+
+    def create_room(
+        self, name: str, description: str = "", *, actor: str = SYSTEM, room_id: str | None = None
+    ) -> WorldObject:
+        """Create a room (no exits yet)."""
+        rid = room_id or self.new_id()
+        self._refuse_existing(rid)
+        self._change("CreateRoom", actor, id=rid, name=name, description=description)
+        return self.world.require(rid)
+
+    def create_object(
+        self,
+        klass: ObjectClass,
+        room: str | None = None,
+        *,
+        name: str | None = None,
+        vars: Mapping[str, Any] | None = None,
+        actor: str = SYSTEM,
+        object_id: str | None = None,
+    ) -> WorldObject:
+        """Create an object of ``klass`` in ``room`` (or any holder, or nowhere).
+
+        Emits ``CreateGameObject`` and, when the object has attributes (the class
+        defaults merged with ``vars``), one ``UpdateGameObjectAttributes``.
+        """
+        oid = object_id or self.new_id()
+        self._refuse_existing(oid)
+        if room is not None and self.world.get(room) is None:
+            raise GameError(f"There is no {room!r} to put it in.")
+        attributes = klass.initial_attributes()
+        attributes.update(vars or {})
+        try:
+            commands.UpdateGameObjectAttributes(id=oid, attributes=attributes)
+        except InvalidCommand as exc:
+            raise GameError(str(exc)) from None
+        self._change(
+            "CreateGameObject",
+            actor,
+            id=oid,
+            name=name or klass.default_name,
+            generic=klass.generic,
+            container_id=room,
+        )
+        self._change("UpdateGameObjectAttributes", actor, id=oid, attributes=attributes)
+        return self.world.require(oid)
+
+    def add_player(
+        self,
+        name: str,
+        password: str,
+        *,
+        room: str | None = None,
+        player_id: str | None = None,
+        actor: str = SYSTEM,
+    ) -> WorldObject:
+        """Create a player character in ``room`` (default: the start room).
+
+        Names are unique, case-insensitively. Emits ``CreatePlayer`` and an
+        ``UpdateGameObjectContainer`` placing the player in the room.
+        """
+        if self.world.find_player_by_name(name) is not None:
+            raise GameError(f"The name {name} is already taken.")
+        target = room or self.ensure_start_room().id
+        pid = player_id or self.new_id()
+        self._refuse_existing(pid)
+        self._change("CreatePlayer", actor, id=pid, name=name, password=password)
+        self.world.update_player_password(pid, hash_password(password))
+        self._change("UpdateGameObjectContainer", actor, id=pid, container_id=target)
+        self.online.add(pid)
+        return self.world.require(pid)
+
+    # --------------------------------------------------------- accounts
+    def set_password(self, player_id: str, password: str, *, actor: str) -> None:
+        """Change a player's password (emits ``UpdatePlayerPassword``)."""
+        self._player(player_id)
+        self._change("UpdatePlayerPassword", actor, id=player_id, password=password)
+        self.world.update_player_password(player_id, hash_password(password))
+
+    def check_password(self, player_id: str, password: str) -> bool:
+        """True if ``password`` is the player's password (checked against the live hash)."""
+        state = self.world.players.get(player_id)
+        return state is not None and verify_password(password, state.password_hash)
+
+    def set_admin(self, player_id: str, admin: bool, *, actor: str = SYSTEM) -> None:
+        """Grant or revoke admin rights (emits ``UpdatePlayerAdminStatus``)."""
+        self._player(player_id)
+        self._change("UpdatePlayerAdminStatus", actor, id=player_id, admin=admin)
+
+    def is_admin(self, player_id: str) -> bool:
+        state = self.world.players.get(player_id)
+        return state is not None and state.admin
+
+    def connect_player(self, player_id: str) -> None:
+        """A player (back) in the game; one with no room is put in the start room."""
+        player = self._player(player_id)
+        if player.container is None:
+            start = self.ensure_start_room().id
+            self._change("UpdateGameObjectContainer", player_id, id=player_id, container_id=start)
+        self.online.add(player_id)
+
+    def drop_player(self, player_id: str) -> None:
+        """The player leaves the game (``quit``). Presence is session state: no event."""
+        self.online.discard(player_id)
+
+    def delete_player(self, player_id: str, *, actor: str) -> None:
+        """Delete a player and everything they carry or wear (``deleteplayer``, ``delete me``)."""
+        self._player(player_id)
+        for _slot, _layer, item_id in list(self.world.worn(player_id)):
+            self._delete_tree(item_id, actor)
+        for item in list(self.world.inventory(player_id)):
+            self._delete_tree(item.id, actor)
+        self._change("DeleteGameObject", actor, id=player_id)
+        self.online.discard(player_id)
+
+    # ------------------------------------------------------------ moves
+    def move_object(self, object_id: str, destination: str, *, actor: str) -> None:
+        """Put an object into ``destination``'s inventory (``UpdateGameObjectContainer``)."""
+        obj = self._object(object_id)
+        dest = self._object(destination)
+        if self.world.contains(obj.id, dest.id):
+            raise GameError(f"You cannot put {obj.name} inside itself.")
+        if self.world.is_player(obj.id) and not self.world.is_room(dest.id):
+            raise GameError("A player can only be in a room.")
+        if self.world.is_room(obj.id):
+            raise GameError("Rooms cannot be moved.")
+        self._change("UpdateGameObjectContainer", actor, id=obj.id, container_id=dest.id)
+
+    def move_player(self, player_id: str, direction: str) -> WorldObject:
+        """Walk through the current room's exit ``direction``; returns the new room."""
+        canonical = normalise_direction(direction)
+        room_id = self.room_of(player_id)
+        if canonical is None or room_id is None:
+            raise GameError("You cannot go that way.")
+        target = self.world.rooms[room_id].exits.get(canonical)
+        if target is None or self.world.get(target) is None:
+            raise GameError("You cannot go that way.")
+        self.move_object(player_id, target, actor=player_id)
+        return self.world.require(target)
+
+    def take(self, player_id: str, item_id: str) -> None:
+        """``get``: move a movable item into the player's inventory."""
+        item = self._object(item_id)
+        if self.world.is_player(item.id) or self.world.is_room(item.id):
+            raise GameError(f"You cannot take {item.name}.")
+        if item.attributes.get("movable") is not True and not self.is_admin(player_id):
+            raise GameError(f"You cannot take {item.name}.")
+        self.move_object(item.id, player_id, actor=player_id)
+
+    def drop(self, player_id: str, item_id: str) -> None:
+        """``drop``: move an item from the player's inventory to the room."""
+        room = self.room_of(player_id)
+        if room is None:
+            raise GameError("There is nowhere to drop it.")
+        self.move_object(item_id, room, actor=player_id)
+
+    def put(self, player_id: str, item_id: str, container_id: str) -> None:
+        """``put X in C``: C must be a container."""
+        item = self._object(item_id)
+        container = self._object(container_id)
+        if container.attributes.get("container") is not True:
+            raise GameError(f"You cannot put anything in {container.name}.")
+        if item.id == container.id:
+            raise GameError(f"You cannot put {item.name} inside itself.")
+        self.move_object(item.id, container.id, actor=player_id)
+
+    def give(self, player_id: str, item_id: str, receiver_id: str) -> None:
+        """``give X to P``: P must be a player in the same room."""
+        if not self.world.is_player(receiver_id) or receiver_id == player_id:
+            raise GameError("You can only give things to other players.")
+        if self.room_of(receiver_id) != self.room_of(player_id):
+            raise GameError("They are not here.")
+        self.move_object(item_id, receiver_id, actor=player_id)
+
+    # -------------------------------------------------------- equipment
+    def wear(self, player_id: str, item_id: str, position: str | None = None) -> str:
+        """Wear an item from the inventory; returns the slot used."""
+        item = self._object(item_id)
+        natural = item.attributes.get("position")
+        if not isinstance(natural, str) or natural == "wield":
+            raise GameError(f"You cannot wear {item.name}.")
+        wanted = _slot_name(position) if position else natural
+        if wanted != natural and wanted.removeprefix("left_").removeprefix("right_") != natural:
+            raise GameError(
+                f"You cannot wear {item.name} on your {_nice(wanted)}. "
+                f"It is intended to be worn on the {_nice(natural)}."
+            )
+        slot = self._free_slot(player_id, item, wanted)
+        if slot is None:
+            raise GameError(f"You are already wearing something where {item.name} would be worn.")
+        self._equip(player_id, item, slot)
+        return slot
+
+    def wield(self, player_id: str, item_id: str, hand: str | None = None) -> str:
+        """Wield a weapon (``left``/``right`` hand, or the first free one); returns the slot."""
+        item = self._object(item_id)
+        if item.attributes.get("position") != "wield":
+            raise GameError(f"You cannot wield {item.name}.")
+        if hand is not None and hand not in ("left", "right"):
+            raise GameError("Wield it in your left or right hand?")
+        candidates = [f"{hand}_wield"] if hand else ["right_wield", "left_wield"]
+        for slot in candidates:
+            if self._wield_free(player_id, slot):
+                self._equip(player_id, item, slot)
+                return slot
+        if hand:
+            raise GameError("You are already wielding something in that hand.")
+        raise GameError("You need an empty hand.")
+
+    def remove(self, player_id: str, item_id: str) -> str:
+        """Take off (or unwield) a worn item; it goes back to the inventory."""
+        item = self._object(item_id)
+        slot = self.world.slot_of(player_id, item.id)
+        if slot is None:
+            raise GameError(f"You are not wearing {item.name}.")
+        self._change("UnequipItem", player_id, id=player_id, item_id=item.id, slot=slot)
+        return slot
+
+    def _equip(self, player_id: str, item: WorldObject, slot: str) -> None:
+        if item.container != player_id or item.id not in self.world.inventories.get(player_id, []):
+            raise GameError(f"You are not holding {item.name}.")
+        self._change("EquipItem", player_id, id=player_id, item_id=item.id, slot=slot)
+
+    def _free_slot(self, player_id: str, item: WorldObject, position: str) -> str | None:
+        layer = self.world.layer_of(item.id)
+        if not 0 <= layer <= MAX_LAYER:
+            return None
+        names = (
+            [f"left_{position}", f"right_{position}"]
+            if position in PAIRED_POSITIONS
+            else [position]
+        )
+        taken = self.world.equipment.get(player_id, {})
+        for name in names:
+            if name in SLOTS and layer not in taken.get(name, {}):
+                return name
+        return None
+
+    def _wield_free(self, player_id: str, slot: str) -> bool:
+        taken = self.world.equipment.get(player_id, {})
+        return all(not taken.get(other) for other in conflicting_slots(slot))
+
+    # ---------------------------------------------------- rooms & attrs
+    def set_room_description(self, room_id: str, description: str, *, actor: str) -> None:
+        self._room(room_id)
+        self._change("UpdateRoomDescription", actor, id=room_id, description=description)
+
+    def add_exit(self, room_id: str, direction: str, target_room_id: str, *, actor: str) -> str:
+        """Add (or replace) an exit; returns the canonical direction."""
+        self._room(room_id)
+        self._room(target_room_id)
+        canonical = normalise_direction(direction)
+        if canonical is None:
+            raise GameError(f"{direction!r} is not a direction.")
+        if canonical in self.world.rooms[room_id].exits:
+            self._change("RemoveRoomExit", actor, id=room_id, direction=canonical)
+        self._change(
+            "AddRoomExit", actor, id=room_id, direction=canonical, target_room_id=target_room_id
+        )
+        return canonical
+
+    def remove_exit(self, room_id: str, direction: str, *, actor: str) -> None:
+        self._room(room_id)
+        canonical = normalise_direction(direction)
+        if canonical is None or canonical not in self.world.rooms[room_id].exits:
+            raise GameError("There is no exit that way.")
+        self._change("RemoveRoomExit", actor, id=room_id, direction=canonical)
+
+    def link_rooms(self, room_id: str, direction: str, target_room_id: str, *, actor: str) -> None:
+        """Two-way link: ``direction`` from ``room_id`` and the opposite way back."""
+        canonical = self.add_exit(room_id, direction, target_room_id, actor=actor)
+        self.add_exit(target_room_id, OPPOSITES[canonical], room_id, actor=actor)
+
+    def update_attribute(self, object_id: str, key: str, value: Any, *, actor: str) -> None:
+        self._object(object_id)
+        self._change("UpdateGameObjectAttribute", actor, id=object_id, key=key, value=value)
+
+    def update_attributes(
+        self, object_id: str, attributes: Mapping[str, Any], *, actor: str
+    ) -> None:
+        self._object(object_id)
+        self._change("UpdateGameObjectAttributes", actor, id=object_id, attributes=dict(attributes))
+
+    # ---------------------------------------------------------- deletion
+    def delete_object(self, object_id: str, *, actor: str) -> None:
+        """Delete an object; what it holds or wears moves to its room first.
+
+        As in the original: contents are re-homed to the room that contains the
+        deleted object, or to the "Garbage Dump" room when there is none (the
+        dump is created on first use). Players are refused (use ``delete_player``).
+        """
+        obj = self._object(object_id)
+        if self.world.is_player(obj.id):
+            raise GameError("Use deleteplayer to delete a player.")
+        if obj.id in (self.config.start_room, GARBAGE_DUMP_ID):
+            raise GameError(f"{obj.name} cannot be deleted.")
+        home = self.room_of(obj.id)
+        if home is None or home == obj.id:
+            home = None
+        contents = [item_id for _s, _l, item_id in self.world.worn(obj.id)]
+        contents += [item.id for item in self.world.inventory(obj.id)]
+        if contents:
+            if home is None:
+                home = self.ensure_room(GARBAGE_DUMP_ID, "Garbage Dump", actor=actor).id
+            for item_id in contents:
+                if self.world.is_player(item_id) and not self.world.is_room(home):
+                    continue  # pragma: no cover - home is always a room here
+                slot = self.world.slot_of(obj.id, item_id)
+                if slot is not None:
+                    self._change("UnequipItem", actor, id=obj.id, item_id=item_id, slot=slot)
+                self._change("UpdateGameObjectContainer", actor, id=item_id, container_id=home)
+        self._change("DeleteGameObject", actor, id=obj.id)
+
+    def _delete_tree(self, object_id: str, actor: str) -> None:
+        """Delete an object and, depth first, everything inside it."""
+        for _s, _l, inner in list(self.world.worn(object_id)):
+            self._delete_tree(inner, actor)
+        for inner_obj in list(self.world.inventory(object_id)):
+            self._delete_tree(inner_obj.id, actor)
+        self._change("DeleteGameObject", actor, id=object_id)
+
+    # ----------------------------------------------------------- helpers
+    def _object(self, object_id: str) -> WorldObject:
+        obj = self.world.get(object_id)
+        if obj is None:
+            raise GameError("There is no such thing.")
+        return obj
+
+    def _player(self, player_id: str) -> WorldObject:
+        obj = self.world.get(player_id)
+        if obj is None or not self.world.is_player(player_id):
+            raise GameError("There is no such player.")
+        return obj
+
+    def _room(self, room_id: str) -> WorldObject:
+        obj = self.world.get(room_id)
+        if obj is None or not self.world.is_room(room_id):
+            raise GameError("There is no such room.")
+        return obj
+
+    def _refuse_existing(self, object_id: str) -> None:
+        if object_id in self.world.objects:
+            raise GameError(f"An object with id {object_id!r} already exists.")
+
+
+def _matches(obj: WorldObject, wanted: str) -> bool:
+    if wanted in (obj.id.lower(), obj.name.lower(), obj.generic.lower()):
+        return True
+    alt = obj.attributes.get("alt_names")
+    if isinstance(alt, list) and any(isinstance(a, str) and a.lower() == wanted for a in alt):
+        return True
+    words = obj.name.lower().split()
+    return bool(words) and words[-1] == wanted
+
+
+def _slot_name(text: str) -> str:
+    return "_".join(text.strip().lower().replace("-", " ").split())
+
+
+def _nice(position: str) -> str:
+    return position.replace("_", " ")
+
+
+# ------------------------------------------------------------- passwords
+# The live world keeps its own salted hash (the event store keeps the domain's);
+# only the check in ``delete me please`` reads it.
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+def hash_password(password: str) -> str:
+    """A salted scrypt hash ``scrypt$<salt hex>$<hash hex>``."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, encoded: str) -> bool:
+    """True if ``password`` matches ``encoded`` (constant-time comparison)."""
+    try:
+        scheme, salt_hex, digest_hex = encoded.split("$")
+        salt = bytes.fromhex(salt_hex)
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
+    return hmac.compare_digest(digest.hex(), digest_hex)
