@@ -1,7 +1,40 @@
 """aethyr_immudb_recorder: an immudb persistence module for the eventsourcing library.
 
 Select it in any eventsourcing application with
-``PERSISTENCE_MODULE=aethyr_immudb_recorder``. See ``docs/recorder.md``.
+``PERSISTENCE_MODULE=aethyr_immudb_recorder``; configure it with the
+``IMMUDB_*`` keys (see ``docs/recorder.md``). The package exposes exactly one
+concrete infrastructure factory, :class:`ImmudbFactory` (also as ``Factory``).
 """
 
+from aethyr_immudb_recorder.datastore import ImmudbDatastore
+from aethyr_immudb_recorder.errors import BatchTooLargeError, ConfigurationError
+from aethyr_immudb_recorder.factory import ImmudbFactory
+from aethyr_immudb_recorder.metrics import Metrics, metrics_for
+from aethyr_immudb_recorder.recorders import (
+    ImmudbAggregateRecorder,
+    ImmudbApplicationRecorder,
+    ImmudbProcessRecorder,
+    ImmudbTrackingRecorder,
+)
+from aethyr_immudb_recorder.settings import ImmudbSettings
+from aethyr_immudb_recorder.subscription import ImmudbSubscription
+
+Factory = ImmudbFactory
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "BatchTooLargeError",
+    "ConfigurationError",
+    "Factory",
+    "ImmudbAggregateRecorder",
+    "ImmudbApplicationRecorder",
+    "ImmudbDatastore",
+    "ImmudbFactory",
+    "ImmudbProcessRecorder",
+    "ImmudbSettings",
+    "ImmudbSubscription",
+    "ImmudbTrackingRecorder",
+    "Metrics",
+    "metrics_for",
+]

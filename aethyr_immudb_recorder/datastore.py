@@ -1,0 +1,431 @@
+"""The connection to one immudb database: channel, session pool, transactions, retries.
+
+:class:`ImmudbDatastore` is what every recorder of a factory shares. It
+
+* opens nothing until first used (the factory's constructor stays cheap);
+* talks to immudb through one gRPC channel and the raw ``ImmuService`` stub from
+  immudb-py's generated code, adding the ``sessionid`` / ``transactionid``
+  headers per call (immudb-py swaps stubs on the client object, which is not
+  thread-safe, and gives interactive transactions no deadline);
+* keeps a pool of up to ``IMMUDB_POOL_SIZE`` immudb sessions, each used by one
+  thread at a time, sends a keep-alive before reusing a session idle for
+  ``IMMUDB_SESSION_KEEPALIVE`` seconds, and reopens sessions the server forgot
+  (expired, or lost in a restart);
+* creates the database when it is missing and ``CREATE_TABLE`` is true;
+* runs every operation through :meth:`ImmudbDatastore.run`, which retries
+  ``tx read conflict`` with jittered exponential backoff (up to
+  ``IMMUDB_CONFLICT_RETRIES`` times) and lost sessions or an unavailable server
+  with bounded exponential backoff (``IMMUDB_MAX_RETRIES``,
+  ``IMMUDB_RETRY_DELAY``, ``IMMUDB_RETRY_MAX_DELAY``), then translates the
+  error (:mod:`aethyr_immudb_recorder.errors`). ``IntegrityError`` is never retried.
+* serialises writers in the process with one lock per immudb database
+  (:func:`writer_lock`): every read-write transaction in an immudb database
+  reads the maximum primary key of every ``AUTO_INCREMENT`` table, so
+  concurrent writers would otherwise mostly conflict with each other.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any, TypeVar
+
+import grpc
+from eventsourcing.persistence import OperationalError, PersistenceError
+from google.protobuf import empty_pb2
+from immudb.grpc import schema_pb2, schema_pb2_grpc
+
+from aethyr_immudb_recorder.errors import (
+    RETRYABLE,
+    ErrorKind,
+    classify,
+    translate,
+)
+from aethyr_immudb_recorder.metrics import Metrics, metrics_for
+from aethyr_immudb_recorder.settings import ImmudbSettings
+from aethyr_immudb_recorder.sqlvalues import Params, Row, named_params, rows_of
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_READ_WRITE = 2  # schema_pb2.TxMode.ReadWrite
+_READ_ONLY = 0
+
+_locks_guard = threading.Lock()
+_writer_locks: dict[tuple[str, str], threading.RLock] = {}
+
+
+def writer_lock(address: str, database: str) -> threading.RLock:
+    """The process-wide lock that serialises writers to one immudb database."""
+    key = (address, database)
+    with _locks_guard:
+        lock = _writer_locks.get(key)
+        if lock is None:
+            lock = threading.RLock()
+            _writer_locks[key] = lock
+        return lock
+
+
+class Session:
+    """One open immudb session (used by one thread at a time)."""
+
+    __slots__ = ("id", "last_used", "metadata")
+
+    def __init__(self, session_id: str) -> None:
+        self.id = session_id
+        self.metadata: tuple[tuple[str, str], ...] = (("sessionid", session_id),)
+        self.last_used = time.monotonic()
+
+    def __repr__(self) -> str:
+        return "Session(<id hidden>)"
+
+
+class Transaction:
+    """An open interactive immudb transaction (see :meth:`ImmudbDatastore.transaction`)."""
+
+    def __init__(self, datastore: ImmudbDatastore, session: Session, transaction_id: str) -> None:
+        self._datastore = datastore
+        self._stub = datastore.stub
+        self._metadata = (*session.metadata, ("transactionid", transaction_id))
+        self._timeout = datastore.settings.timeout
+
+    def query(self, sql: str, params: Params | None = None) -> list[Row]:
+        """Run a SELECT inside the transaction; the rows as tuples."""
+        request = schema_pb2.SQLQueryRequest(
+            sql=sql, params=named_params(params or {}), acceptStream=True
+        )
+        stream = self._stub.TxSQLQuery(request, metadata=self._metadata, timeout=self._timeout)
+        return rows_of(list(stream))
+
+    def execute(self, sql: str, params: Params | None = None) -> Any:
+        """Run statements inside the transaction (applied on commit)."""
+        request = schema_pb2.SQLExecRequest(sql=sql, params=named_params(params or {}))
+        return self._stub.TxSQLExec(request, metadata=self._metadata, timeout=self._timeout)
+
+    def commit(self) -> Any:
+        return self._stub.Commit(empty_pb2.Empty(), metadata=self._metadata, timeout=self._timeout)
+
+    def rollback(self) -> None:
+        # After a failed statement the server has already discarded the tx.
+        with suppress(grpc.RpcError):
+            self._stub.Rollback(
+                empty_pb2.Empty(), metadata=self._metadata, timeout=self._timeout
+            )
+
+
+class ImmudbDatastore:
+    """Sessions, transactions and retries for one immudb database (thread-safe)."""
+
+    def __init__(self, settings: ImmudbSettings, metrics: Metrics | None = None) -> None:
+        self.settings = settings
+        self.metrics = metrics or metrics_for(None)
+        self.database_key = (settings.address, settings.database)
+        self.writer_lock = writer_lock(*self.database_key)
+        self._lock = threading.Lock()
+        self._channel: grpc.Channel | None = None
+        self._stub: Any = None
+        self._idle: collections.deque[Session] = collections.deque()
+        self._slots = threading.BoundedSemaphore(settings.pool_size)
+        self._all_sessions: set[str] = set()
+        self._closed = False
+        self._database_checked = False
+        self._ensured_tables: set[str] = set()
+
+    def __repr__(self) -> str:
+        s = self.settings
+        return f"ImmudbDatastore(address={s.address!r}, database={s.database!r}, user={s.user!r})"
+
+    # -- connection ------------------------------------------------------------
+
+    @property
+    def stub(self) -> Any:
+        """The ``ImmuService`` stub (the channel is created on first use)."""
+        stub = self._stub
+        if stub is None:
+            with self._lock:
+                if self._closed:
+                    msg = "immudb datastore is closed"
+                    raise OperationalError(msg)
+                if self._stub is None:
+                    options = [
+                        ("grpc.max_receive_message_length", self.settings.max_message_length),
+                        ("grpc.max_send_message_length", self.settings.max_message_length),
+                        ("grpc.initial_reconnect_backoff_ms", 100),
+                        ("grpc.min_reconnect_backoff_ms", 100),
+                        ("grpc.max_reconnect_backoff_ms", 1000),
+                    ]
+                    self._channel = grpc.insecure_channel(self.settings.address, options=options)
+                    self._stub = schema_pb2_grpc.ImmuServiceStub(self._channel)
+                stub = self._stub
+        return stub
+
+    def _open_session(self, database: str | None = None) -> Session:
+        request = schema_pb2.OpenSessionRequest(
+            username=self.settings.user.encode(),
+            password=self.settings.password.encode(),
+            databaseName=database or self.settings.database,
+        )
+        try:
+            response = self.stub.OpenSession(request, timeout=self.settings.connect_timeout)
+        except grpc.RpcError as exc:
+            if (
+                database is None
+                and classify(exc) is ErrorKind.MISSING_DATABASE
+                and self.settings.create_table
+                and not self._database_checked
+            ):
+                self._create_database()
+                return self._open_session()
+            raise
+        self._database_checked = True
+        self.metrics.sessions_opened.inc()
+        session = Session(response.sessionID)
+        with self._lock:
+            self._all_sessions.add(session.id)
+        return session
+
+    def _create_database(self) -> None:
+        """Create the configured database (``maxTxEntries`` = ``IMMUDB_MAX_TX_ENTRIES``)."""
+        admin = self._open_session("defaultdb")
+        try:
+            settings = schema_pb2.DatabaseNullableSettings(
+                maxTxEntries=schema_pb2.NullableUint32(value=self.settings.max_tx_entries)
+            )
+            request = schema_pb2.CreateDatabaseRequest(
+                name=self.settings.database, settings=settings, ifNotExists=True
+            )
+            self.stub.CreateDatabaseV2(
+                request, metadata=admin.metadata, timeout=self.settings.timeout
+            )
+            logger.info("created immudb database %r", self.settings.database)
+        finally:
+            self._close_session(admin)
+        self._database_checked = True
+
+    def _close_session(self, session: Session) -> None:
+        with self._lock:
+            self._all_sessions.discard(session.id)
+        stub = self._stub
+        if stub is None:
+            return
+        with suppress(grpc.RpcError, ValueError):
+            stub.CloseSession(empty_pb2.Empty(), metadata=session.metadata, timeout=2.0)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """Borrow a pooled session; it is discarded if the server lost it."""
+        if not self._slots.acquire(timeout=self.settings.pool_timeout):
+            msg = (
+                f"no immudb session free within {self.settings.pool_timeout}s "
+                "(IMMUDB_POOL_SIZE / IMMUDB_POOL_TIMEOUT)"
+            )
+            raise OperationalError(msg)
+        session: Session | None = None
+        discard = False
+        try:
+            session = self._checkout()
+            yield session
+        except grpc.RpcError as exc:
+            discard = classify(exc) in (ErrorKind.SESSION, ErrorKind.UNAVAILABLE)
+            raise
+        finally:
+            if session is not None:
+                self._checkin(session, discard=discard)
+            self._slots.release()
+
+    def _checkout(self) -> Session:
+        while True:
+            with self._lock:
+                session = self._idle.pop() if self._idle else None
+            if session is None:
+                return self._open_session()
+            if time.monotonic() - session.last_used < self.settings.session_keepalive:
+                return session
+            try:
+                self.stub.KeepAlive(
+                    empty_pb2.Empty(), metadata=session.metadata, timeout=self.settings.timeout
+                )
+            except grpc.RpcError as exc:
+                if classify(exc) is not ErrorKind.SESSION:
+                    self._forget(session)
+                    raise
+                self._forget(session)
+                continue
+            return session
+
+    def _checkin(self, session: Session, *, discard: bool) -> None:
+        if discard or self._closed:
+            self._forget(session)
+            if self._closed:
+                self._close_session(session)
+            return
+        session.last_used = time.monotonic()
+        with self._lock:
+            self._idle.append(session)
+
+    def _forget(self, session: Session) -> None:
+        with self._lock:
+            self._all_sessions.discard(session.id)
+
+    # -- retries ---------------------------------------------------------------
+
+    def run(self, operation: str, func: Callable[[Session], T], *, write: bool = False) -> T:
+        """Run ``func(session)`` with retries and error translation.
+
+        Writers hold the database's writer lock for the whole call. A
+        :class:`~eventsourcing.persistence.PersistenceError` raised by ``func``
+        itself (e.g. an ``IntegrityError`` from a tracking check) passes through
+        untouched and is never retried.
+        """
+        conflicts = 0
+        transient = 0
+        started = time.perf_counter()
+        while True:
+            try:
+                if write:
+                    with self.writer_lock, self.session() as session:
+                        result = func(session)
+                else:
+                    with self.session() as session:
+                        result = func(session)
+            except grpc.RpcError as exc:
+                kind = classify(exc)
+                if kind is ErrorKind.CONFLICT and conflicts < self.settings.conflict_retries:
+                    conflicts += 1
+                    self.metrics.retries.labels(reason=kind.value).inc()
+                    time.sleep(_jitter(0.001, 0.05, conflicts))
+                    continue
+                if kind in RETRYABLE and kind is not ErrorKind.CONFLICT:
+                    if transient < self.settings.max_retries:
+                        transient += 1
+                        self.metrics.retries.labels(reason=kind.value).inc()
+                        delay = min(
+                            self.settings.retry_max_delay,
+                            self.settings.retry_delay * (2 ** (transient - 1)),
+                        )
+                        logger.debug("retrying %s after %s (%.3fs)", operation, kind.value, delay)
+                        time.sleep(delay)
+                        continue
+                error = translate(exc, operation)
+                self._count_error(kind)
+                raise error from exc
+            except PersistenceError as exc:
+                self._count_error_for(exc)
+                raise
+            else:
+                elapsed = time.perf_counter() - started
+                if write:
+                    self.metrics.append_seconds.observe(elapsed)
+                else:
+                    self.metrics.select_seconds.labels(operation=operation).observe(elapsed)
+                return result
+
+    def _count_error(self, kind: ErrorKind) -> None:
+        if kind is ErrorKind.INTEGRITY:
+            self.metrics.integrity_conflicts.inc()
+        self.metrics.errors.labels(kind=kind.value).inc()
+
+    def _count_error_for(self, exc: PersistenceError) -> None:
+        from eventsourcing.persistence import IntegrityError
+
+        if isinstance(exc, IntegrityError):
+            self._count_error(ErrorKind.INTEGRITY)
+        else:
+            self.metrics.errors.labels(kind=type(exc).__name__.lower()).inc()
+
+    # -- SQL -------------------------------------------------------------------
+
+    def query(self, session: Session, sql: str, params: Params | None = None) -> list[Row]:
+        """Run a SELECT outside any transaction; every row as a tuple."""
+        request = schema_pb2.SQLQueryRequest(
+            sql=sql, params=named_params(params or {}), acceptStream=True
+        )
+        stream = self.stub.SQLQuery(
+            request, metadata=session.metadata, timeout=self.settings.timeout
+        )
+        return rows_of(list(stream))
+
+    def execute(self, session: Session, sql: str, params: Params | None = None) -> Any:
+        """Run statements as one atomic transaction; the ``SQLExecResult``."""
+        request = schema_pb2.SQLExecRequest(sql=sql, params=named_params(params or {}))
+        return self.stub.SQLExec(request, metadata=session.metadata, timeout=self.settings.timeout)
+
+    @contextmanager
+    def transaction(self, session: Session, *, read_only: bool = False) -> Iterator[Transaction]:
+        """An interactive transaction on ``session``; rolled back unless committed."""
+        response = self.stub.NewTx(
+            schema_pb2.NewTxRequest(mode=_READ_ONLY if read_only else _READ_WRITE),
+            metadata=session.metadata,
+            timeout=self.settings.timeout,
+        )
+        tx = Transaction(self, session, response.transactionID)
+        committed = False
+        try:
+            yield tx
+            committed = True
+        finally:
+            if not committed:
+                tx.rollback()
+
+    def current_tx_id(self) -> int:
+        """The id of the database's latest committed transaction (one cheap RPC)."""
+
+        def state(session: Session) -> int:
+            response = self.stub.CurrentState(
+                empty_pb2.Empty(), metadata=session.metadata, timeout=self.settings.timeout
+            )
+            return int(response.txId)
+
+        return self.run("current_state", state)
+
+    def ensure_tables(self, key: str, check: Callable[[Session], None]) -> None:
+        """Run schema set-up ``check`` once per datastore for ``key`` (retried like a write)."""
+        if key in self._ensured_tables:
+            return
+        self.run("create_table", check, write=True)
+        self._ensured_tables.add(key)
+
+    # -- life cycle ------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close every pooled session and the channel (idempotent)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            idle = list(self._idle)
+            self._idle.clear()
+            channel, self._channel = self._channel, None
+            stub = self._stub
+        if stub is not None:
+            for session in idle:
+                with suppress(grpc.RpcError, ValueError):
+                    stub.CloseSession(empty_pb2.Empty(), metadata=session.metadata, timeout=2.0)
+        if channel is not None:
+            channel.close()
+        self._stub = None
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> ImmudbDatastore:
+        return self
+
+    def __del__(self) -> None:
+        with suppress(Exception):
+            self.close()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _jitter(base: float, cap: float, attempt: int) -> float:
+    """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2**attempt)]."""
+    return random.uniform(0, min(cap, base * (2 ** min(attempt, 16))))  # noqa: S311

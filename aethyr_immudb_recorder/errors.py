@@ -1,0 +1,159 @@
+"""How immudb's errors become eventsourcing's exceptions.
+
+Every server error reaches the client as a :class:`grpc.RpcError` whose status
+code is usually ``UNKNOWN``; the meaning is in the ``details()`` text. This
+module sorts an error into one :class:`ErrorKind` (:func:`classify`) and turns
+it into the matching exception of :mod:`eventsourcing.persistence`
+(:func:`translate`). The datastore uses the kind to decide what to retry:
+
+========================  ==========================================  =================================
+kind                      recognised by                               outcome
+========================  ==========================================  =================================
+``integrity``             ``key already exists``                      :class:`IntegrityError`, never retried
+``conflict``              ``tx read conflict`` (MVCC)                 retried with jittered backoff
+``session``               ``session not found`` / ``no session found`` session reopened, retried
+``unavailable``           gRPC ``UNAVAILABLE``                        retried, then :class:`OperationalError`
+``timeout``               gRPC ``DEADLINE_EXCEEDED``                  :class:`OperationalError`
+``too_many_entries``      ``max number of entries per tx exceeded``   :class:`BatchTooLargeError` (a DataError)
+``too_large``             ``max value/key length exceeded``, …        :class:`DataError`
+``auth``                  ``invalid user name or password`` …         :class:`InterfaceError`
+``missing_database``      ``database does not exist``                 :class:`ProgrammingError`
+``other``                 anything else                               :class:`InternalError`
+========================  ==========================================  =================================
+
+Messages never include a password: they are built from the server's
+``details()`` text, which never echoes credentials.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import grpc
+from eventsourcing.persistence import (
+    DataError,
+    InfrastructureFactoryError,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    OperationalError,
+    PersistenceError,
+    ProgrammingError,
+)
+
+
+class ErrorKind(enum.Enum):
+    """What an immudb error means for the recorder (see the module docstring)."""
+
+    INTEGRITY = "integrity"
+    CONFLICT = "conflict"
+    SESSION = "session"
+    UNAVAILABLE = "unavailable"
+    TIMEOUT = "timeout"
+    TOO_MANY_ENTRIES = "too_many_entries"
+    TOO_LARGE = "too_large"
+    AUTH = "auth"
+    MISSING_DATABASE = "missing_database"
+    OTHER = "other"
+
+
+RETRYABLE = frozenset({ErrorKind.CONFLICT, ErrorKind.SESSION, ErrorKind.UNAVAILABLE})
+"""Kinds the datastore retries; every other kind is raised at once."""
+
+
+class ConfigurationError(InfrastructureFactoryError, ValueError):
+    """A configuration value is missing or invalid; the message names the keys looked for."""
+
+
+class BatchTooLargeError(DataError):
+    """A write needs more entries than the database allows in one transaction.
+
+    Nothing was written. Either write smaller batches or use a database created
+    with a larger ``maxTxEntries`` (see ``IMMUDB_MAX_TX_ENTRIES``).
+    """
+
+
+def details_of(error: grpc.RpcError) -> str:
+    """The server's message of an RPC error ('' if it has none)."""
+    details = getattr(error, "details", None)
+    text = details() if callable(details) else None
+    return str(text or "")
+
+
+def code_of(error: grpc.RpcError) -> grpc.StatusCode | None:
+    """The gRPC status code of an RPC error, if it has one."""
+    code = getattr(error, "code", None)
+    value = code() if callable(code) else None
+    return value if isinstance(value, grpc.StatusCode) else None
+
+
+def classify(error: grpc.RpcError) -> ErrorKind:
+    """Sort an immudb RPC error into one :class:`ErrorKind`."""
+    text = details_of(error).lower()
+    code = code_of(error)
+    if "key already exists" in text:
+        return ErrorKind.INTEGRITY
+    if "tx read conflict" in text:
+        return ErrorKind.CONFLICT
+    if "session not found" in text or "no session found" in text:
+        return ErrorKind.SESSION
+    if "max number of entries per tx exceeded" in text:
+        return ErrorKind.TOO_MANY_ENTRIES
+    if (
+        "length exceeded" in text
+        or "larger than max" in text
+        or code is grpc.StatusCode.RESOURCE_EXHAUSTED
+    ):
+        return ErrorKind.TOO_LARGE
+    if "invalid user name or password" in text or code is grpc.StatusCode.UNAUTHENTICATED:
+        return ErrorKind.AUTH
+    if "database does not exist" in text:
+        return ErrorKind.MISSING_DATABASE
+    if code is grpc.StatusCode.UNAVAILABLE:
+        return ErrorKind.UNAVAILABLE
+    if code is grpc.StatusCode.DEADLINE_EXCEEDED:
+        return ErrorKind.TIMEOUT
+    return ErrorKind.OTHER
+
+
+_EXCEPTION_TYPES: dict[ErrorKind, type[PersistenceError]] = {
+    ErrorKind.INTEGRITY: IntegrityError,
+    ErrorKind.CONFLICT: OperationalError,
+    ErrorKind.SESSION: OperationalError,
+    ErrorKind.UNAVAILABLE: OperationalError,
+    ErrorKind.TIMEOUT: OperationalError,
+    ErrorKind.TOO_MANY_ENTRIES: BatchTooLargeError,
+    ErrorKind.TOO_LARGE: DataError,
+    ErrorKind.AUTH: InterfaceError,
+    ErrorKind.MISSING_DATABASE: ProgrammingError,
+    ErrorKind.OTHER: InternalError,
+}
+
+_HINTS: dict[ErrorKind, str] = {
+    ErrorKind.INTEGRITY: "a record with the same key already exists; nothing was written",
+    ErrorKind.CONFLICT: "concurrent writers kept conflicting; retries exhausted",
+    ErrorKind.SESSION: "the immudb session could not be renewed; retries exhausted",
+    ErrorKind.UNAVAILABLE: "immudb server unavailable; retries exhausted",
+    ErrorKind.TIMEOUT: "immudb call timed out (IMMUDB_TIMEOUT)",
+    ErrorKind.TOO_MANY_ENTRIES: (
+        "the write needs more entries than the database's maxTxEntries allows; "
+        "nothing was written (write smaller batches or create the database with "
+        "a larger IMMUDB_MAX_TX_ENTRIES)"
+    ),
+    ErrorKind.TOO_LARGE: "a value exceeds the database's size limits; nothing was written",
+    ErrorKind.AUTH: "immudb rejected the credentials (IMMUDB_USER / IMMUDB_PASSWORD)",
+    ErrorKind.MISSING_DATABASE: (
+        "the immudb database does not exist (set CREATE_TABLE=yes to create it)"
+    ),
+    ErrorKind.OTHER: "immudb error",
+}
+
+
+def translate(error: grpc.RpcError, context: str = "") -> PersistenceError:
+    """The eventsourcing exception for an immudb RPC error (chain it with ``from``)."""
+    kind = classify(error)
+    code = code_of(error)
+    where = f" during {context}" if context else ""
+    code_name = code.name if code is not None else "?"
+    message = f"{_HINTS[kind]}{where} [{code_name}: {details_of(error)}]"
+    return _EXCEPTION_TYPES[kind](message)

@@ -1,0 +1,167 @@
+"""The eventsourcing infrastructure factory of the immudb persistence module.
+
+``PERSISTENCE_MODULE=aethyr_immudb_recorder`` makes eventsourcing construct
+:class:`ImmudbFactory`. The constructor only reads and validates settings (see
+:class:`~aethyr_immudb_recorder.settings.ImmudbSettings`); the first recorder
+method that needs the server opens the connection. Table names follow the
+PostgreSQL module: ``{name}_events``, ``{name}_snapshots`` (any purpose) and
+``{name}_tracking``, where ``name`` is the application's or projection's name
+in lower case (``stored`` / ``notification`` when it is empty).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar, cast
+
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    InfrastructureFactory,
+    ProcessRecorder,
+)
+from eventsourcing.utils import Environment, EnvType, resolve_topic
+from prometheus_client import CollectorRegistry
+
+from aethyr_immudb_recorder.datastore import ImmudbDatastore
+from aethyr_immudb_recorder.errors import ConfigurationError
+from aethyr_immudb_recorder.metrics import metrics_for
+from aethyr_immudb_recorder.recorders import (
+    ImmudbAggregateRecorder,
+    ImmudbApplicationRecorder,
+    ImmudbProcessRecorder,
+    ImmudbTrackingRecorder,
+)
+from aethyr_immudb_recorder.settings import ImmudbSettings
+
+TImmudbTrackingRecorder = TypeVar("TImmudbTrackingRecorder", bound=ImmudbTrackingRecorder)
+
+
+class ImmudbFactory(InfrastructureFactory[ImmudbTrackingRecorder]):
+    """Builds immudb recorders sharing one lazily connected :class:`ImmudbDatastore`."""
+
+    IMMUDB_HOST = "IMMUDB_HOST"
+    IMMUDB_PORT = "IMMUDB_PORT"
+    IMMUDB_USER = "IMMUDB_USER"
+    IMMUDB_PASSWORD = "IMMUDB_PASSWORD"  # noqa: S105 (the name of a key, not a password)
+    IMMUDB_DATABASE = "IMMUDB_DATABASE"
+    CREATE_TABLE = "CREATE_TABLE"
+    IMMUDB_MAX_TX_ENTRIES = "IMMUDB_MAX_TX_ENTRIES"
+    IMMUDB_TIMEOUT = "IMMUDB_TIMEOUT"
+    IMMUDB_CONNECT_TIMEOUT = "IMMUDB_CONNECT_TIMEOUT"
+    IMMUDB_POOL_SIZE = "IMMUDB_POOL_SIZE"
+    IMMUDB_POOL_TIMEOUT = "IMMUDB_POOL_TIMEOUT"
+    IMMUDB_MAX_RETRIES = "IMMUDB_MAX_RETRIES"
+    IMMUDB_RETRY_DELAY = "IMMUDB_RETRY_DELAY"
+    IMMUDB_RETRY_MAX_DELAY = "IMMUDB_RETRY_MAX_DELAY"
+    IMMUDB_CONFLICT_RETRIES = "IMMUDB_CONFLICT_RETRIES"
+    IMMUDB_POLL_INTERVAL = "IMMUDB_POLL_INTERVAL"
+    IMMUDB_SESSION_KEEPALIVE = "IMMUDB_SESSION_KEEPALIVE"
+    IMMUDB_MAX_MESSAGE_LENGTH = "IMMUDB_MAX_MESSAGE_LENGTH"
+    IMMUDB_METRICS_REGISTRY_TOPIC = "IMMUDB_METRICS_REGISTRY_TOPIC"
+
+    aggregate_recorder_class = ImmudbAggregateRecorder
+    application_recorder_class = ImmudbApplicationRecorder
+    tracking_recorder_class = ImmudbTrackingRecorder
+    process_recorder_class = ImmudbProcessRecorder
+
+    def __init__(
+        self,
+        env: Environment | EnvType | None,
+        *,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        super().__init__(env)
+        self.settings = ImmudbSettings.from_env(self.env)
+        if registry is None:
+            registry = self._registry_from_env()
+        self.datastore = ImmudbDatastore(self.settings, metrics_for(registry))
+
+    def _registry_from_env(self) -> CollectorRegistry | None:
+        topic = self.env.get(self.IMMUDB_METRICS_REGISTRY_TOPIC)
+        if not topic:
+            return None
+        keys = " or ".join(repr(k) for k in self.env.create_keys(self.IMMUDB_METRICS_REGISTRY_TOPIC))
+        try:
+            registry = resolve_topic(topic)
+        except Exception as exc:
+            msg = f"Invalid immudb recorder setting {keys}: cannot resolve {topic!r} ({exc})"
+            raise ConfigurationError(msg) from None
+        if not isinstance(registry, CollectorRegistry):
+            msg = f"Invalid immudb recorder setting {keys}: {topic!r} is not a CollectorRegistry"
+            raise ConfigurationError(msg)
+        return registry
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.env.name!r}, datastore={self.datastore!r})"
+
+    def env_create_table(self) -> bool:
+        """Whether to create missing databases and tables (``CREATE_TABLE``, default yes)."""
+        return self.settings.create_table
+
+    def _events_table(self, purpose: str = "events") -> str:
+        return (self.env.name.lower() or "stored") + "_" + purpose
+
+    def _tracking_table(self) -> str:
+        return (self.env.name.lower() or "notification") + "_tracking"
+
+    def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
+        recorder = type(self).aggregate_recorder_class(
+            datastore=self.datastore, events_table_name=self._events_table(purpose)
+        )
+        if self.env_create_table():
+            recorder.create_table()
+        return recorder
+
+    def application_recorder(self) -> ApplicationRecorder:
+        cls: type[ImmudbApplicationRecorder] = type(self).application_recorder_class
+        topic = self.env.get(self.APPLICATION_RECORDER_TOPIC)
+        if topic:
+            cls = resolve_topic(topic)
+            assert issubclass(cls, ImmudbApplicationRecorder)
+        recorder = cls(datastore=self.datastore, events_table_name=self._events_table())
+        if self.env_create_table():
+            recorder.create_table()
+        return recorder
+
+    def tracking_recorder(
+        self, tracking_recorder_class: type[TImmudbTrackingRecorder] | None = None
+    ) -> TImmudbTrackingRecorder:
+        if tracking_recorder_class is None:
+            topic = self.env.get(self.TRACKING_RECORDER_TOPIC)
+            if topic:
+                tracking_recorder_class = resolve_topic(topic)
+            else:
+                tracking_recorder_class = cast(
+                    "type[TImmudbTrackingRecorder]", type(self).tracking_recorder_class
+                )
+        assert tracking_recorder_class is not None
+        assert issubclass(tracking_recorder_class, ImmudbTrackingRecorder)
+        recorder = tracking_recorder_class(
+            datastore=self.datastore, tracking_table_name=self._tracking_table()
+        )
+        if self.env_create_table():
+            recorder.create_table()
+        return recorder
+
+    def process_recorder(self) -> ProcessRecorder:
+        cls: type[ImmudbProcessRecorder] = type(self).process_recorder_class
+        topic = self.env.get(self.PROCESS_RECORDER_TOPIC)
+        if topic:
+            cls = resolve_topic(topic)
+            assert issubclass(cls, ImmudbProcessRecorder)
+        recorder = cls(
+            datastore=self.datastore,
+            events_table_name=self._events_table(),
+            tracking_table_name=self._tracking_table(),
+        )
+        if self.env_create_table():
+            recorder.create_table()
+        return recorder
+
+    def close(self) -> None:
+        """Close the datastore's sessions and channel."""
+        self.datastore.close()
+
+    def __exit__(self, *args: Any) -> None:
+        super().__exit__(*args)
+        self.close()

@@ -1,0 +1,115 @@
+"""Prometheus metrics of the immudb recorder.
+
+One :class:`Metrics` object exists per :class:`prometheus_client.CollectorRegistry`
+(:func:`metrics_for` caches them), so building many factories in one process
+never registers a metric twice. The default registry is prometheus-client's
+global ``REGISTRY``, which ``prometheus_client.start_http_server`` and
+``generate_latest()`` expose; inject another with the factory's ``registry``
+argument or the ``IMMUDB_METRICS_REGISTRY_TOPIC`` setting.
+
+=====================================================  =========  ===============================
+name                                                   type       meaning
+=====================================================  =========  ===============================
+``immudb_recorder_events_appended_total``              counter    stored events written
+``immudb_recorder_append_seconds``                     histogram  duration of one successful write
+``immudb_recorder_select_seconds{operation}``          histogram  duration of one read
+``immudb_recorder_integrity_conflicts_total``          counter    writes refused as IntegrityError
+``immudb_recorder_retries_total{reason}``              counter    retries (conflict/session/unavailable)
+``immudb_recorder_errors_total{kind}``                 counter    errors raised to the caller, by kind
+``immudb_recorder_sessions_opened_total``              counter    immudb sessions opened
+``immudb_recorder_subscription_lag_seconds``           histogram  wake-up to delivery of new events
+=====================================================  =========  ===============================
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+
+_LATENCY_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
+
+
+class Metrics:
+    """The recorder's collectors, registered in one registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.events_appended = Counter(
+            "immudb_recorder_events_appended",
+            "Stored events written to immudb.",
+            registry=registry,
+        )
+        self.append_seconds = Histogram(
+            "immudb_recorder_append_seconds",
+            "Duration of one successful write (events, snapshots, tracking), retries included.",
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.select_seconds = Histogram(
+            "immudb_recorder_select_seconds",
+            "Duration of one read from immudb.",
+            ["operation"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.integrity_conflicts = Counter(
+            "immudb_recorder_integrity_conflicts",
+            "Writes refused with IntegrityError (version clash or tracking not increasing).",
+            registry=registry,
+        )
+        self.retries = Counter(
+            "immudb_recorder_retries",
+            "Calls retried after a transient fault.",
+            ["reason"],
+            registry=registry,
+        )
+        self.errors = Counter(
+            "immudb_recorder_errors",
+            "Errors raised to the caller, by kind.",
+            ["kind"],
+            registry=registry,
+        )
+        self.sessions_opened = Counter(
+            "immudb_recorder_sessions_opened",
+            "immudb sessions opened.",
+            registry=registry,
+        )
+        self.subscription_lag = Histogram(
+            "immudb_recorder_subscription_lag_seconds",
+            "Delay from a subscription being woken (local insert or poll) to the new "
+            "notifications being queued for the consumer.",
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+
+
+_lock = threading.Lock()
+_cache: weakref.WeakKeyDictionary[CollectorRegistry, Metrics] = weakref.WeakKeyDictionary()
+
+
+def metrics_for(registry: CollectorRegistry | None = None) -> Metrics:
+    """The :class:`Metrics` of ``registry`` (the global ``REGISTRY`` by default)."""
+    target = REGISTRY if registry is None else registry
+    with _lock:
+        metrics = _cache.get(target)
+        if metrics is None:
+            metrics = Metrics(target)
+            _cache[target] = metrics
+        return metrics
