@@ -44,8 +44,17 @@ def test_upgrading_a_populated_v1_read_model(make_view: MakeView) -> None:
     assert old.schema_version() == 1
 
     def v1_rows(rows: Rows) -> None:
-        rows.put("game_objects", {"id": "hero", "name": "Hero", "generic": "player",
-                                  "container_id": "hall", "attributes": {}, "deleted": False})
+        rows.put(
+            "game_objects",
+            {
+                "id": "hero",
+                "name": "Hero",
+                "generic": "player",
+                "container_id": "hall",
+                "attributes": {},
+                "deleted": False,
+            },
+        )
         rows.put("equipment", {"character_id": "hero", "item_id": "helm", "slot": "head"})
         rows.put("equipment", {"character_id": "hero", "item_id": "blade", "slot": "left_wield"})
 
@@ -91,7 +100,8 @@ def test_an_edited_migration_is_detected() -> None:
 
 def test_checksums_are_stable_and_differ_per_migration() -> None:
     assert len({m.checksum for m in MIGRATIONS}) == len(MIGRATIONS)
-    assert MIGRATIONS[0].checksum == migrations.Migration(
-        1, MIGRATIONS[0].name, MIGRATIONS[0].operations
-    ).checksum
+    assert (
+        MIGRATIONS[0].checksum
+        == migrations.Migration(1, MIGRATIONS[0].name, MIGRATIONS[0].operations).checksum
+    )
     assert [m.version for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))

@@ -24,8 +24,10 @@ def test_put_get_select_update_delete(make_view: MakeView) -> None:
     def write(rows: Rows) -> None:
         rows.put("game_objects", SWORD)
         rows.put("game_objects", {**SWORD, "id": "axe", "name": "axe", "container_id": None})
-        rows.put("inventories", {"holder_id": "room", "item_id": "sword", "position": [1, 2],
-                                 "arrival": 1})
+        rows.put(
+            "inventories",
+            {"holder_id": "room", "item_id": "sword", "position": [1, 2], "arrival": 1},
+        )
 
     view.apply(Tracking("World", 1), write)
     with view.read() as rows:
