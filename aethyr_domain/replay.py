@@ -151,7 +151,7 @@ def rebuild_world_state(app: Application[Any], world: LiveWorld | None = None) -
     live.equipment.clear()
     versions = 0
     for object_id in object_ids(app):
-        aggregate = app.repository.get(object_id)
+        aggregate: Any = app.repository.get(object_id)
         versions += int(aggregate.version)
         live.objects[object_id] = WorldObject(
             id=object_id,
