@@ -49,7 +49,7 @@ class Column:
     type: ColumnType
     key: bool = False
     nullable: bool = True
-    max_length: int = 256
+    max_length: int = 64
 
     def describe(self) -> dict[str, object]:
         """A canonical description used for the checksum."""

@@ -231,7 +231,7 @@ def tracking_ddl(dialect: SqlDialect, generation: int) -> str:
     """DDL of a generation's tracking table (one row per application name)."""
     return (
         f"CREATE TABLE IF NOT EXISTS {tracking_table(generation)} "
-        f"(application_name {dialect.key_text_type.format(n=128)} NOT NULL, "
+        f"(application_name {dialect.key_text_type.format(n=64)} NOT NULL, "
         f"notification_id {dialect.integer_type} NOT NULL, "
         f"PRIMARY KEY (application_name)){dialect.table_suffix}"
     )

@@ -28,7 +28,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
 
@@ -38,6 +38,8 @@ from aethyr_domain.projections.migrations import (
     pending,
     primary_key,
 )
+
+T = TypeVar("T")
 
 Row = dict[str, Any]
 """One read-model row: column name -> Python value (json columns hold decoded JSON)."""
@@ -251,22 +253,34 @@ class WorldView(TrackingRecorder, ABC):
         """``True`` while this view's generation is the active one."""
         return self._generations().get(self.generation) == ACTIVE
 
+    def _run(self, *, write: bool, body: Callable[[Transaction], T]) -> T:
+        """Run ``body`` in one transaction on this view's generation (committed when
+        ``write`` and ``body`` returns). Backends with transient faults override this
+        to retry the whole body."""
+        with self._transaction(self.generation, write=write) as tx:
+            return body(tx)
+
     # -- TrackingRecorder --------------------------------------------------
     def insert_tracking(self, tracking: Tracking) -> None:
-        with self._transaction(self.generation, write=True) as tx:
-            tx.track(tracking)
+        self._run(write=True, body=lambda tx: tx.track(tracking))
 
     def max_tracking_id(self, application_name: str) -> int | None:
-        with self._transaction(self.generation, write=False) as tx:
-            return tx.max_tracking_id(application_name)
+        return self._run(write=False, body=lambda tx: tx.max_tracking_id(application_name))
 
     # -- command and query methods -------------------------------------------
     def apply(self, tracking: Tracking | None, change: Callable[[Rows], None]) -> None:
         """Run ``change`` on the rows and record ``tracking``, in one transaction."""
-        with self._transaction(self.generation, write=True) as tx:
+
+        def body(tx: Transaction) -> None:
             change(tx)
             if tracking is not None:
                 tx.track(tracking)
+
+        self._run(write=True, body=body)
+
+    def query(self, question: Callable[[Rows], T]) -> T:
+        """Answer ``question(rows)`` from one consistent read of this view."""
+        return self._run(write=False, body=question)
 
     def read(self) -> AbstractContextManager[Rows]:
         """A read-only transaction on this view's rows (for :mod:`.queries`)."""
@@ -274,8 +288,7 @@ class WorldView(TrackingRecorder, ABC):
 
     def rows(self, table: str) -> list[Row]:
         """Every row of ``table``, ordered by primary key."""
-        with self.read() as rows:
-            return rows.select(table)
+        return self.query(lambda rows: rows.select(table))
 
 
 def iter_tables() -> Iterator[str]:

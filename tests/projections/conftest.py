@@ -14,7 +14,7 @@ from aethyr_domain.projections.view import WorldView
 
 MakeView = Callable[..., WorldView]
 
-BACKENDS = ["memory", "sqlite"]
+BACKENDS = ["memory", "sqlite", pytest.param("immudb", marks=pytest.mark.immudb)]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -27,7 +27,7 @@ def make_view(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeVi
             return MemoryWorldView(store=store, **kwargs)
 
         yield make_memory
-    else:
+    elif request.param == "sqlite":
         datastore = SQLiteDatastore(db_name=str(tmp_path / "views.db"))
 
         def make_sqlite(**kwargs: int | None) -> WorldView:
@@ -35,3 +35,14 @@ def make_view(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeVi
 
         yield make_sqlite
         datastore.close()
+    else:
+        from aethyr_domain.projections.immudb_view import ImmudbWorldView
+        from tests.recorder.support import fresh_datastore
+
+        immudb = fresh_datastore()
+
+        def make_immudb(**kwargs: int | None) -> WorldView:
+            return ImmudbWorldView(datastore=immudb, **kwargs)
+
+        yield make_immudb
+        immudb.close()

@@ -136,3 +136,30 @@ def test_unknown_events_only_move_the_tracking_position(make_view: MakeView) -> 
 def test_every_original_command_is_projected() -> None:
     names = {type(command_of(step)).__name__ for step in SETUP + ACTIONS}
     assert len(names) == 16
+
+
+@pytest.mark.immudb
+def test_library_projection_runner_on_immudb_store_and_view() -> None:
+    """eventsourcing's own ProjectionRunner drives the projection: view built by the
+    immudb factory, events followed through the recorder's subscribe()."""
+    from eventsourcing.projection import ProjectionRunner
+
+    from aethyr_domain.projections import view_class_for
+    from tests import immudb_harness
+    from tests.recorder.support import env_for
+
+    env = {**env_for(immudb_harness.fresh_database("p")), **FAST_ENV}
+    world = World(env=env)
+    live = play(world, steps=SETUP)
+    view_class = view_class_for(env)
+    with ProjectionRunner(
+        application_class=World,
+        projection_class=WorldProjection,
+        view_class=view_class,  # type: ignore[type-var]
+        env=env,
+    ) as runner:
+        play(world, live, steps=ACTIONS)
+        runner.wait(world.recorder.max_notification_id(), timeout=20)
+        assert projected_json(runner.view) == dumps(live)
+        assert [m.version for m in runner.view.applied_migrations()] == [1, 2]
+    world.close()
