@@ -95,7 +95,7 @@ class Actions:
             player_id, text
         )
         if obj is None:
-            obj = self.world.get(text)
+            obj = self.world.get(text) or self.world.find_room(text)
         if obj is None:
             raise GameError(f"Cannot find {text}.")
         return obj

@@ -1,41 +1,353 @@
-"""The ``aethyr-es`` command line."""
+"""The ``aethyr-es`` command line.
+
+Commands (each takes ``--config FILE`` and honours ``AETHYR_*``; see
+``docs/configuration.md``):
+
+* ``demo``: a scripted session on the embedded store, then a rebuild from the events
+  compared with the live world;
+* ``play [--script FILE] [--dump-world OUT.json]``: run ``<player>: <command>`` lines;
+* ``world --json [--source live|projection|replay]``: the world as canonical JSON;
+* ``stats [--json]``: event counts by type, aggregates, outbox backlog, store health;
+* ``migrate DUMP.json``: import a world dump into the event store (idempotent).
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import json
 import sys
-from importlib import metadata
-from uuid import UUID
+import tempfile
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aethyr_domain.config import ConfigError, ServerConfig
+from aethyr_domain.live_world import LiveWorld
+from aethyr_domain.world_dump import WorldDumpError, dumps, loads
+
+#: ``module:function`` returning a LiveWorld read from the projections, given a config.
+PROJECTION_HOOK = "aethyr_domain.projections:load_world"
+
+DEMO_SCRIPT = """\
+# Two players build and use a small world.
+@admin alice
+alice: look
+alice: acroom north The Armoury
+alice: adesc here A quiet square with a fountain.
+alice: acreate Container a wooden chest
+alice: acreate Sword a rusty sword
+alice: acreate Shirt
+alice: north
+alice: acreate Dagger a sharp dagger
+alice: acreate Breastplate
+alice: south
+bob: look
+bob: get sword
+bob: wield sword
+bob: get shirt
+bob: wear shirt
+bob: inventory
+bob: north
+bob: get dagger
+bob: south
+bob: give dagger to alice
+alice: aput chest in here
+bob: get chest
+bob: put dagger in chest
+bob: drop chest
+alice: north
+alice: get breastplate
+alice: wear breastplate
+alice: south
+alice: aset chest @long_desc An old chest bound with iron.
+alice: look at chest
+bob: remove shirt
+bob: drop shirt
+alice: adelete shirt
+bob: unwield
+bob: set password hunter22
+alice: inventory
+"""
 
 
-def _demo(_: argparse.Namespace) -> int:
-    from eventsourcing.application import Application
-    from eventsourcing.domain import Aggregate, event
+class CliError(Exception):
+    """A user-facing failure: printed as ``aethyr-es: <message>`` with exit code 2."""
 
-    class Torch(Aggregate):
-        @event("Lit")
-        def __init__(self, name: str) -> None:
-            self.name = name
 
-    app: Application[UUID] = Application(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    torch = Torch(name="torch")
-    recordings = app.save(torch)
-    copy: Torch = app.repository.get(torch.id)
-    print(f"aethyr-es {metadata.version('aethyr-eventsourcing')}: install works")
-    print(f"saved {len(recordings)} event(s); reloaded {copy.name!r} from the event store")
+def _config(args: argparse.Namespace) -> ServerConfig:
+    return ServerConfig.load(args.config)
+
+
+# ------------------------------------------------------------------- demo
+def _demo(args: argparse.Namespace) -> int:
+    from aethyr_domain.event_store import open_world  # noqa: PLC0415
+    from aethyr_domain.replay import rebuild_world_state  # noqa: PLC0415
+    from aethyr_domain.session import ScriptRunner, boot  # noqa: PLC0415
+
+    base = _config(args)
+    with tempfile.TemporaryDirectory(prefix="aethyr-demo-") as tmp:
+        config = base.replace(
+            event_sourcing_enabled=True,
+            event_store="popo",
+            outbox_path=str(Path(tmp) / "outbox.sqlite"),
+        )
+        app = open_world(config)
+        manager = boot(config, world=app)
+        try:
+            print("== A scripted session (what each player sees) ==")
+            ScriptRunner(manager, sys.stdout).run(DEMO_SCRIPT.splitlines())
+            assert manager.sink is not None
+            drained = manager.sink.drain(config.outbox_drain_timeout or 10.0)
+        finally:
+            manager.close()
+        live_json = dumps(manager.world)
+        replay_json = dumps(rebuild_world_state(app))
+        stats = _store_stats(app)
+    same = live_json == replay_json
+    print()
+    print("== Summary ==")
+    print(f"outbox delivered everything: {'yes' if drained else 'NO'}")
+    print(
+        f"events recorded: {stats['events']} in {stats['aggregates']} aggregates "
+        f"({len(stats['event_types'])} event types)"
+    )
+    for name, count in sorted(stats["event_types"].items(), key=lambda kv: (-kv[1], kv[0])):
+        print(f"  {count:4d}  {name}")
+    live = manager.world
+    print(
+        f"live world: {sum(1 for o in live.objects.values() if not o.deleted)} objects "
+        f"({len(live.rooms)} rooms, {len(live.players)} players), "
+        f"{sum(1 for o in live.objects.values() if o.deleted)} deleted"
+    )
+    print(f"world rebuilt from the events matches the live world: {'yes' if same else 'NO'}")
+    print(f"canonical JSON: {len(live_json.encode())} bytes, identical: {same}")
+    return 0 if same and drained else 1
+
+
+# ------------------------------------------------------------------- play
+def _play(args: argparse.Namespace) -> int:
+    from aethyr_domain.session import BootError, ScriptRunner, boot  # noqa: PLC0415
+
+    config = _config(args)
+    try:
+        manager = boot(config)
+    except BootError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        runner = ScriptRunner(manager, sys.stdout)
+        if args.script:
+            try:
+                text = Path(args.script).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise CliError(f"cannot read script {args.script}: {exc.strerror}") from None
+            runner.run(text.splitlines())
+        else:
+            runner.run(sys.stdin)
+        if args.dump_world:
+            Path(args.dump_world).write_text(dumps(manager.world), encoding="utf-8")
+        if manager.sink is not None:
+            sink: Any = manager.sink
+            if not sink.drain(config.outbox_drain_timeout):
+                print(
+                    f"aethyr-es: {sink.backlog()} command(s) not yet delivered to the event "
+                    f"store after {config.outbox_drain_timeout}s; they stay in the outbox "
+                    f"({config.outbox_path}) and are delivered on the next start"
+                    + (f" (last error: {sink.deliverer.last_error})" if sink.deliverer.last_error else ""),
+                    file=sys.stderr,
+                )
+    finally:
+        manager.close()
     return 0
+
+
+# ------------------------------------------------------------------ world
+def _world(args: argparse.Namespace) -> int:
+    config = _config(args)
+    live = load_world(config, args.source)
+    sys.stdout.write(dumps(live))
+    return 0
+
+
+def load_world(config: ServerConfig, source: str) -> LiveWorld:
+    """The world from ``source``: ``replay`` (the event log), ``live`` or ``projection``.
+
+    ``live`` is the world the game would load at boot: what the outbox still holds is
+    delivered first, then the log is replayed.
+    """
+    if source == "projection":
+        module_name, _, func = PROJECTION_HOOK.partition(":")
+        try:
+            loader: Callable[[ServerConfig], LiveWorld] = getattr(
+                importlib.import_module(module_name), func
+            )
+        except (ImportError, AttributeError):
+            raise CliError(
+                "the projection source is not available in this build "
+                f"(expected {PROJECTION_HOOK}(config) -> LiveWorld)"
+            ) from None
+        return loader(config)
+    from aethyr_domain.event_store import open_world  # noqa: PLC0415
+    from aethyr_domain.replay import rebuild_world_state  # noqa: PLC0415
+
+    try:
+        app = open_world(config)
+    except Exception as exc:
+        raise CliError(f"cannot open the event store: {type(exc).__name__}: {exc}") from None
+    try:
+        if source == "live":
+            from aethyr_domain.delivery import deliver_pending  # noqa: PLC0415
+            from aethyr_domain.outbox import Outbox  # noqa: PLC0415
+
+            if Path(config.outbox_path).exists():
+                outbox = Outbox(config.outbox_path)
+                try:
+                    while outbox.backlog():
+                        deliver_pending(outbox, app, batch_size=config.outbox_batch_size)
+                finally:
+                    outbox.close()
+        return rebuild_world_state(app)
+    finally:
+        app.close()
+
+
+# ------------------------------------------------------------------ stats
+def _stats(args: argparse.Namespace) -> int:
+    config = _config(args)
+    report: dict[str, Any] = {
+        "event_sourcing_enabled": config.event_sourcing_enabled,
+        "event_store": config.event_store,
+    }
+    try:
+        from aethyr_domain.event_store import open_world  # noqa: PLC0415
+
+        app = open_world(config)
+        try:
+            report.update(_store_stats(app))
+            report["store_health"] = "ok"
+        finally:
+            app.close()
+    except Exception as exc:
+        report["store_health"] = f"unreachable: {type(exc).__name__}: {exc}"
+    report["outbox"] = _outbox_stats(config)
+    if args.json:
+        sys.stdout.write(json.dumps(report, sort_keys=True, indent=2) + "\n")
+        return 0
+    print(f"event sourcing enabled: {config.event_sourcing_enabled}")
+    print(f"event store: {config.event_store} ({report['store_health']})")
+    if "events" in report:
+        print(f"events: {report['events']}  aggregates: {report['aggregates']}")
+        for name, count in sorted(report["event_types"].items(), key=lambda kv: (-kv[1], kv[0])):
+            print(f"  {count:6d}  {name}")
+    ob = report["outbox"]
+    print(
+        f"outbox: backlog {ob['backlog']}, delivered {ob['delivered']}, "
+        f"dead letters {ob['dead_letters']}"
+    )
+    return 0
+
+
+def _store_stats(app: Any) -> dict[str, Any]:
+    from aethyr_domain.event_store import iter_notifications, topic_name  # noqa: PLC0415
+
+    types: Counter[str] = Counter()
+    aggregates: set[str] = set()
+    last = 0
+    for notification in iter_notifications(app):
+        types[topic_name(notification.topic)] += 1
+        aggregates.add(str(notification.originator_id))
+        last = notification.id
+    return {
+        "events": sum(types.values()),
+        "aggregates": len(aggregates),
+        "event_types": dict(sorted(types.items())),
+        "max_notification_id": last,
+    }
+
+
+def _outbox_stats(config: ServerConfig) -> dict[str, Any]:
+    from aethyr_domain.outbox import Outbox  # noqa: PLC0415 (stdlib only)
+
+    if not Path(config.outbox_path).exists():
+        return {"path": config.outbox_path, "backlog": 0, "delivered": 0, "dead_letters": 0}
+    outbox = Outbox(config.outbox_path)
+    try:
+        return {
+            "path": config.outbox_path,
+            "backlog": outbox.backlog(),
+            "delivered": outbox.delivered_count(),
+            "dead_letters": len(outbox.dead_letters()),
+        }
+    finally:
+        outbox.close()
+
+
+# ---------------------------------------------------------------- migrate
+def _migrate(args: argparse.Namespace) -> int:
+    from aethyr_domain.event_store import open_world  # noqa: PLC0415
+    from aethyr_domain.migrate import migrate_to_event_store  # noqa: PLC0415
+
+    config = _config(args)
+    try:
+        dump = loads(Path(args.dump).read_bytes())
+    except OSError as exc:
+        raise CliError(f"cannot read {args.dump}: {exc.strerror}") from None
+    app = open_world(config)
+    try:
+        report = migrate_to_event_store(app, dump)
+    finally:
+        app.close()
+    print(
+        f"imported {args.dump}: {report.total} command(s), "
+        f"{report.already_present} object(s) already present"
+    )
+    for name, count in sorted(report.commands.items()):
+        print(f"  {count:6d}  {name}")
+    return 0
+
+
+# ------------------------------------------------------------------- main
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        metavar="FILE",
+        default=None,
+        help="TOML configuration file (default: $AETHYR_CONFIG; AETHYR_* variables override)",
+    )
+    parser = argparse.ArgumentParser(prog="aethyr-es", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser(
+        "demo", parents=[common], help="scripted session on the embedded store, then a rebuild"
+    ).set_defaults(func=_demo)
+    play = sub.add_parser("play", parents=[common], help="run '<player>: <command>' lines")
+    play.add_argument("--script", metavar="FILE", help="script file (default: stdin)")
+    play.add_argument("--dump-world", metavar="OUT", help="write the final world as JSON")
+    play.set_defaults(func=_play)
+    world = sub.add_parser("world", parents=[common], help="print the world as canonical JSON")
+    world.add_argument("--json", action="store_true", required=True, help="JSON output")
+    world.add_argument("--source", choices=("live", "projection", "replay"), default="replay")
+    world.set_defaults(func=_world)
+    stats = sub.add_parser("stats", parents=[common], help="event store and outbox statistics")
+    stats.add_argument("--json", action="store_true", help="JSON output")
+    stats.set_defaults(func=_stats)
+    migrate = sub.add_parser("migrate", parents=[common], help="import a world dump (idempotent)")
+    migrate.add_argument("dump", metavar="DUMP.json")
+    migrate.set_defaults(func=_migrate)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``aethyr-es`` console script."""
-    parser = argparse.ArgumentParser(prog="aethyr-es", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="run the scripted demo on the embedded store").set_defaults(
-        func=_demo
-    )
-    args = parser.parse_args(argv)
-    return int(args.func(args))
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (CliError, ConfigError, WorldDumpError) as exc:
+        print(f"aethyr-es: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+

@@ -197,6 +197,7 @@ class LiveWorld:
         self._detach(obj)
         obj.deleted = True
         if id in self.rooms:
+            self.rooms[id].exits.clear()
             for room in self.rooms.values():
                 for direction, target in list(room.exits.items()):
                     if target == id:
@@ -246,7 +247,7 @@ class LiveWorld:
         item = self.require(item_id)
         self._detach(item)
         item.container = id
-        layer = self.layer_of(item_id)
+        layer = 0 if slot.endswith("_wield") else self.layer_of(item_id)
         self.equipment.setdefault(id, {}).setdefault(slot, {})[layer] = item_id
 
     def unequip_item(self, id: str, item_id: str, slot: str) -> None:

@@ -22,9 +22,6 @@ whose message is meant for the player.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
@@ -33,7 +30,8 @@ from aethyr_domain import commands
 from aethyr_domain.config import ServerConfig
 from aethyr_domain.directions import OPPOSITES, normalise_direction
 from aethyr_domain.equipment_slots import MAX_LAYER, SLOTS, conflicting_slots
-from aethyr_domain.errors import InvalidCommand
+from aethyr_domain import passwords
+from aethyr_domain.errors import InvalidCommandError
 from aethyr_domain.live_world import LiveWorld, WorldObject
 from aethyr_domain.object_classes import PAIRED_POSITIONS, ObjectClass
 
@@ -98,7 +96,7 @@ class Manager:
         """Check, apply to the live world, and emit one command."""
         try:
             getattr(commands, command)(**fields, actor=actor)
-        except InvalidCommand as exc:
+        except InvalidCommandError as exc:
             raise GameError(str(exc)) from None
         self.world.apply(command, fields)
         if self.sink is not None:
@@ -187,7 +185,7 @@ class Manager:
         attributes.update(vars or {})
         try:
             commands.UpdateGameObjectAttributes(id=oid, attributes=attributes)
-        except InvalidCommand as exc:
+        except InvalidCommandError as exc:
             raise GameError(str(exc)) from None
         self._change(
             "CreateGameObject",
@@ -313,7 +311,7 @@ class Manager:
         """``put X in C``: C must be a container."""
         item = self._object(item_id)
         container = self._object(container_id)
-        if container.attributes.get("container") is not True:
+        if container.attributes.get("is_container") is not True:
             raise GameError(f"You cannot put anything in {container.name}.")
         if item.id == container.id:
             raise GameError(f"You cannot put {item.name} inside itself.")
@@ -516,27 +514,11 @@ def _nice(position: str) -> str:
     return position.replace("_", " ")
 
 
-# ------------------------------------------------------------- passwords
-# The live world keeps its own salted hash (the event store keeps the domain's);
-# only the check in ``delete me please`` reads it.
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
-
-
 def hash_password(password: str) -> str:
-    """A salted scrypt hash ``scrypt$<salt hex>$<hash hex>``."""
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
-    return f"scrypt${salt.hex()}${digest.hex()}"
+    """The live world's salted hash of ``password`` (the domain's scrypt encoding)."""
+    return passwords.hash_password(password)
 
 
 def verify_password(password: str, encoded: str) -> bool:
-    """True if ``password`` matches ``encoded`` (constant-time comparison)."""
-    try:
-        scheme, salt_hex, digest_hex = encoded.split("$")
-        salt = bytes.fromhex(salt_hex)
-    except ValueError:
-        return False
-    if scheme != "scrypt":
-        return False
-    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
-    return hmac.compare_digest(digest.hex(), digest_hex)
+    """True if ``password`` matches a hash made by :func:`hash_password`."""
+    return bool(encoded) and passwords.verify_password(password, encoded)

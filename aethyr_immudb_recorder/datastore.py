@@ -114,9 +114,7 @@ class Transaction:
     def rollback(self) -> None:
         # After a failed statement the server has already discarded the tx.
         with suppress(grpc.RpcError):
-            self._stub.Rollback(
-                empty_pb2.Empty(), metadata=self._metadata, timeout=self._timeout
-            )
+            self._stub.Rollback(empty_pb2.Empty(), metadata=self._metadata, timeout=self._timeout)
 
 
 class ImmudbDatastore:
@@ -301,17 +299,20 @@ class ImmudbDatastore:
                     self.metrics.retries.labels(reason=kind.value).inc()
                     time.sleep(_jitter(0.001, 0.05, conflicts))
                     continue
-                if kind in RETRYABLE and kind is not ErrorKind.CONFLICT:
-                    if transient < self.settings.max_retries:
-                        transient += 1
-                        self.metrics.retries.labels(reason=kind.value).inc()
-                        delay = min(
-                            self.settings.retry_max_delay,
-                            self.settings.retry_delay * (2 ** (transient - 1)),
-                        )
-                        logger.debug("retrying %s after %s (%.3fs)", operation, kind.value, delay)
-                        time.sleep(delay)
-                        continue
+                if (
+                    kind in RETRYABLE
+                    and kind is not ErrorKind.CONFLICT
+                    and transient < self.settings.max_retries
+                ):
+                    transient += 1
+                    self.metrics.retries.labels(reason=kind.value).inc()
+                    delay = min(
+                        self.settings.retry_max_delay,
+                        self.settings.retry_delay * (2 ** (transient - 1)),
+                    )
+                    logger.debug("retrying %s after %s (%.3fs)", operation, kind.value, delay)
+                    time.sleep(delay)
+                    continue
                 error = translate(exc, operation)
                 self._count_error(kind)
                 raise error from exc

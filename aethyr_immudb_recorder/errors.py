@@ -6,20 +6,20 @@ module sorts an error into one :class:`ErrorKind` (:func:`classify`) and turns
 it into the matching exception of :mod:`eventsourcing.persistence`
 (:func:`translate`). The datastore uses the kind to decide what to retry:
 
-========================  ==========================================  =================================
-kind                      recognised by                               outcome
-========================  ==========================================  =================================
-``integrity``             ``key already exists``                      :class:`IntegrityError`, never retried
-``conflict``              ``tx read conflict`` (MVCC)                 retried with jittered backoff
-``session``               ``session not found`` / ``no session found`` session reopened, retried
-``unavailable``           gRPC ``UNAVAILABLE``                        retried, then :class:`OperationalError`
-``timeout``               gRPC ``DEADLINE_EXCEEDED``                  :class:`OperationalError`
-``too_many_entries``      ``max number of entries per tx exceeded``   :class:`BatchTooLargeError` (a DataError)
-``too_large``             ``max value/key length exceeded``, …        :class:`DataError`
-``auth``                  ``invalid user name or password`` …         :class:`InterfaceError`
-``missing_database``      ``database does not exist``                 :class:`ProgrammingError`
-``other``                 anything else                               :class:`InternalError`
-========================  ==========================================  =================================
+==================  =================================  ==========================================
+kind                details() contains / gRPC code     outcome
+==================  =================================  ==========================================
+integrity           key already exists                 IntegrityError, never retried
+conflict            tx read conflict (MVCC)            retried with jittered backoff
+session             session not found / no session     session reopened, retried
+unavailable         UNAVAILABLE                        retried, then OperationalError
+timeout             DEADLINE_EXCEEDED                  OperationalError
+too_many_entries    max number of entries per tx ...   BatchTooLargeError (a DataError)
+too_large           max ... length exceeded            DataError
+auth                invalid user name or password      InterfaceError
+missing_database    database does not exist            ProgrammingError
+other               anything else                      InternalError
+==================  =================================  ==========================================
 
 Messages never include a password: they are built from the server's
 ``details()`` text, which never echoes credentials.

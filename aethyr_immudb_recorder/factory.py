@@ -80,7 +80,9 @@ class ImmudbFactory(InfrastructureFactory[ImmudbTrackingRecorder]):
         topic = self.env.get(self.IMMUDB_METRICS_REGISTRY_TOPIC)
         if not topic:
             return None
-        keys = " or ".join(repr(k) for k in self.env.create_keys(self.IMMUDB_METRICS_REGISTRY_TOPIC))
+        keys = " or ".join(
+            repr(k) for k in self.env.create_keys(self.IMMUDB_METRICS_REGISTRY_TOPIC)
+        )
         try:
             registry = resolve_topic(topic)
         except Exception as exc:

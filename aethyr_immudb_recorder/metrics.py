@@ -7,18 +7,18 @@ global ``REGISTRY``, which ``prometheus_client.start_http_server`` and
 ``generate_latest()`` expose; inject another with the factory's ``registry``
 argument or the ``IMMUDB_METRICS_REGISTRY_TOPIC`` setting.
 
-=====================================================  =========  ===============================
-name                                                   type       meaning
-=====================================================  =========  ===============================
-``immudb_recorder_events_appended_total``              counter    stored events written
-``immudb_recorder_append_seconds``                     histogram  duration of one successful write
-``immudb_recorder_select_seconds{operation}``          histogram  duration of one read
-``immudb_recorder_integrity_conflicts_total``          counter    writes refused as IntegrityError
-``immudb_recorder_retries_total{reason}``              counter    retries (conflict/session/unavailable)
-``immudb_recorder_errors_total{kind}``                 counter    errors raised to the caller, by kind
-``immudb_recorder_sessions_opened_total``              counter    immudb sessions opened
-``immudb_recorder_subscription_lag_seconds``           histogram  wake-up to delivery of new events
-=====================================================  =========  ===============================
+==============================================  =========  ==================================
+name (all prefixed ``immudb_recorder_``)        type       meaning
+==============================================  =========  ==================================
+``events_appended_total``                       counter    stored events written
+``append_seconds``                              histogram  one successful write
+``select_seconds{operation}``                   histogram  one read
+``integrity_conflicts_total``                   counter    writes refused as IntegrityError
+``retries_total{reason}``                       counter    conflict / session / unavailable
+``errors_total{kind}``                          counter    errors raised, by kind
+``sessions_opened_total``                       counter    immudb sessions opened
+``subscription_lag_seconds``                    histogram  wake-up to delivery of new events
+==============================================  =========  ==================================
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ class ImmudbSettings:
     @classmethod
     def from_env(cls, env: Environment) -> ImmudbSettings:
         """Read and validate every setting from ``env`` (see ``docs/recorder.md``)."""
-        from aethyr_immudb_recorder.factory import ImmudbFactory as F  # noqa: N814
+        from aethyr_immudb_recorder.factory import ImmudbFactory as F
 
         reader = _Reader(env)
         database = reader.get(F.IMMUDB_DATABASE, cls.database, str)

@@ -52,7 +52,9 @@ class TestAggregateRecorderWithStrIds(TestAggregateRecorder):
         return f"test-{uuid4()}"
 
 
-class TestApplicationRecorder(DatastoreMixin, ApplicationRecorderTestCase[ImmudbApplicationRecorder]):
+class TestApplicationRecorder(
+    DatastoreMixin, ApplicationRecorderTestCase[ImmudbApplicationRecorder]
+):
     def create_recorder(self) -> ImmudbApplicationRecorder:
         recorder = ImmudbApplicationRecorder(
             datastore=self.datastore, events_table_name="stored_events"

@@ -1,0 +1,58 @@
+"""Opening the configured event store and reading its log (game side helpers).
+
+Importing this module imports ``eventsourcing``: only code paths that run with
+event sourcing enabled (delivery, replay, stats, migration) use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from aethyr_domain.application import World
+from aethyr_domain.config import ServerConfig
+
+#: Notifications read per page when scanning the whole log.
+PAGE_SIZE = 500
+
+
+def open_world(config: ServerConfig, **extra_env: str) -> World:
+    """A ``World`` application on the store ``config`` selects (may raise if unreachable)."""
+    env: dict[str, Any] = config.eventsourcing_env()
+    env.update(extra_env)
+    return World(env=env, snapshot_threshold=config.snapshot_threshold)
+
+
+def close_world(world: World) -> None:
+    """Release the world's connections (idempotent)."""
+    world.close()
+
+
+def last_version(world: World, aggregate_id: str) -> int:
+    """The version of the aggregate's newest stored event (0 if it has none)."""
+    events = world.recorder.select_events(aggregate_id, desc=True, limit=1)
+    return events[0].originator_version if events else 0
+
+
+def iter_notifications(world: World, start: int = 1) -> Iterator[Any]:
+    """Every notification of the world's log from ``start``, in order, page by page."""
+    position = start
+    while True:
+        page = world.recorder.select_notifications(position, PAGE_SIZE)
+        if not page:
+            return
+        yield from page
+        if len(page) < PAGE_SIZE:
+            return
+        position = page[-1].id + 1
+
+
+def iter_events(world: World) -> Iterator[Any]:
+    """Every domain event of the world's log, in log order, decoded."""
+    for notification in iter_notifications(world):
+        yield world.mapper.to_domain_event(notification)
+
+
+def topic_name(topic: str) -> str:
+    """``aethyr_domain.events:RoomExitAdded`` -> ``RoomExitAdded``."""
+    return topic.rsplit(":", 1)[-1].rsplit(".", 1)[-1]

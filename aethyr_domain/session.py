@@ -1,0 +1,132 @@
+"""Booting a game session: the Manager, its live world and (optionally) its event path.
+
+With event sourcing off, the live world starts empty and nothing else happens. With
+it on, boot is the one moment the game reads the event store: it delivers what the
+outbox still holds (bounded by ``outbox_drain_timeout``), rebuilds the live world from
+the event log (:func:`~aethyr_domain.replay.rebuild_world_state`) and then starts the
+background delivery. From then on the game only writes to the outbox.
+
+:class:`ScriptRunner` runs ``<player>: <command text>`` lines (``aethyr-es play``).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from aethyr_domain.actions import Actions
+from aethyr_domain.config import ServerConfig
+from aethyr_domain.manager import SYSTEM, GameError, Manager
+
+
+class BootError(RuntimeError):
+    """The game could not load its world from the event store."""
+
+
+def boot(config: ServerConfig, *, world: Any = None) -> Manager:
+    """A Manager ready to play: live world loaded, event path started if enabled.
+
+    ``world`` lets a caller share one ``World`` instance (needed for the in-memory
+    POPO store, which exists only inside one application object).
+    """
+    if not config.event_sourcing_enabled:
+        return Manager(config=config)
+    from aethyr_domain.delivery import deliver_pending  # noqa: PLC0415 (lazy on purpose)
+    from aethyr_domain.event_sink import OutboxSink  # noqa: PLC0415
+    from aethyr_domain.event_store import open_world  # noqa: PLC0415
+    from aethyr_domain.outbox import Outbox  # noqa: PLC0415
+    from aethyr_domain.replay import rebuild_world_state  # noqa: PLC0415
+
+    try:
+        app = world if world is not None else open_world(config)
+    except Exception as exc:
+        raise BootError(f"cannot open the event store: {type(exc).__name__}: {exc}") from None
+    outbox = Outbox(config.outbox_path)
+    try:
+        deadline = time.monotonic() + config.outbox_drain_timeout
+        while outbox.backlog() and time.monotonic() < deadline:
+            deliver_pending(outbox, app, batch_size=config.outbox_batch_size)
+        if outbox.backlog():
+            raise BootError(f"{outbox.backlog()} command(s) still in the outbox after boot delivery")
+        live = rebuild_world_state(app)
+    except BootError:
+        raise
+    except Exception as exc:
+        raise BootError(f"cannot load the world: {type(exc).__name__}: {exc}") from None
+    finally:
+        outbox.close()
+    sink = OutboxSink.start(config, world_factory=lambda: app)
+    return Manager(live, config=config, sink=sink)
+
+
+@dataclass
+class ScriptRunner:
+    """Runs play-script lines against a Manager and writes what players see."""
+
+    manager: Manager
+    out: TextIO
+    players: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.actions = Actions(self.manager)
+        for pid in self.manager.world.players:
+            obj = self.manager.world.get(pid)
+            if obj is not None:
+                self.players[obj.name.lower()] = pid
+
+    def run(self, lines: Iterable[str]) -> None:
+        for number, raw in enumerate(lines, start=1):
+            self.line(raw, number)
+
+    def line(self, raw: str, number: int = 0) -> None:
+        text = raw.strip()
+        if not text or text.startswith("#"):
+            return
+        if text.startswith("@admin "):
+            name = text.removeprefix("@admin ").strip()
+            try:
+                pid = self.player(name)
+                self.manager.set_admin(pid, True, actor=SYSTEM)
+            except GameError as exc:
+                self.out.write(f"line {number}: {exc}\n")
+                return
+            self.out.write(f"* {name} is now an admin\n")
+            return
+        name, sep, command = text.partition(":")
+        if not sep or not name.strip():
+            self.out.write(f"line {number}: expected '<player>: <command>', got {text!r}\n")
+            return
+        try:
+            pid = self.player(name.strip())
+        except GameError as exc:
+            self.out.write(f"line {number}: {exc}\n")
+            return
+        self.out.write(f"{name.strip()}> {command.strip()}\n")
+        for recipient, message in self.actions.perform(pid, command):
+            prefix = "  " if recipient == pid else f"  [{self._name(recipient)}] "
+            for message_line in message.splitlines():
+                self.out.write(prefix + message_line + "\n")
+
+    def player(self, name: str) -> str:
+        """The id of player ``name``; created in the start room on first appearance."""
+        pid = self.players.get(name.lower())
+        if pid is not None and self.manager.world.get(pid) is not None:
+            if pid not in self.manager.online:
+                self.manager.connect_player(pid)
+            return pid
+        existing = self.manager.world.find_player_by_name(name)
+        if existing is not None:
+            self.players[name.lower()] = existing.id
+            self.manager.connect_player(existing.id)
+            return existing.id
+        player = self.manager.add_player(name, secrets.token_urlsafe(12))
+        self.players[name.lower()] = player.id
+        return player.id
+
+    def _name(self, pid: str) -> str:
+        obj = self.manager.world.objects.get(pid)
+        return obj.name if obj is not None else pid
+

@@ -1,0 +1,322 @@
+"""One test per error translation, each provoked on the real immudb server."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+import grpc
+import pytest
+from eventsourcing.persistence import (
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    OperationalError,
+    ProgrammingError,
+    StoredEvent,
+)
+from immudb.grpc import schema_pb2
+from prometheus_client import CollectorRegistry
+
+from aethyr_immudb_recorder.datastore import ImmudbDatastore, Session
+from aethyr_immudb_recorder.errors import BatchTooLargeError, ErrorKind, classify
+from aethyr_immudb_recorder.launcher import free_port
+from aethyr_immudb_recorder.metrics import Metrics, metrics_for
+from aethyr_immudb_recorder.recorders import ImmudbApplicationRecorder
+from tests import immudb_harness
+from tests.recorder.support import settings_for
+
+pytestmark = pytest.mark.immudb
+
+
+def event(originator_id: uuid.UUID | str | None = None, version: int = 1, state: bytes = b"{}"):
+    return StoredEvent(
+        originator_id=originator_id or uuid.uuid4(),
+        originator_version=version,
+        topic="test:Event",
+        state=state,
+    )
+
+
+def value(metrics: Metrics, name: str, **labels: str) -> float:
+    return metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+@pytest.fixture
+def metrics() -> Metrics:
+    return metrics_for(CollectorRegistry())
+
+
+@pytest.fixture
+def recorder(metrics: Metrics):
+    datastore = ImmudbDatastore(settings_for(immudb_harness.fresh_database("e")), metrics)
+    recorder = ImmudbApplicationRecorder(datastore=datastore)
+    recorder.create_table()
+    yield recorder
+    datastore.close()
+
+
+def test_duplicate_version_is_an_integrity_error_and_writes_nothing(recorder, metrics) -> None:
+    first = event()
+    assert recorder.insert_events([first]) == [1]
+    with pytest.raises(IntegrityError, match="key already exists"):
+        recorder.insert_events([event(), event(first.originator_id, 1)])
+    assert recorder.max_notification_id() == 1
+    assert value(metrics, "immudb_recorder_integrity_conflicts_total") == 1
+    assert value(metrics, "immudb_recorder_retries_total", reason="conflict") == 0
+
+
+def test_tx_read_conflict_is_retried(recorder, metrics) -> None:
+    datastore = recorder.datastore
+    other = ImmudbDatastore(datastore.settings, metrics)
+    other_recorder = ImmudbApplicationRecorder(datastore=other)
+    mine, theirs = event(), event()
+    sql, params = recorder._insert_statement([mine])
+    attempts: list[int] = []
+
+    def write(session: Session) -> int:
+        with datastore.transaction(session) as tx:
+            tx.execute(sql, params)
+            if not attempts:  # a concurrent writer commits between our insert and commit
+                other_recorder.insert_events([theirs])
+            attempts.append(1)
+            return int(tx.commit().lastInsertedPKs["stored_events"].n)
+
+    try:
+        assert datastore.run("test_write", write, write=True) == 2
+    finally:
+        other.close()
+    assert len(attempts) == 2
+    assert value(metrics, "immudb_recorder_retries_total", reason="conflict") == 1
+    ids = [n.originator_id for n in recorder.select_notifications(None, 10)]
+    assert ids == [theirs.originator_id, mine.originator_id]
+
+
+def test_conflict_retries_exhausted_is_an_operational_error(metrics) -> None:
+    settings = settings_for(immudb_harness.fresh_database("e"), IMMUDB_CONFLICT_RETRIES="0")
+    datastore = ImmudbDatastore(settings, metrics)
+    other = ImmudbDatastore(settings, metrics)
+    try:
+        recorder = ImmudbApplicationRecorder(datastore=datastore)
+        recorder.create_table()
+        other_recorder = ImmudbApplicationRecorder(datastore=other)
+        sql, params = recorder._insert_statement([event()])
+
+        def write(session: Session) -> None:
+            with datastore.transaction(session) as tx:
+                tx.execute(sql, params)
+                other_recorder.insert_events([event()])
+                tx.commit()
+
+        with pytest.raises(OperationalError, match="tx read conflict"):
+            datastore.run("test_write", write, write=True)
+        assert value(metrics, "immudb_recorder_errors_total", kind="conflict") == 1
+    finally:
+        datastore.close()
+        other.close()
+
+
+def test_unavailable_server_is_retried_then_an_operational_error(metrics) -> None:
+    settings = settings_for(
+        "defaultdb",
+        IMMUDB_PORT=str(free_port()),
+        IMMUDB_MAX_RETRIES="3",
+        IMMUDB_RETRY_DELAY="0.01",
+        IMMUDB_CONNECT_TIMEOUT="2",
+        IMMUDB_PASSWORD="Distinct-secret-4711",
+    )
+    datastore = ImmudbDatastore(settings, metrics)
+    try:
+        with pytest.raises(OperationalError, match="unavailable") as caught:
+            ImmudbApplicationRecorder(datastore=datastore).max_notification_id()
+    finally:
+        datastore.close()
+    assert value(metrics, "immudb_recorder_retries_total", reason="unavailable") == 3
+    assert value(metrics, "immudb_recorder_errors_total", kind="unavailable") == 1
+    assert settings.password not in str(caught.value)
+
+
+def test_lost_session_is_reopened(recorder, metrics) -> None:
+    datastore = recorder.datastore
+    assert recorder.insert_events([event()]) == [1]
+    (session,) = datastore._idle
+    datastore.stub.CloseSession(
+        schema_pb2.google_dot_protobuf_dot_empty__pb2.Empty(), metadata=session.metadata
+    )
+    assert recorder.insert_events([event()]) == [2]
+    assert value(metrics, "immudb_recorder_retries_total", reason="session") == 1
+    assert value(metrics, "immudb_recorder_sessions_opened_total") == 2
+
+
+def test_idle_session_gets_a_keepalive_and_is_renewed_when_gone(metrics) -> None:
+    settings = settings_for(immudb_harness.fresh_database("e"), IMMUDB_SESSION_KEEPALIVE="0.001")
+    with ImmudbDatastore(settings, metrics) as datastore:
+        recorder = ImmudbApplicationRecorder(datastore=datastore)
+        recorder.create_table()
+        assert recorder.max_notification_id() is None  # reuses the session after a keep-alive
+        (session,) = datastore._idle
+        datastore.stub.CloseSession(
+            schema_pb2.google_dot_protobuf_dot_empty__pb2.Empty(), metadata=session.metadata
+        )
+        time.sleep(0.01)  # idle for longer than IMMUDB_SESSION_KEEPALIVE
+        assert recorder.max_notification_id() is None  # keep-alive fails: a new session
+    assert value(metrics, "immudb_recorder_sessions_opened_total") == 2
+    assert value(metrics, "immudb_recorder_retries_total", reason="session") == 0
+
+
+def test_too_many_entries_is_a_clear_data_error_writing_nothing(metrics) -> None:
+    name = f"e{uuid.uuid4().hex[:20]}"  # created by the datastore (CREATE_TABLE=yes)
+    settings = settings_for(name, IMMUDB_MAX_TX_ENTRIES="100")
+    with ImmudbDatastore(settings, metrics) as datastore:
+        recorder = ImmudbApplicationRecorder(datastore=datastore)
+        recorder.create_table()
+        assert recorder.insert_events([event() for _ in range(100)]) == list(range(1, 101))
+        with pytest.raises(BatchTooLargeError, match="maxTxEntries") as caught:
+            recorder.insert_events([event() for _ in range(101)])
+        assert isinstance(caught.value, DataError)
+        assert recorder.max_notification_id() == 100
+    assert value(metrics, "immudb_recorder_retries_total", reason="conflict") == 0
+
+
+def test_value_too_large_is_a_data_error(metrics) -> None:
+    name = f"e{uuid.uuid4().hex[:20]}"
+    admin = ImmudbDatastore(settings_for("defaultdb"), metrics)
+    try:
+
+        def create(session: Session) -> None:
+            admin.stub.CreateDatabaseV2(
+                schema_pb2.CreateDatabaseRequest(
+                    name=name,
+                    settings=schema_pb2.DatabaseNullableSettings(
+                        maxValueLen=schema_pb2.NullableUint32(value=4096)
+                    ),
+                ),
+                metadata=session.metadata,
+            )
+
+        admin.run("create_database", create, write=True)
+    finally:
+        admin.close()
+    with ImmudbDatastore(settings_for(name), metrics) as datastore:
+        recorder = ImmudbApplicationRecorder(datastore=datastore)
+        recorder.create_table()
+        with pytest.raises(DataError, match="max value length exceeded"):
+            recorder.insert_events([event(state=b"x" * 5000)])
+        assert recorder.max_notification_id() is None
+
+
+def test_originator_id_too_long_is_a_data_error_writing_nothing(recorder) -> None:
+    with pytest.raises(DataError, match="longer than 255"):
+        recorder.insert_events([event(), event("x" * 256)])
+    with pytest.raises(DataError, match="UUID or a str"):
+        recorder.insert_events([event(12345)])  # type: ignore[arg-type]
+    assert recorder.max_notification_id() is None
+
+
+def test_wrong_password_is_an_interface_error_without_the_password(metrics, caplog) -> None:
+    secret = f"Wrong-{uuid.uuid4().hex}"
+    caplog.set_level(logging.DEBUG)
+    settings = settings_for("defaultdb", IMMUDB_PASSWORD=secret)
+    with ImmudbDatastore(settings, metrics) as datastore:
+        with pytest.raises(InterfaceError, match="credentials") as caught:
+            ImmudbApplicationRecorder(datastore=datastore).max_notification_id()
+        texts = [str(caught.value), repr(caught.value), repr(datastore), repr(settings)]
+        texts += [r.getMessage() for r in caplog.records]
+        assert not any(secret in text for text in texts)
+    assert value(metrics, "immudb_recorder_errors_total", kind="auth") == 1
+
+
+def test_missing_database_without_create_table_is_a_programming_error(metrics) -> None:
+    settings = settings_for(f"missing{uuid.uuid4().hex[:12]}", CREATE_TABLE="no")
+    with (
+        ImmudbDatastore(settings, metrics) as datastore,
+        pytest.raises(ProgrammingError, match="does not exist"),
+    ):
+        ImmudbApplicationRecorder(datastore=datastore).max_notification_id()
+
+
+def test_deadline_exceeded_is_an_operational_error(recorder, metrics) -> None:
+    settings = settings_for(recorder.datastore.settings.database, IMMUDB_TIMEOUT="0.000001")
+    with (
+        ImmudbDatastore(settings, metrics) as datastore,
+        pytest.raises(OperationalError, match="timed out"),
+    ):
+        ImmudbApplicationRecorder(datastore=datastore).max_notification_id()
+    assert value(metrics, "immudb_recorder_errors_total", kind="timeout") == 1
+
+
+def test_other_server_errors_are_internal_errors(recorder) -> None:
+    datastore = recorder.datastore
+    with pytest.raises(InternalError, match="syntax error"):
+        datastore.run("bad_sql", lambda s: datastore.query(s, "SELEC nothing"))
+
+
+def test_unique_index_missing_on_a_populated_table_is_reported(recorder) -> None:
+    datastore = recorder.datastore
+
+    def make_bad_table(session: Session) -> None:
+        datastore.execute(
+            session,
+            "CREATE TABLE bad_events (notification_id INTEGER AUTO_INCREMENT, "
+            "originator_id VARCHAR[255] NOT NULL, originator_id_is_uuid BOOLEAN NOT NULL, "
+            "originator_version INTEGER NOT NULL, topic VARCHAR NOT NULL, state BLOB NOT NULL, "
+            "PRIMARY KEY notification_id);"
+            "INSERT INTO bad_events (originator_id, originator_id_is_uuid, originator_version, "
+            "topic, state) VALUES ('a', false, 1, 't', x'00')",
+        )
+
+    datastore.run("setup", make_bad_table, write=True)
+    bad = ImmudbApplicationRecorder(datastore=datastore, events_table_name="bad_events")
+    with pytest.raises(ProgrammingError, match="unique index"):
+        bad.create_table()
+
+
+def test_create_table_adds_a_missing_unique_index_on_an_empty_table(recorder) -> None:
+    datastore = recorder.datastore
+    datastore.run(
+        "setup",
+        lambda s: datastore.execute(
+            s,
+            "CREATE TABLE half_events (notification_id INTEGER AUTO_INCREMENT, "
+            "originator_id VARCHAR[255] NOT NULL, originator_id_is_uuid BOOLEAN NOT NULL, "
+            "originator_version INTEGER NOT NULL, topic VARCHAR NOT NULL, state BLOB NOT NULL, "
+            "PRIMARY KEY notification_id)",
+        ),
+        write=True,
+    )
+    half = ImmudbApplicationRecorder(datastore=datastore, events_table_name="half_events")
+    half.create_table()
+    again = ImmudbApplicationRecorder(datastore=datastore, events_table_name="half_events")
+    again.datastore._ensured_tables.clear()
+    again.create_table()  # idempotent: the catalog shows the index now
+    first = event()
+    half.insert_events([first])
+    with pytest.raises(IntegrityError):
+        half.insert_events([event(first.originator_id)])
+
+
+def test_invalid_table_name_is_a_programming_error(recorder) -> None:
+    with pytest.raises(ProgrammingError, match="Invalid immudb table name"):
+        ImmudbApplicationRecorder(datastore=recorder.datastore, events_table_name="my-app_events")
+
+
+def test_classify_reads_codes_and_details() -> None:
+    class FakeRpcError(grpc.RpcError):
+        def __init__(self, code: grpc.StatusCode, details: str) -> None:
+            self._code, self._details = code, details
+
+        def code(self) -> grpc.StatusCode:
+            return self._code
+
+        def details(self) -> str:
+            return self._details
+
+    unknown = grpc.StatusCode.UNKNOWN
+    assert (
+        classify(FakeRpcError(grpc.StatusCode.RESOURCE_EXHAUSTED, "too big")) is ErrorKind.TOO_LARGE
+    )
+    assert classify(FakeRpcError(grpc.StatusCode.UNAUTHENTICATED, "")) is ErrorKind.AUTH
+    assert classify(FakeRpcError(unknown, "session not found")) is ErrorKind.SESSION
+    assert classify(grpc.RpcError()) is ErrorKind.OTHER
