@@ -18,6 +18,7 @@ See ``docs/projections.md``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from aethyr_domain.projections.view import WorldView
 
@@ -49,4 +50,12 @@ def view_class_for(env: Mapping[str, str]) -> type[WorldView]:
     return cls
 
 
-__all__ = ["UnsupportedStoreError", "WorldView", "view_class_for"]
+def load_world(config: Any) -> Any:
+    """The world read from the projections (``world --source projection``); see
+    :func:`.cli_commands.load_world`."""
+    from aethyr_domain.projections.cli_commands import load_world as load
+
+    return load(config)
+
+
+__all__ = ["UnsupportedStoreError", "WorldView", "load_world", "view_class_for"]

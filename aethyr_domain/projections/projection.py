@@ -200,3 +200,14 @@ class WorldProjection(Projection[WorldView]):
 
         self.view.apply(tracking, change)
         metrics.EVENTS_PROCESSED.labels(self.name).inc()
+
+    def process_events(self, domain_events: list[Any], tracking: Tracking) -> None:
+        """Apply several events (in order) and record the last one's ``tracking``, in one
+        view transaction (used by rebuilds to replay in batches)."""
+
+        def change(rows: Rows) -> None:
+            for event in domain_events:
+                apply_event(rows, event)
+
+        self.view.apply(tracking, change)
+        metrics.EVENTS_PROCESSED.labels(self.name).inc(len(domain_events))
