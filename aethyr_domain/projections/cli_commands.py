@@ -159,18 +159,19 @@ def run_project_process(
     every ``check_interval`` seconds that its generation is still the active one
     (a ``rebuild`` may have switched readers) and re-attaches if not, and stops
     on SIGTERM/SIGINT, after ``duration`` seconds, or when ``stop`` is set.
-    Returns the number of events it applied.
+    Returns the view's position (the last notification id applied) at the end.
     """
     from aethyr_domain.projections.runner import ProjectionService
 
     stop = stop if stop is not None else threading.Event()
     app = _open_world(config)
-    applied = 0
+    position = 0
     try:
         view = open_view(config)
         service = ProjectionService(app, view)
         if once:
-            return service.catch_up()
+            service.catch_up()
+            return int(view.max_tracking_id(app.name) or 0)
         deadline = None if duration is None else time.monotonic() + duration
         service.start()
         while not stop.wait(check_interval):
@@ -186,10 +187,10 @@ def run_project_process(
                 service.start()
             service.update_lag()
         service.stop()
-        applied = int(view.max_tracking_id(app.name) or 0)
+        position = int(view.max_tracking_id(app.name) or 0)
     finally:
         app.close()
-    return applied
+    return position
 
 
 def _project(args: argparse.Namespace, config: ServerConfig) -> int:
