@@ -101,6 +101,8 @@ class ImmudbWorldView(WorldView, ImmudbTrackingRecorder):
                 yield _sql_transaction(tx, generation, self.version)
                 if write:
                     tx.commit()
+                else:
+                    tx.rollback()  # ends the read-only tx and frees its snapshot
         except grpc.RpcError as exc:
             raise translate(exc, "world view") from exc
 
@@ -112,6 +114,8 @@ class ImmudbWorldView(WorldView, ImmudbTrackingRecorder):
                 result = body(_sql_transaction(tx, self.generation, self.version))
                 if write:
                     tx.commit()
+                else:
+                    tx.rollback()  # ends the read-only tx and frees its snapshot
                 return result
 
         return self.datastore.run(

@@ -177,5 +177,5 @@ def test_on_immudb_a_separate_project_process_follows_through_subscribe(
     assert proc.returncode == 0, err
     code, projected, _ = run(capsys, "world", "--json", "--source", "projection")
     assert projected == dumps(live)
-    code, out, _ = run(capsys, "schema", "--json")
+    _code, out, _ = run(capsys, "schema", "--json")
     assert json.loads(out)["version"] == 2
