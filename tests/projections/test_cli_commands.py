@@ -176,6 +176,6 @@ def test_on_immudb_a_separate_project_process_follows_through_subscribe(
         app.close()
     assert proc.returncode == 0, err
     code, projected, _ = run(capsys, "world", "--json", "--source", "projection")
-    assert projected == dumps(live)
+    assert code == 0 and projected == dumps(live)
     _code, out, _ = run(capsys, "schema", "--json")
     assert json.loads(out)["version"] == 2
