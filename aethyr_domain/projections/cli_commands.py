@@ -185,6 +185,8 @@ def run_project_process(
                 view = open_view(config)
                 service = ProjectionService(app, view)
                 service.start()
+            else:
+                service.catch_up()  # closes any gap a missed subscription wake-up left
             service.update_lag()
         service.stop()
         position = int(view.max_tracking_id(app.name) or 0)

@@ -38,6 +38,7 @@ from aethyr_domain.projections.projection import WorldProjection
 from aethyr_domain.projections.view import WorldView
 
 PAGE_SIZE = 500
+SWEEP_INTERVAL = 0.5
 
 
 class ProjectionService:
@@ -148,12 +149,20 @@ class ProjectionService:
     def wait(self, notification_id: int | None, timeout: float = 5.0) -> None:
         """Block until the view has applied ``notification_id`` (TimeoutError if not)."""
         deadline = time.monotonic() + timeout
+        next_sweep = time.monotonic() + SWEEP_INTERVAL
         while not self.view.has_tracking_id(self.app.name, notification_id):
             if self.error is not None:
                 raise self.error
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > deadline:
                 msg = f"projection did not reach notification {notification_id} in {timeout}s"
                 raise TimeoutError(msg)
+            if now > next_sweep:
+                # A subscription can miss a wake-up (an insert that lands between its
+                # first read and its listener registration is only seen at the next
+                # insert); a catch-up pass is idempotent and closes that gap.
+                self.catch_up()
+                next_sweep = now + SWEEP_INTERVAL
             time.sleep(0.01)
 
     def stop(self) -> None:
