@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Recording, StoredEvent
 
 from aethyr_domain import commands as c
 from aethyr_domain.application import World
@@ -175,28 +175,34 @@ def _apply(model: _Model, change: object) -> None:
         model.carried[player][item] = None
 
 
+def setup_size(rooms: int) -> int:
+    """How many set-up commands :func:`play_actions` sends before the actions."""
+    return rooms + 2 * (rooms - 1) + 2 * PLAYERS
+
+
 def play_actions(
     world: World, *, seed: int = SEED, rooms: int = 8, prefix: str = ""
-) -> Iterator[c.Command]:
-    """Endless game commands for ``world``: set-up first, then actions (a generator).
+) -> Iterator[list[Recording[str]]]:
+    """Play endlessly on ``world``: set-up first (:func:`setup_size` commands), then actions.
 
-    Each command is yielded *after* ``world.handle`` accepted it; the caller stops
-    when it has enough. ``prefix`` is put before every id (to share a read model).
+    A generator: each item is what ``world.handle`` returned for one accepted
+    command (its recordings, so the caller sees the notification ids), yielded
+    right after the save; the caller stops when it has enough. ``prefix`` goes
+    before every id (so several games can share one read model).
     """
     model = _Model(random.Random(seed), prefix)
     for command in _setup(model, rooms):
-        world.handle(command)
-        yield command
+        yield world.handle(command)
     step = 0
     while True:
         step += 1
         command, change = _action(model, step)
         try:
-            world.handle(command)
+            recordings = world.handle(command)
         except DomainError:
             continue  # a rule the model does not track (e.g. a wield conflict): skip it
         _apply(model, change)
-        yield command
+        yield recordings
 
 
 def game_log(events: int, *, seed: int = SEED) -> list[StoredEvent]:
@@ -204,7 +210,7 @@ def game_log(events: int, *, seed: int = SEED) -> list[StoredEvent]:
     world = World(env=FAST_ENV, snapshot_threshold=0)
     recorder = world.recorder
     rooms = max(4, events // EVENTS_PER_ROOM)
-    for _command in play_actions(world, seed=seed, rooms=rooms):
+    for _recordings in play_actions(world, seed=seed, rooms=rooms):
         if (recorder.max_notification_id() or 0) >= events:
             break
     stored: list[StoredEvent] = []

@@ -213,11 +213,11 @@ def subscribe_latency(backend: Backend, app_name: str, size: Size) -> list[Measu
     latencies = sorted((received[i] - sent[i]) * 1000 for i in sent)
     return [
         Measure("subscribe-latency p50", statistics.median(latencies), "ms"),
-        Measure("subscribe-latency p99", _percentile(latencies, 99), "ms"),
+        Measure("subscribe-latency p99", percentile(latencies, 99), "ms"),
     ]
 
 
-def _percentile(sorted_values: list[float], pct: float) -> float:
+def percentile(sorted_values: list[float], pct: float) -> float:
     index = min(len(sorted_values) - 1, round(pct / 100 * (len(sorted_values) - 1)))
     return sorted_values[index]
 
