@@ -9,6 +9,7 @@ Each run uses a new application name, so it starts on empty tables.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -40,6 +41,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="comma-separated scenario names (default: all)",
     )
     parser.add_argument("--rounds", type=int, default=None, help="override the number of rounds")
+    parser.add_argument(
+        "--replay-events",
+        default=None,
+        help="comma-separated log sizes for the replay scenario (default: 20000 quick, "
+        "100000,1000000 full)",
+    )
     parser.add_argument("--size", choices=sorted(SIZES), default=None, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -48,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     size = SIZES[args.size or ("quick" if args.quick else "full")]
     rounds = args.rounds or size.rounds
+    if args.replay_events:
+        events = tuple(int(n) for n in args.replay_events.split(",") if n.strip())
+        size = dataclasses.replace(size, replay_events=events)
     if args.backends:
         names = [n.strip() for n in args.backends.split(",") if n.strip()]
     else:

@@ -52,6 +52,7 @@ def test_runner_writes_results_for_every_scenario_and_backend(
     skipped = {(row["scenario"], row["backend"]): row["reason"] for row in document["skipped"]}
     assert "subscribe" in skipped[("subscribe-latency", "sqlite")]
     assert any("transcode" in line for line in document["targets"])
+    assert any(line.startswith("replay 300 on popo") for line in document["targets"])
 
 
 def test_runner_rejects_an_unknown_scenario(capsys: pytest.CaptureFixture[str]) -> None:
