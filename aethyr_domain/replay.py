@@ -10,7 +10,7 @@ Two ways, one result:
   aggregate (``event.mutate``, exactly what ``repository.get`` does), so every
   aggregate ends in the state ``repository.get`` would return, in creation
   order, without one ``select_events`` round trip per aggregate (measured: the
-  per-aggregate loading was about 2x slower in memory and far slower on a
+  per-aggregate loading was about 3-4x slower in memory and far slower on a
   server; see ``docs/performance.md``). Snapshots are not needed for this
   pass. This is what the game calls at boot when event sourcing is enabled.
 * :func:`replay_world` replays the log *event by event* into an in-memory
