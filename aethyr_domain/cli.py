@@ -344,7 +344,12 @@ def _parser() -> argparse.ArgumentParser:
     world = sub.add_parser("world", parents=[common], help="print the world as canonical JSON")
     world.add_argument("--json", action="store_true", required=True, help="JSON output")
     world.add_argument("--source", choices=("live", "projection", "replay"), default="replay")
-    world.add_argument("--at", metavar="TX|ISO-TIMESTAMP", help="the world as it was then")
+    world.add_argument(
+        "--at",
+        metavar="TX|ISO-TIMESTAMP",
+        help="the world as it was then: TX is an immudb transaction id on the immudb store, "
+        "a notification id on sqlite/popo; or an ISO-8601 time (UTC if no offset)",
+    )
     world.set_defaults(func=_world)
     stats = sub.add_parser("stats", parents=[common], help="event store and outbox statistics")
     stats.add_argument("--json", action="store_true", help="JSON output")
