@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError, OperationalError, Tracking
 from eventsourcing.projection import ApplicationSubscription
 
 from aethyr_domain.projections import metrics
@@ -151,7 +151,10 @@ class ProjectionService:
 
     def _poll(self) -> None:
         while not self._stop.wait(self.poll_interval):
-            self.catch_up()
+            try:
+                self.catch_up()
+            except OperationalError:  # transient (e.g. SQLite "database is locked"): next poll
+                continue
 
     def wait(self, notification_id: int | None, timeout: float = 5.0) -> None:
         """Block until the view has applied ``notification_id`` (TimeoutError if not)."""
