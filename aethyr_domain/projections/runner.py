@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError, OperationalError, Tracking
 from eventsourcing.projection import ApplicationSubscription
 
 from aethyr_domain.projections import metrics
@@ -38,7 +38,6 @@ from aethyr_domain.projections.projection import WorldProjection
 from aethyr_domain.projections.view import WorldView
 
 PAGE_SIZE = 500
-SWEEP_INTERVAL = 0.5
 
 
 class ProjectionService:
@@ -131,6 +130,14 @@ class ProjectionService:
             with subscription:
                 if self._stop.is_set():
                     return
+                # The subscription's listener is registered only now, after its pull
+                # thread made its first read (eventsourcing 9.5's POPOSubscription and
+                # ListenNotifySubscription start the thread in the base constructor): an
+                # event committed between that read and the registration woke nobody
+                # and would wait for the next commit. One catch-up pass from the view's
+                # position, made after the registration, applies it; the subscription
+                # later re-delivers it and the position check below skips it.
+                self.catch_up()
                 for event, tracking in subscription:
                     with self._lock:
                         position = self.view.max_tracking_id(self.app.name) or 0
@@ -144,25 +151,20 @@ class ProjectionService:
 
     def _poll(self) -> None:
         while not self._stop.wait(self.poll_interval):
-            self.catch_up()
+            try:
+                self.catch_up()
+            except OperationalError:  # transient (e.g. SQLite "database is locked"): next poll
+                continue
 
     def wait(self, notification_id: int | None, timeout: float = 5.0) -> None:
         """Block until the view has applied ``notification_id`` (TimeoutError if not)."""
         deadline = time.monotonic() + timeout
-        next_sweep = time.monotonic() + SWEEP_INTERVAL
         while not self.view.has_tracking_id(self.app.name, notification_id):
             if self.error is not None:
                 raise self.error
-            now = time.monotonic()
-            if now > deadline:
+            if time.monotonic() > deadline:
                 msg = f"projection did not reach notification {notification_id} in {timeout}s"
                 raise TimeoutError(msg)
-            if now > next_sweep:
-                # A subscription can miss a wake-up (an insert that lands between its
-                # first read and its listener registration is only seen at the next
-                # insert); a catch-up pass is idempotent and closes that gap.
-                self.catch_up()
-                next_sweep = now + SWEEP_INTERVAL
             time.sleep(0.01)
 
     def stop(self) -> None:
