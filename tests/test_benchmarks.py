@@ -52,3 +52,17 @@ def test_game_events_are_plausible_and_repeatable() -> None:
     assert events == game_events(20)
     assert all("timestamp" in state for state in events)
     assert any("originator_topic" in state for state in events)
+
+
+def test_immudb_profile_prints_every_section(capsys: pytest.CaptureFixture[str]) -> None:
+    """``python -m benchmarks.immudb_profile`` runs end to end (figures printed, not asserted)."""
+    from benchmarks import immudb_profile
+    from tests import immudb_harness
+
+    immudb_harness.server()  # skips (or fails in CI) when immudb cannot be built or started
+    immudb_profile.run(reps=3, table_counts=(1, 2))
+    printed = capsys.readouterr().out
+    for heading in ("round trips:", "tables per database:", "tracking:"):
+        assert heading in printed
+    assert "  2 tables: 1 event" in printed
+    assert "1 event + tracking" in printed
