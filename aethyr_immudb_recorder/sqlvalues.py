@@ -31,9 +31,7 @@ def to_sql_value(value: Any) -> Any:
         return _SQLValue(**{field: value})
     if value is None:
         return _SQLValue(null=0)
-    if isinstance(value, bool):
-        return _SQLValue(b=value)
-    if isinstance(value, int):
+    if isinstance(value, int):  # int subclasses (IntEnum); bool cannot be subclassed
         return _SQLValue(n=value)
     if isinstance(value, str):
         return _SQLValue(s=value)
