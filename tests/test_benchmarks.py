@@ -86,3 +86,17 @@ def test_the_game_log_is_repeatable_and_replays_to_the_same_world_both_ways() ->
 
 def test_replay_size_labels() -> None:
     assert [label(n) for n in (300, 20_000, 100_000, 1_000_000)] == ["300", "20k", "100k", "1M"]
+
+
+def test_immudb_profile_prints_every_section(capsys: pytest.CaptureFixture[str]) -> None:
+    """``python -m benchmarks.immudb_profile`` runs end to end (figures printed, not asserted)."""
+    from benchmarks import immudb_profile
+    from tests import immudb_harness
+
+    immudb_harness.server()  # skips (or fails in CI) when immudb cannot be built or started
+    immudb_profile.run(reps=3, table_counts=(1, 2))
+    printed = capsys.readouterr().out
+    for heading in ("round trips:", "tables per database:", "tracking:"):
+        assert heading in printed
+    assert "  2 tables: 1 event" in printed
+    assert "1 event + tracking" in printed
