@@ -58,8 +58,8 @@ class TimedProjection(WorldProjection):
         self._done(tracking)
 
     def process_events(self, domain_events: list[Any], tracking: Tracking) -> None:
-        super().process_events(domain_events, tracking)  # pragma: no cover - rebuilds only
-        self._done(tracking)  # pragma: no cover
+        super().process_events(domain_events, tracking)
+        self._done(tracking)
 
     def covered_at(self, notification_id: int) -> float | None:
         """When the view first covered ``notification_id`` (positions only grow)."""

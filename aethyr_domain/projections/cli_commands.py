@@ -192,12 +192,6 @@ def run_project_process(
                 view = open_view(config)
                 service = ProjectionService(app, view)
                 service.start()
-            else:
-                # Across processes the immudb subscription learns of new commits only by
-                # polling the server's tx id, and its first poll merely records a baseline:
-                # a commit between its first read and that baseline wakes nobody. A pass
-                # here (one cheap select when nothing is pending) bounds that delay.
-                service.catch_up()
             service.update_lag()
         service.stop()
         position = int(view.max_tracking_id(app.name) or 0)
