@@ -120,8 +120,16 @@ def _schema(args: argparse.Namespace, config: ServerConfig) -> int:
 
 
 def _rebuild(args: argparse.Namespace, config: ServerConfig) -> int:
-    from aethyr_domain.projections.rebuild import rebuild
+    from aethyr_domain.projections.rebuild import cleanup, rebuild
 
+    if args.cleanup:
+        dropped = cleanup(open_view(config))
+        if args.json:
+            _print_json({"cleaned_up": list(dropped)})
+        else:
+            names = ", ".join(str(g) for g in dropped) or "none"
+            print(f"dropped generations left by interrupted rebuilds: {names}")
+        return 0
     app = _open_world(config)
     try:
         report = rebuild(app, open_view(config))
@@ -233,6 +241,12 @@ def register(
         "rebuild", parents=[common], help="replay the log into fresh read-model tables (blue/green)"
     )
     p.add_argument("--json", action="store_true", help="JSON report")
+    p.add_argument(
+        "--cleanup",
+        action="store_true",
+        help="only drop the generations an interrupted rebuild left behind (a rebuild "
+        "does this first anyway)",
+    )
     p.set_defaults(func=bind(_rebuild))
     p = sub.add_parser("schema", parents=[common], help="read-model schema version and migrations")
     p.add_argument("--json", action="store_true", help="JSON output")
