@@ -10,12 +10,13 @@ object would see an empty log:
   event (synchronous; used by ``world --source projection``, tests, rebuilds);
 * :meth:`ProjectionService.start` follows the log in a thread: through the
   recorder's ``subscribe()`` (eventsourcing's ``ApplicationSubscription``)
-  when the store supports it (POPO, immudb), otherwise by polling. Events are
-  applied in *batches*: whatever the subscription has ready (up to
+  when the store supports it (POPO, immudb), otherwise by polling (SQLite).
+  Events are applied in *batches*: whatever the subscription has ready (up to
   ``max_batch`` events, waiting at most ``batch_wait`` seconds for more) goes
   into ONE view transaction together with the tracking position of the
   batch's last event - still exactly-once, but one commit per batch instead of
-  one per event, so a slow store (immudb) keeps up with a busy game;
+  one per event, so a slow store (immudb) keeps up with a busy game. A poll
+  applies what arrived since the last one in batches of ``max_batch`` too;
 * :meth:`ProjectionService.wait` blocks until the view has applied a given
   notification id (read-your-writes for a UI).
 
@@ -250,8 +251,9 @@ class ProjectionService:
     def _poll(self) -> None:
         while not self._stop.wait(self.poll_interval):
             try:
-                self.catch_up()
-            except OperationalError:  # transient (e.g. SQLite "database is locked"): next poll
+                # what arrived since the last poll, in batches like the subscription path
+                self.catch_up(batch_size=self.max_batch)
+            except OperationalError:  # transient (e.g. a busy timeout): next poll
                 continue
 
     def wait(self, notification_id: int | None, timeout: float = 5.0) -> None:
