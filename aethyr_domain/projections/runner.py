@@ -153,8 +153,9 @@ class ProjectionService:
                 return
             self._subscription = subscription
             ready: queue.Queue[object] = queue.Queue(maxsize=4 * self.max_batch)
+            done = threading.Event()  # the follower no longer takes from ``ready``
             pump = threading.Thread(
-                target=self._pump, args=(subscription, ready), name="world-projection-pump"
+                target=self._pump, args=(subscription, ready, done), name="world-projection-pump"
             )
             try:
                 with subscription:
@@ -176,30 +177,40 @@ class ProjectionService:
                         if ended:
                             break
             finally:
+                done.set()
                 if pump.is_alive():
                     pump.join()
         except BaseException as exc:  # kept for stop()/wait() to re-raise
             self.error = exc
             self._stop.set()
 
-    def _pump(self, subscription: ApplicationSubscription[Any], ready: queue.Queue[object]) -> None:
-        """Move (event, tracking) pairs from the subscription to ``ready`` until it ends."""
+    def _pump(
+        self,
+        subscription: ApplicationSubscription[Any],
+        ready: queue.Queue[object],
+        done: threading.Event,
+    ) -> None:
+        """Move (event, tracking) pairs from the subscription to ``ready`` until it ends
+        (the subscription is stopped when the follower leaves its ``with`` block)."""
         item: object = _END
         try:
             for pair in subscription:
-                self._put(ready, pair)
+                if not self._put(ready, pair, done):
+                    return
         except BaseException as exc:  # the subscription failed: the follower re-raises it
             item = exc
-        self._put(ready, item)
+        self._put(ready, item, done)
 
-    def _put(self, ready: queue.Queue[object], item: object) -> None:
-        while True:
+    def _put(self, ready: queue.Queue[object], item: object, done: threading.Event) -> bool:
+        """Put ``item`` on ``ready``, waiting while it is full; ``False`` if the
+        follower stopped taking from it meanwhile."""
+        while not (done.is_set() or self._stop.is_set()):
             try:
                 ready.put(item, timeout=0.1)
-                return
+                return True
             except queue.Full:
-                if self._stop.is_set():
-                    return
+                continue
+        return False
 
     def _next_batch(self, ready: queue.Queue[object]) -> tuple[list[Item], bool]:
         """Block for the next event, then take what is ready (up to ``max_batch``,

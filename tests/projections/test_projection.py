@@ -268,3 +268,36 @@ def test_two_followers_of_one_view_apply_each_event_once(make_view: MakeView) ->
 def test_max_batch_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_batch"):
         ProjectionService(World(env=FAST_ENV), MemoryWorldView(), max_batch=0)
+
+
+class BrokenView(RuntimeError):
+    """A fault of the view that is not transient."""
+
+
+def test_a_failing_view_stops_the_follower_and_stop_re_raises(make_view: MakeView) -> None:
+    """With the follower's queue full (tiny batches, many ready events) a view error
+    must still end the follower promptly and reach the caller."""
+    world = World(env=FAST_ENV)
+    live = play(world, steps=SETUP)
+    view = make_view()
+    service = ProjectionService(world, view, max_batch=1)
+    gated = GatedProjection(view)
+    service.projection = gated
+    service.start()
+    gated.gate.clear()
+    gated.entered.clear()
+    play(world, live, steps=ACTIONS[:1])
+    assert gated.entered.wait(10)
+    play(world, live, steps=ACTIONS[1:])  # more events than the queue holds (4)
+
+    def broken(*_: Any) -> None:
+        raise BrokenView("disk on fire")
+
+    gated.process_event = broken  # type: ignore[method-assign]
+    gated.process_events = broken  # type: ignore[method-assign]
+    gated.gate.set()
+    with pytest.raises(BrokenView, match="disk on fire"):
+        service.wait(world.recorder.max_notification_id(), timeout=10)
+    with pytest.raises(BrokenView):
+        service.stop()
+    assert service._thread is not None and not service._thread.is_alive()
