@@ -270,7 +270,7 @@ def test_max_batch_must_be_positive() -> None:
         ProjectionService(World(env=FAST_ENV), MemoryWorldView(), max_batch=0)
 
 
-class BrokenView(RuntimeError):
+class BrokenViewError(RuntimeError):
     """A fault of the view that is not transient."""
 
 
@@ -291,13 +291,13 @@ def test_a_failing_view_stops_the_follower_and_stop_re_raises(make_view: MakeVie
     play(world, live, steps=ACTIONS[1:])  # more events than the queue holds (4)
 
     def broken(*_: Any) -> None:
-        raise BrokenView("disk on fire")
+        raise BrokenViewError("disk on fire")
 
     gated.process_event = broken  # type: ignore[method-assign]
     gated.process_events = broken  # type: ignore[method-assign]
     gated.gate.set()
-    with pytest.raises(BrokenView, match="disk on fire"):
+    with pytest.raises(BrokenViewError, match="disk on fire"):
         service.wait(world.recorder.max_notification_id(), timeout=10)
-    with pytest.raises(BrokenView):
+    with pytest.raises(BrokenViewError):
         service.stop()
     assert service._thread is not None and not service._thread.is_alive()
