@@ -11,6 +11,10 @@ only decides *when* to wake it:
 * **other processes** - a poll thread asks immudb for the database's current
   state every ``IMMUDB_POLL_INTERVAL`` seconds (one small ``CurrentState`` RPC
   returning the latest transaction id) and wakes the subscription when it changed.
+  The first transaction id is read in the constructor, *before* the pull thread
+  first reads the log: a commit from another process after that read (and before
+  the poll thread's first poll) then changes the id and wakes the subscription,
+  instead of becoming the poll's baseline and waiting for the next commit.
 
 ``stop()`` ends both threads promptly; leaving the ``with`` block joins them.
 """
@@ -77,6 +81,8 @@ class ImmudbSubscription(ListenNotifySubscription["ImmudbApplicationRecorder"]):
         self._poll_thread: threading.Thread | None = None
         self._bus_key = recorder.bus_key
         self._metrics = recorder.datastore.metrics
+        # Before the base constructor starts the pull thread (its first read of the log).
+        self._baseline_tx_id = self._current_tx_id(recorder)
         super().__init__(recorder=recorder, gt=gt, topics=topics)
         local_bus.listen(self._bus_key, self._wake)
         if not self._has_been_stopped:
@@ -90,17 +96,25 @@ class ImmudbSubscription(ListenNotifySubscription["ImmudbApplicationRecorder"]):
             self._woken_at = time.monotonic()
         self._has_been_notified.set()
 
+    @staticmethod
+    def _current_tx_id(recorder: ImmudbApplicationRecorder) -> int | None:
+        """The database's latest transaction id, or ``None`` if immudb did not answer."""
+        try:
+            return recorder.datastore.current_tx_id()
+        except PersistenceError as exc:
+            logger.debug("subscription poll failed: %s", exc)
+            return None
+
     def _poll(self) -> None:
-        datastore = self._recorder.datastore
-        interval = datastore.settings.poll_interval
-        last: int | None = None
+        interval = self._recorder.datastore.settings.poll_interval
+        last = self._baseline_tx_id
         while not self._stop_polling.wait(interval):
-            try:
-                current = datastore.current_tx_id()
-            except PersistenceError as exc:
-                logger.debug("subscription poll failed: %s", exc)
+            current = self._current_tx_id(self._recorder)
+            if current is None:
                 continue
-            if last is not None and current != last:
+            # Without a baseline (immudb did not answer before the first read) a
+            # commit may have been missed: one spurious pull is the safe choice.
+            if current != last:
                 self._wake()
             last = current
 

@@ -6,7 +6,9 @@ second for ``Size.lag_seconds``), while the game's own
 :class:`~aethyr_domain.projections.runner.ProjectionService` keeps the world view
 (the backend's :class:`~aethyr_domain.projections.view.WorldView`) up to date in
 its thread: through ``subscribe()`` on POPO and immudb, by polling on SQLite
-(every 0.2 s, the service's default; the view in a file of its own).
+(every 0.2 s, the service's default; the view in the events' own file, as
+``aethyr-es`` keeps it). The follower applies what is ready in batches (one
+view transaction per batch).
 
 The lag of one action is the time from ``World.handle`` (its ``save()``) returning
 to the projection having written the action's last notification into the view
@@ -58,8 +60,8 @@ class TimedProjection(WorldProjection):
         self._done(tracking)
 
     def process_events(self, domain_events: list[Any], tracking: Tracking) -> None:
-        super().process_events(domain_events, tracking)  # pragma: no cover - rebuilds only
-        self._done(tracking)  # pragma: no cover
+        super().process_events(domain_events, tracking)
+        self._done(tracking)
 
     def covered_at(self, notification_id: int) -> float | None:
         """When the view first covered ``notification_id`` (positions only grow)."""
@@ -85,13 +87,7 @@ def open_view(env: dict[str, str]) -> WorldView:
 def projection_lag(backend: Backend, app_name: str, size: Size) -> list[Measure]:
     """p50/p99 lag (ms) of the world view behind ``World.handle`` under a steady load."""
     env = {**backend.env_for(app_name), "ORIGINATOR_ID_TYPE": "text", "SCRYPT_N": "1024"}
-    view_env = dict(env)
-    if backend.sqlite_dir is not None:
-        # The view in a file of its own: with the events' file, the view's write
-        # transactions (read, then write) fail with "database is locked" while the
-        # game writes events (see docs/performance.md).
-        view_env["WORLD_PROJECTION_SQLITE_DBNAME"] = str(backend.sqlite_dir / f"{app_name}.view")
-    view = open_view(view_env)
+    view = open_view(env)  # on SQLite: in the events' file, as aethyr-es runs it
     world = world_class(app_name)(env=env)
     service = ProjectionService(world, view)
     timed = TimedProjection(view)

@@ -120,8 +120,16 @@ def _schema(args: argparse.Namespace, config: ServerConfig) -> int:
 
 
 def _rebuild(args: argparse.Namespace, config: ServerConfig) -> int:
-    from aethyr_domain.projections.rebuild import rebuild
+    from aethyr_domain.projections.rebuild import cleanup, rebuild
 
+    if args.cleanup:
+        dropped = cleanup(open_view(config))
+        if args.json:
+            _print_json({"cleaned_up": list(dropped)})
+        else:
+            names = ", ".join(str(g) for g in dropped) or "none"
+            print(f"dropped generations left by interrupted rebuilds: {names}")
+        return 0
     app = _open_world(config)
     try:
         report = rebuild(app, open_view(config))
@@ -192,12 +200,6 @@ def run_project_process(
                 view = open_view(config)
                 service = ProjectionService(app, view)
                 service.start()
-            else:
-                # Across processes the immudb subscription learns of new commits only by
-                # polling the server's tx id, and its first poll merely records a baseline:
-                # a commit between its first read and that baseline wakes nobody. A pass
-                # here (one cheap select when nothing is pending) bounds that delay.
-                service.catch_up()
             service.update_lag()
         service.stop()
         position = int(view.max_tracking_id(app.name) or 0)
@@ -239,6 +241,12 @@ def register(
         "rebuild", parents=[common], help="replay the log into fresh read-model tables (blue/green)"
     )
     p.add_argument("--json", action="store_true", help="JSON report")
+    p.add_argument(
+        "--cleanup",
+        action="store_true",
+        help="only drop the generations an interrupted rebuild left behind (a rebuild "
+        "does this first anyway)",
+    )
     p.set_defaults(func=bind(_rebuild))
     p = sub.add_parser("schema", parents=[common], help="read-model schema version and migrations")
     p.add_argument("--json", action="store_true", help="JSON output")

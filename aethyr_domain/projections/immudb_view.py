@@ -58,6 +58,21 @@ IMMUDB = SqlDialect(
 )
 
 
+META_DDL = {
+    META_GENERATIONS: (
+        f"CREATE TABLE IF NOT EXISTS {META_GENERATIONS} (generation INTEGER NOT NULL,"
+        " status VARCHAR[16] NOT NULL, changed_at VARCHAR NOT NULL,"
+        " PRIMARY KEY (generation));"
+    ),
+    META_MIGRATIONS: (
+        f"CREATE TABLE IF NOT EXISTS {META_MIGRATIONS} (generation INTEGER NOT NULL,"
+        " version INTEGER NOT NULL, name VARCHAR NOT NULL, applied_at VARCHAR NOT NULL,"
+        " checksum VARCHAR NOT NULL, PRIMARY KEY (generation, version));"
+    ),
+}
+"""DDL of the metadata tables (see :mod:`.view`), by table name."""
+
+
 def _sql_transaction(tx: ImmudbTransaction, generation: int, version: int) -> SqlTransaction:
     def execute(sql: str, params: dict[str, Any]) -> None:
         tx.execute(sql, params)
@@ -131,25 +146,28 @@ class ImmudbWorldView(WorldView, ImmudbTrackingRecorder):
         self.datastore.run(name, write, write=True)
 
     def _ensure_meta(self) -> None:
-        def ensure(session: Session) -> None:
-            tables = existing_tables(self.datastore, session)
-            statements = []
-            if META_GENERATIONS not in tables:
-                statements.append(
-                    f"CREATE TABLE IF NOT EXISTS {META_GENERATIONS} (generation INTEGER NOT NULL,"
-                    " status VARCHAR[16] NOT NULL, changed_at VARCHAR NOT NULL,"
-                    " PRIMARY KEY (generation));"
-                )
-            if META_MIGRATIONS not in tables:
-                statements.append(
-                    f"CREATE TABLE IF NOT EXISTS {META_MIGRATIONS} (generation INTEGER NOT NULL,"
-                    " version INTEGER NOT NULL, name VARCHAR NOT NULL, applied_at VARCHAR NOT NULL,"
-                    " checksum VARCHAR NOT NULL, PRIMARY KEY (generation, version));"
-                )
-            if statements:
-                self.datastore.execute(session, "\n".join(statements))
+        """Create the metadata tables that are missing, guarded like a migration.
 
-        self.datastore.run("create_table", ensure, write=True)
+        The catalog is read and the missing tables created in ONE interactive
+        transaction. Two processes opening a new read model at once both find the
+        tables missing; immudb registers the catalog read of a transaction, so the
+        second commit fails with a read conflict (``fetching more entries than
+        expected``) instead of creating the tables a second time over the first
+        one's (and its rows); the datastore retries it, and the retry finds every
+        table and creates nothing.
+        """
+
+        def work(tx: ImmudbTransaction) -> None:
+            missing = self._missing_meta(tx)
+            if missing:
+                tx.execute("\n".join(META_DDL[table] for table in missing), {})
+
+        self._run_write("create_meta", work)
+
+    def _missing_meta(self, tx: ImmudbTransaction) -> list[str]:
+        """The metadata tables the transaction's catalog lacks."""
+        tables = {str(row[0]) for row in tx.query("SELECT * FROM TABLES()", {})}
+        return [table for table in META_DDL if table not in tables]
 
     def _generations(self) -> dict[int, str]:
         rows = self.datastore.run(

@@ -2,6 +2,12 @@
 
 The game keeps writing while this runs:
 
+0. what an earlier, interrupted rebuild left behind is dropped first
+   (:func:`cleanup`): every generation that is not ``active`` - a half-built
+   ``building`` one (the process crashed or was stopped during the replay) or
+   a ``retired`` one (it stopped between the switch and the drop). Only one
+   rebuild may run at a time: a second one would take the first one's
+   ``building`` generation for abandoned and drop it;
 1. a new generation ``N+1`` is created next to the active one ``N`` (fresh,
    versioned tables ``rm<N+1>_*`` with every migration applied; status
    ``building``); readers still use ``N``;
@@ -29,7 +35,7 @@ from eventsourcing.application import Application
 from aethyr_domain.projections import metrics
 from aethyr_domain.projections.projection import WorldProjection
 from aethyr_domain.projections.runner import ProjectionService
-from aethyr_domain.projections.view import WorldView
+from aethyr_domain.projections.view import ACTIVE, WorldView
 
 BATCH_SIZE = 100
 
@@ -42,6 +48,8 @@ class RebuildReport:
     new_generation: int
     events: int
     seconds: float
+    cleaned_up: tuple[int, ...] = ()
+    """Generations an interrupted rebuild had left behind, dropped first."""
 
     @property
     def rate(self) -> float:
@@ -54,6 +62,7 @@ class RebuildReport:
             "events": self.events,
             "seconds": round(self.seconds, 3),
             "events_per_second": round(self.rate, 1),
+            "cleaned_up": list(self.cleaned_up),
         }
 
 
@@ -103,6 +112,19 @@ class Progress:
             self.stream.flush()
 
 
+def cleanup(view: WorldView) -> tuple[int, ...]:
+    """Drop every generation but the active one (and ``view``'s own): the tables,
+    tracking and migration rows a crashed or interrupted rebuild left behind.
+    Returns the dropped generation numbers. Idempotent; run by :func:`rebuild`
+    before it starts and by ``aethyr-es rebuild --cleanup``."""
+    dropped = []
+    for generation, status in sorted(view.generations().items()):
+        if status != ACTIVE and generation != view.generation:
+            view.drop_generation(generation)
+            dropped.append(generation)
+    return tuple(dropped)
+
+
 def rebuild(app: Application[Any], view: WorldView, stream: TextIO | None = None) -> RebuildReport:
     """Replay the whole log into a new generation, switch readers to it, drop the old one.
 
@@ -111,6 +133,7 @@ def rebuild(app: Application[Any], view: WorldView, stream: TextIO | None = None
     new_generation)`` to keep working with the rebuilt tables.
     """
     started = time.monotonic()
+    cleaned = cleanup(view)
     old = view.active_generation()
     new_generation = max(view.generations(), default=0) + 1
     fresh = view.open_generation(new_generation)
@@ -128,4 +151,4 @@ def rebuild(app: Application[Any], view: WorldView, stream: TextIO | None = None
     progress.finish()
     if old is not None and old != new_generation:
         fresh.drop_generation(old)
-    return RebuildReport(old or 0, new_generation, events, time.monotonic() - started)
+    return RebuildReport(old or 0, new_generation, events, time.monotonic() - started, cleaned)

@@ -10,7 +10,13 @@ object would see an empty log:
   event (synchronous; used by ``world --source projection``, tests, rebuilds);
 * :meth:`ProjectionService.start` follows the log in a thread: through the
   recorder's ``subscribe()`` (eventsourcing's ``ApplicationSubscription``)
-  when the store supports it (POPO, immudb), otherwise by polling;
+  when the store supports it (POPO, immudb), otherwise by polling (SQLite).
+  Events are applied in *batches*: whatever the subscription has ready (up to
+  ``max_batch`` events, waiting at most ``batch_wait`` seconds for more) goes
+  into ONE view transaction together with the tracking position of the
+  batch's last event - still exactly-once, but one commit per batch instead of
+  one per event, so a slow store (immudb) keeps up with a busy game. A poll
+  applies what arrived since the last one in batches of ``max_batch`` too;
 * :meth:`ProjectionService.wait` blocks until the view has applied a given
   notification id (read-your-writes for a UI).
 
@@ -23,6 +29,7 @@ to it.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -39,15 +46,33 @@ from aethyr_domain.projections.view import WorldView
 
 PAGE_SIZE = 500
 
+MAX_BATCH = 200
+"""Most events the follower applies in one view transaction."""
+
+Item = tuple[Any, Tracking]
+_END = object()  # put on the follower's queue when the subscription ends
+
 
 class ProjectionService:
     """A world projection over one application instance and one view."""
 
-    def __init__(self, app: Application[Any], view: WorldView, poll_interval: float = 0.2) -> None:
+    def __init__(
+        self,
+        app: Application[Any],
+        view: WorldView,
+        poll_interval: float = 0.2,
+        max_batch: int = MAX_BATCH,
+        batch_wait: float = 0.0,
+    ) -> None:
+        if max_batch < 1:
+            msg = f"max_batch must be at least 1, not {max_batch}"
+            raise ValueError(msg)
         self.app = app
         self.view = view
         self.projection = WorldProjection(view)
         self.poll_interval = poll_interval
+        self.max_batch = max_batch
+        self.batch_wait = batch_wait
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._subscription: ApplicationSubscription[Any] | None = None
@@ -127,33 +152,119 @@ class ProjectionService:
                 self._poll()
                 return
             self._subscription = subscription
-            with subscription:
-                if self._stop.is_set():
-                    return
-                # The subscription's listener is registered only now, after its pull
-                # thread made its first read (eventsourcing 9.5's POPOSubscription and
-                # ListenNotifySubscription start the thread in the base constructor): an
-                # event committed between that read and the registration woke nobody
-                # and would wait for the next commit. One catch-up pass from the view's
-                # position, made after the registration, applies it; the subscription
-                # later re-delivers it and the position check below skips it.
-                self.catch_up()
-                for event, tracking in subscription:
-                    with self._lock:
-                        position = self.view.max_tracking_id(self.app.name) or 0
-                        if tracking.notification_id > position:
-                            self.projection.process_event(event, tracking)
+            ready: queue.Queue[object] = queue.Queue(maxsize=4 * self.max_batch)
+            done = threading.Event()  # the follower no longer takes from ``ready``
+            pump = threading.Thread(
+                target=self._pump, args=(subscription, ready, done), name="world-projection-pump"
+            )
+            try:
+                with subscription:
                     if self._stop.is_set():
-                        break
+                        return
+                    # The subscription's listener is registered only now, after its pull
+                    # thread made its first read (eventsourcing 9.5's POPOSubscription and
+                    # ListenNotifySubscription start the thread in the base constructor):
+                    # an event committed between that read and the registration woke
+                    # nobody and would wait for the next commit. One catch-up pass from
+                    # the view's position, made after the registration, applies it; the
+                    # subscription later re-delivers it and _apply_batch skips it.
+                    self.catch_up()
+                    pump.start()
+                    while not self._stop.is_set():
+                        batch, ended = self._next_batch(ready)
+                        if batch:
+                            self._apply_batch(batch)
+                        if ended:
+                            break
+            finally:
+                done.set()
+                if pump.is_alive():
+                    pump.join()
         except BaseException as exc:  # kept for stop()/wait() to re-raise
             self.error = exc
             self._stop.set()
 
+    def _pump(
+        self,
+        subscription: ApplicationSubscription[Any],
+        ready: queue.Queue[object],
+        done: threading.Event,
+    ) -> None:
+        """Move (event, tracking) pairs from the subscription to ``ready`` until it ends
+        (the subscription is stopped when the follower leaves its ``with`` block)."""
+        item: object = _END
+        try:
+            for pair in subscription:
+                if not self._put(ready, pair, done):
+                    return
+        except BaseException as exc:  # the subscription failed: the follower re-raises it
+            item = exc
+        self._put(ready, item, done)
+
+    def _put(self, ready: queue.Queue[object], item: object, done: threading.Event) -> bool:
+        """Put ``item`` on ``ready``, waiting while it is full; ``False`` if the
+        follower stopped taking from it meanwhile."""
+        while not (done.is_set() or self._stop.is_set()):
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _next_batch(self, ready: queue.Queue[object]) -> tuple[list[Item], bool]:
+        """Block for the next event, then take what is ready (up to ``max_batch``,
+        waiting at most ``batch_wait`` seconds); ``True`` when the subscription ended."""
+        batch: list[Item] = []
+        deadline = time.monotonic() + self.batch_wait
+        while len(batch) < self.max_batch:
+            try:
+                if not batch:
+                    item = ready.get(timeout=0.1)
+                elif self.batch_wait > 0:
+                    item = ready.get(timeout=max(deadline - time.monotonic(), 0.0))
+                else:
+                    item = ready.get_nowait()
+            except queue.Empty:
+                if batch or self._stop.is_set():
+                    break
+                continue
+            if item is _END:
+                return batch, True
+            if isinstance(item, BaseException):
+                raise item
+            batch.append(item)  # type: ignore[arg-type]
+        return batch, False
+
+    def _apply_batch(self, batch: list[Item]) -> None:
+        """Apply the events after the view's position in one view transaction that
+        tracks the last one. If another process moved the position meanwhile (the
+        tracking record refuses the batch, nothing is written), read it again."""
+        with self._lock:
+            refused_at: int | None = None
+            while True:
+                position = self.view.max_tracking_id(self.app.name) or 0
+                fresh = [(e, t) for e, t in batch if t.notification_id > position]
+                if not fresh:
+                    return
+                try:
+                    if len(fresh) == 1:
+                        self.projection.process_event(*fresh[0])
+                    else:
+                        self.projection.process_events([e for e, _ in fresh], fresh[-1][1])
+                except IntegrityError:
+                    if refused_at == position:
+                        raise  # refused twice at the same position: not a race
+                    refused_at = position
+                    continue
+                return
+
     def _poll(self) -> None:
         while not self._stop.wait(self.poll_interval):
             try:
-                self.catch_up()
-            except OperationalError:  # transient (e.g. SQLite "database is locked"): next poll
+                # what arrived since the last poll, in batches like the subscription path
+                self.catch_up(batch_size=self.max_batch)
+            except OperationalError:  # transient (e.g. a busy timeout): next poll
                 continue
 
     def wait(self, notification_id: int | None, timeout: float = 5.0) -> None:

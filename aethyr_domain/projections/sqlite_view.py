@@ -5,6 +5,15 @@ and its datastore (connection pool, writer lock); rows and the tracking
 position of each event are written in one SQLite transaction. Migrations run
 their DDL and their ``schema_migrations`` row in one transaction too (SQLite
 DDL is transactional).
+
+Write transactions start with ``BEGIN IMMEDIATE``. The view usually shares the
+events' file (``aethyr-es`` on SQLite), and its writes read rows first: a
+plain (deferred) ``BEGIN`` takes a read snapshot, and upgrading it to a write
+lock while the game's connection writes fails at once with "database is
+locked" (SQLite cannot wait: the snapshot would be stale). ``BEGIN IMMEDIATE``
+takes the write lock before the first read, so it waits for the game's commit
+(up to the datastore's busy timeout, ``SQLITE_LOCK_TIMEOUT``) and then reads
+fresh rows. Reads keep plain ``BEGIN`` (in WAL mode they never block).
 """
 
 # Table and column names in these statements come from the code's migrations,
@@ -13,12 +22,18 @@ DDL is transactional).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from eventsourcing.persistence import OperationalError
-from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
+from eventsourcing.sqlite import (
+    SQLiteCursor,
+    SQLiteDatastore,
+    SQLiteTrackingRecorder,
+    SQLiteTransaction,
+)
 
 from aethyr_domain.projections.migrations import AppliedMigration, Migration
 from aethyr_domain.projections.sql_rows import (
@@ -58,6 +73,20 @@ def _runner(c: SQLiteCursor) -> tuple[Any, Any]:
     return execute, query
 
 
+class ImmediateTransaction(SQLiteTransaction):
+    """eventsourcing's SQLite transaction (commit/rollback and error translation on
+    exit), started with ``BEGIN IMMEDIATE`` instead of ``BEGIN``."""
+
+    def __enter__(self) -> SQLiteCursor:
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute("BEGIN IMMEDIATE")  # waits up to the busy timeout
+        except sqlite3.OperationalError as exc:
+            cursor.sqlite_cursor.close()
+            raise OperationalError(exc) from exc
+        return cursor
+
+
 class SQLiteWorldView(WorldView, SQLiteTrackingRecorder):
     """The world view in an SQLite database."""
 
@@ -78,13 +107,23 @@ class SQLiteWorldView(WorldView, SQLiteTrackingRecorder):
         self.migrate()
 
     @contextmanager
+    def _write(self) -> Iterator[SQLiteCursor]:
+        """A write transaction on the view's datastore, begun ``IMMEDIATE``."""
+        with (
+            self.datastore.get_connection(commit=True) as connection,
+            ImmediateTransaction(connection, commit=True) as cursor,
+            cursor,
+        ):
+            yield cursor
+
+    @contextmanager
     def _transaction(self, generation: int, *, write: bool) -> Iterator[Transaction]:
-        with self.datastore.transaction(commit=write) as c:
+        with self._write() if write else self.datastore.transaction(commit=False) as c:
             execute, query = _runner(c)
             yield SqlTransaction(SQLITE, generation, execute, query, self.version)
 
     def _ensure_meta(self) -> None:
-        with self.datastore.transaction(commit=True) as c:
+        with self._write() as c:
             c.execute(
                 f"CREATE TABLE IF NOT EXISTS {META_GENERATIONS} (generation INTEGER NOT NULL, "
                 "status TEXT NOT NULL, changed_at TEXT NOT NULL, PRIMARY KEY (generation))"
@@ -101,7 +140,7 @@ class SQLiteWorldView(WorldView, SQLiteTrackingRecorder):
             return {int(row[0]): str(row[1]) for row in c.fetchall()}
 
     def _set_generation(self, generation: int, status: str | None) -> None:
-        with self.datastore.transaction(commit=True) as c:
+        with self._write() as c:
             if status is None:
                 c.execute(f"DELETE FROM {META_GENERATIONS} WHERE generation = ?", (generation,))
             else:
@@ -123,7 +162,7 @@ class SQLiteWorldView(WorldView, SQLiteTrackingRecorder):
             return []
 
     def _apply_migration(self, generation: int, migration: Migration, applied_at: str) -> None:
-        with self.datastore.transaction(commit=True) as c:
+        with self._write() as c:
             if migration.version == 1:
                 c.execute(tracking_ddl(SQLITE, generation))
             for op in migration.operations:
@@ -135,7 +174,7 @@ class SQLiteWorldView(WorldView, SQLiteTrackingRecorder):
             )
 
     def _drop_generation_tables(self, generation: int) -> None:
-        with self.datastore.transaction(commit=True) as c:
+        with self._write() as c:
             for table in generation_tables(generation):
                 c.execute(f"DROP TABLE IF EXISTS {table}")
             c.execute(f"DELETE FROM {META_MIGRATIONS} WHERE generation = ?", (generation,))

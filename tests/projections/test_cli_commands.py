@@ -71,6 +71,14 @@ def test_world_schema_rebuild_history_and_time_travel(
     assert rebuilt == projected  # byte for byte through world --json
     code, out, _ = run(capsys, "rebuild")
     assert "generation 2 -> 3" in out
+    from aethyr_domain.projections.cli_commands import open_view
+
+    open_view(config).open_generation(7)  # what an interrupted rebuild leaves: "building"
+    code, out, _ = run(capsys, "rebuild", "--cleanup", "--json")
+    assert code == 0 and json.loads(out) == {"cleaned_up": [7]}
+    code, out, _ = run(capsys, "rebuild", "--cleanup")
+    assert "dropped generations left by interrupted rebuilds: none" in out
+    assert open_view(config).generations() == {3: "active"}
 
     code, past, _ = run(capsys, "world", "--json", "--at", str(earlier_id))
     assert past == earlier

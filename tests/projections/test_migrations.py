@@ -148,9 +148,53 @@ def test_processes_opening_a_new_immudb_read_model_at_once_migrate_it_once() -> 
             assert errors == []
             assert [v.schema_version() for v in views] == [2, 2, 2]
             assert [m.version for m in views[0].applied_migrations()] == [1, 2]
+            # the metadata tables were created once: one generation, each migration once
+            assert [v.generations() for v in views] == [{1: "active"}] * 3
+            assert {v.generation for v in views} == {1}
             row = {"character_id": "ada", "item_id": "helm", "slot": "head", "layer": 1}
             views[0].apply(Tracking("World", 1), lambda rows, row=row: rows.put("equipment", row))
             assert views[1].rows("equipment") == [row]
         finally:
             for store in stores:
                 store.close()
+
+
+@pytest.mark.immudb
+def test_creating_the_metadata_tables_loses_to_a_concurrent_creator_and_retries() -> None:
+    """Deterministic interleaving of the race above, at the metadata tables: another
+    opener creates the whole read model (metadata tables, generation 1, every
+    migration) after this one has read the catalog and found the tables missing.
+    This one's commit must fail with a read conflict and its retry create nothing,
+    so the other's rows survive and both use one generation."""
+    from aethyr_domain.projections.immudb_view import ImmudbWorldView
+    from aethyr_immudb_recorder.datastore import ImmudbDatastore
+    from aethyr_immudb_recorder.datastore import Transaction as ImmudbTransaction
+    from tests import immudb_harness
+    from tests.recorder.support import settings_for
+
+    database = immudb_harness.fresh_database("meta")
+    mine = ImmudbDatastore(settings_for(database))
+    theirs = ImmudbDatastore(settings_for(database))
+    seen: list[list[str]] = []
+    others: list[ImmudbWorldView] = []
+
+    class Interleaved(ImmudbWorldView):
+        def _missing_meta(self, tx: ImmudbTransaction) -> list[str]:
+            missing = super()._missing_meta(tx)
+            seen.append(missing)
+            if not others:  # the other process wins the race right here
+                others.append(ImmudbWorldView(datastore=theirs))
+            return missing
+
+    try:
+        conflicts = mine.metrics.retries.labels(reason="conflict")._value.get()
+        view = Interleaved(datastore=mine)
+        assert seen[0] == ["read_model_generations", "schema_migrations"]
+        assert seen[-1] == []  # the retry found both tables
+        assert mine.metrics.retries.labels(reason="conflict")._value.get() > conflicts
+        assert view.generations() == {1: "active"} == others[0].generations()
+        assert [m.version for m in view.applied_migrations()] == [1, 2]
+        assert view.applied_migrations() == others[0].applied_migrations()
+    finally:
+        mine.close()
+        theirs.close()

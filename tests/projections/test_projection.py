@@ -11,6 +11,7 @@ from eventsourcing.persistence import Tracking
 
 from aethyr_domain.application import World
 from aethyr_domain.projections import metrics
+from aethyr_domain.projections.memory_view import MemoryWorldView
 from aethyr_domain.projections.projection import WorldProjection, apply_event
 from aethyr_domain.projections.queries import (
     carried_by,
@@ -199,3 +200,104 @@ def test_an_event_saved_while_the_subscription_starts_is_not_missed(make_view: M
         assert saved.wait(5)
         service.wait(world.recorder.max_notification_id(), timeout=5)
     assert projected_json(view) == dumps(live)
+
+
+class GatedProjection(WorldProjection):
+    """The world projection, held at ``gate`` before each write; notes batch sizes."""
+
+    def __init__(self, view: Any) -> None:
+        super().__init__(view)
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entered = threading.Event()
+        self.batches: list[int] = []
+
+    def _hold(self) -> None:
+        self.entered.set()
+        assert self.gate.wait(10), "the test never opened the gate"
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        self._hold()
+        super().process_event(domain_event, tracking)
+        self.batches.append(1)
+
+    def process_events(self, domain_events: list[Any], tracking: Tracking) -> None:
+        self._hold()
+        super().process_events(domain_events, tracking)
+        self.batches.append(len(domain_events))
+
+
+def test_following_applies_what_is_ready_in_batches(make_view: MakeView) -> None:
+    """Events that arrive while the view is busy are applied together, at most
+    ``max_batch`` per view transaction, each exactly once."""
+    world = World(env=FAST_ENV)
+    live = play(world, steps=SETUP)
+    view = make_view()
+    service = ProjectionService(world, view, max_batch=3)
+    gated = GatedProjection(view)
+    service.projection = gated
+    with service:
+        start = world.recorder.max_notification_id() or 0
+        gated.batches.clear()
+        gated.gate.clear()
+        gated.entered.clear()
+        play(world, live, steps=ACTIONS[:1])
+        assert gated.entered.wait(10), "the follower never started on the first action"
+        play(world, live, steps=ACTIONS[1:])  # all ready while the view is busy
+        gated.gate.set()
+        service.wait(world.recorder.max_notification_id(), timeout=10)
+    assert projected_json(view) == dumps(live)
+    assert sum(gated.batches) == (world.recorder.max_notification_id() or 0) - start
+    assert max(gated.batches) == 3  # the cap, reached: more than 3 events were ready
+    assert view.max_tracking_id(world.name) == world.recorder.max_notification_id()
+
+
+def test_two_followers_of_one_view_apply_each_event_once(make_view: MakeView) -> None:
+    """Batches refused because another follower moved the position are re-read,
+    not applied twice (the tracking record is written with the rows)."""
+    world = World(env=FAST_ENV)
+    live = play(world, steps=SETUP)
+    view = make_view()
+    with ProjectionService(world, view) as first, ProjectionService(world, view) as second:
+        play(world, live, steps=ACTIONS)
+        first.wait(world.recorder.max_notification_id(), timeout=20)
+        second.wait(world.recorder.max_notification_id(), timeout=20)
+    assert projected_json(view) == dumps(live)
+
+
+def test_max_batch_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_batch"):
+        ProjectionService(World(env=FAST_ENV), MemoryWorldView(), max_batch=0)
+
+
+class BrokenViewError(RuntimeError):
+    """A fault of the view that is not transient."""
+
+
+def test_a_failing_view_stops_the_follower_and_stop_re_raises(make_view: MakeView) -> None:
+    """With the follower's queue full (tiny batches, many ready events) a view error
+    must still end the follower promptly and reach the caller."""
+    world = World(env=FAST_ENV)
+    live = play(world, steps=SETUP)
+    view = make_view()
+    service = ProjectionService(world, view, max_batch=1)
+    gated = GatedProjection(view)
+    service.projection = gated
+    service.start()
+    gated.gate.clear()
+    gated.entered.clear()
+    play(world, live, steps=ACTIONS[:1])
+    assert gated.entered.wait(10)
+    play(world, live, steps=ACTIONS[1:])  # more events than the queue holds (4)
+
+    def broken(*_: Any) -> None:
+        raise BrokenViewError("disk on fire")
+
+    gated.process_event = broken  # type: ignore[method-assign]
+    gated.process_events = broken  # type: ignore[method-assign]
+    gated.gate.set()
+    with pytest.raises(BrokenViewError, match="disk on fire"):
+        service.wait(world.recorder.max_notification_id(), timeout=10)
+    with pytest.raises(BrokenViewError):
+        service.stop()
+    assert service._thread is not None and not service._thread.is_alive()

@@ -5,12 +5,18 @@ from __future__ import annotations
 import io
 import threading
 
+import pytest
+
 from aethyr_domain.application import World
 from aethyr_domain.projections import metrics
+from aethyr_domain.projections import rebuild as rebuild_module
+from aethyr_domain.projections.memory_view import MemoryWorldView
 from aethyr_domain.projections.projection import WorldProjection
 from aethyr_domain.projections.queries import world_dict
-from aethyr_domain.projections.rebuild import Progress, rebuild
+from aethyr_domain.projections.rebuild import Progress, cleanup, rebuild
 from aethyr_domain.projections.runner import ProjectionService
+from aethyr_domain.projections.sqlite_view import SQLiteWorldView
+from aethyr_domain.projections.view import WorldView
 from aethyr_domain.world_dump import canonical_json, dumps
 from tests.projections.conftest import MakeView
 from tests.projections.scenario import ACTIONS, FAST_ENV, SETUP, Step, play
@@ -85,3 +91,78 @@ def test_progress_bar_on_a_terminal() -> None:
     quiet = io.StringIO()
     Progress(10, quiet).update(10)
     assert quiet.getvalue() == ""  # no bar when not a terminal
+
+
+def physical_generations(view: WorldView) -> set[int]:
+    """Generation numbers that have tables in the store (``rm<N>_...``)."""
+    if isinstance(view, MemoryWorldView):
+        return set(view.store.tables)
+    if isinstance(view, SQLiteWorldView):
+        with view.datastore.transaction(commit=False) as c:
+            c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            names = [str(row[0]) for row in c.fetchall()]
+    else:
+        from aethyr_immudb_recorder.recorders import existing_tables
+
+        datastore = view.datastore  # type: ignore[attr-defined]
+        names = sorted(datastore.run("tables", lambda s: existing_tables(datastore, s)))
+    return {int(n[2:].split("_", 1)[0]) for n in names if n.startswith("rm") and "_" in n}
+
+
+class RebuildInterruptedError(RuntimeError):
+    """Stands for a crash or a Ctrl-C in the middle of a rebuild."""
+
+
+def test_an_interrupted_rebuild_is_cleaned_up_by_the_next_one(
+    make_view: MakeView, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = World(env=FAST_ENV)
+    live = play(world)
+    incremental = make_view()
+    ProjectionService(world, incremental).catch_up()
+    incremental_json = canonical_json(incremental.query(world_dict))
+    assert incremental_json == dumps(live)
+    head = world.recorder.max_notification_id() or 0
+
+    # interrupt the replay mid-way: some batches of generation 2 are committed
+    monkeypatch.setattr(rebuild_module, "BATCH_SIZE", 5)
+    real_update = Progress.update
+
+    def update(self: Progress, position: int) -> None:
+        real_update(self, position)
+        if position >= head // 2:
+            raise RebuildInterruptedError(position)
+
+    monkeypatch.setattr(Progress, "update", update)
+    with pytest.raises(RebuildInterruptedError):
+        rebuild(world, make_view())
+    leftover = make_view()
+    assert leftover.generations() == {1: "active", 2: "building"}
+    assert physical_generations(leftover) == {1, 2}
+    half = leftover.open_generation(2)
+    assert 0 < (half.max_tracking_id(world.name) or 0) < head  # really half built
+
+    monkeypatch.setattr(Progress, "update", real_update)
+    report = rebuild(world, make_view())
+    assert report.cleaned_up == (2,)
+    assert report.as_dict()["cleaned_up"] == [2]
+    rebuilt = make_view()
+    assert rebuilt.generations() == {report.new_generation: "active"}
+    assert physical_generations(rebuilt) == {report.new_generation}  # no stray tables
+    assert canonical_json(rebuilt.query(world_dict)) == incremental_json  # byte for byte
+    assert cleanup(rebuilt) == ()  # nothing left to clean
+
+
+def test_cleanup_drops_a_generation_retired_but_not_dropped(make_view: MakeView) -> None:
+    """A rebuild stopped between the switch and the drop leaves a ``retired`` one."""
+    world = World(env=FAST_ENV)
+    play(world, steps=SETUP)
+    old = make_view()
+    ProjectionService(world, old).catch_up()
+    new = old.open_generation(2)
+    ProjectionService(world, new).catch_up()
+    new.activate()
+    assert new.generations() == {1: "retired", 2: "active"}
+    assert cleanup(new) == (1,)
+    assert new.generations() == {2: "active"}
+    assert physical_generations(new) == {2}
