@@ -173,7 +173,12 @@ def _play(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ world
 def _world(args: argparse.Namespace) -> int:
     config = _config(args)
-    live = load_world(config, args.source)
+    if args.at is not None:
+        from aethyr_domain.projections.cli_commands import world_at  # noqa: PLC0415
+
+        live = world_at(config, args.at)
+    else:
+        live = load_world(config, args.source)
     sys.stdout.write(dumps(live))
     return 0
 
@@ -339,6 +344,7 @@ def _parser() -> argparse.ArgumentParser:
     world = sub.add_parser("world", parents=[common], help="print the world as canonical JSON")
     world.add_argument("--json", action="store_true", required=True, help="JSON output")
     world.add_argument("--source", choices=("live", "projection", "replay"), default="replay")
+    world.add_argument("--at", metavar="TX|ISO-TIMESTAMP", help="the world as it was then")
     world.set_defaults(func=_world)
     stats = sub.add_parser("stats", parents=[common], help="event store and outbox statistics")
     stats.add_argument("--json", action="store_true", help="JSON output")
@@ -346,6 +352,9 @@ def _parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", parents=[common], help="import a world dump (idempotent)")
     migrate.add_argument("dump", metavar="DUMP.json")
     migrate.set_defaults(func=_migrate)
+    from aethyr_domain.projections.cli_commands import register  # noqa: PLC0415
+
+    register(sub, common, _config)  # rebuild, schema, project, history
     return parser
 
 

@@ -1,137 +1,177 @@
-"""Rebuild the live world from the event log (``world --source replay``).
+"""Rebuilding the world from the event log (boot, ``world --source replay``, time travel).
 
-The original ``rebuild_world_state`` only logged counts. This one really rebuilds:
-it reads every event of the World's log in order and applies each to a fresh
-:class:`~aethyr_domain.live_world.LiveWorld`, so the result can be compared byte for
-byte with the live world through :mod:`aethyr_domain.world_dump`.
+Two ways, one result:
 
-Each event changes exactly the part of the world its aggregate owns: an item's
-``GameObjectContainerUpdated`` sets its container, and the holder's own
-``ItemAddedToInventory``/``ItemRemovedFromInventory`` keep the inventory, so the
-applier never infers one from the other. Events that carry nothing the world dump
-shows (password hashes, room entrances, the player-name index) are skipped.
+* :func:`rebuild_world_state` reconstructs the game's
+  :class:`~aethyr_domain.live_world.LiveWorld` - objects, players (with their
+  password hashes, so logins work after a boot), rooms, exits, inventories in
+  arrival order and layered equipment - from the *aggregates*: it finds every
+  object id from the ``GameObjectCreated`` events (a topic-filtered read of the
+  log) and loads each aggregate through the repository, which starts from its
+  latest snapshot and replays only the events after it. This is what the game
+  calls at boot when event sourcing is enabled.
+* :func:`replay_world` replays the log *event by event* into an in-memory
+  read model (the projection's own logic, :mod:`aethyr_domain.projections.projection`)
+  and can stop at a notification id or at a time: that is time travel
+  (``world --json --at TX|ISO-TIMESTAMP``).
+
+Both feed the replay metrics (events replayed, rate).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import time
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from eventsourcing.application import Application
+from eventsourcing.utils import get_topic
+
+from aethyr_domain.events import GameObjectCreated
 from aethyr_domain.live_world import LiveWorld, PlayerState, RoomState, WorldObject
+from aethyr_domain.projections import metrics
+from aethyr_domain.projections.memory_view import MemoryWorldView
+from aethyr_domain.projections.projection import apply_event
+from aethyr_domain.projections.queries import world_dict
+from aethyr_domain.projections.view import Rows
+
+PAGE_SIZE = 500
 
 
-def rebuild_world_state(world: Any) -> LiveWorld:
-    """A live world rebuilt from every event of ``world`` (a ``World`` application)."""
-    from aethyr_domain.event_store import iter_events
-
-    return apply_events(iter_events(world))
+class TimeTravelError(ValueError):
+    """An ``--at`` value that is neither a notification id nor an ISO-8601 time."""
 
 
-def apply_events(events: Iterable[Any]) -> LiveWorld:
-    """Apply decoded domain events, in order, to a new live world."""
-    live = LiveWorld()
-    for event in events:
-        applier = _APPLIERS.get(type(event).__name__)
-        if applier is not None:
-            applier(live, str(event.originator_id), event)
+def parse_at(text: str) -> int | datetime:
+    """``"42"`` -> notification id 42; ``"2026-01-02T03:04:05+00:00"`` -> that time (UTC
+    assumed when no offset is given)."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        msg = f"--at {text!r}: expected a notification/transaction id or an ISO-8601 time"
+        raise TimeTravelError(msg) from None
+    if moment.tzinfo is None:
+        from datetime import UTC
+
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The outcome of :func:`replay_world`."""
+
+    world: dict[str, Any]
+    last_notification_id: int | None
+    events: int
+    seconds: float
+
+
+def replay_world(app: Application[Any], at: int | datetime | None = None) -> Replay:
+    """Replay the log into a fresh in-memory read model, up to ``at`` (inclusive).
+
+    ``at`` is a notification id (for the immudb store: the position the
+    recorder assigned, shown by ``history``) or a time: events recorded after
+    it are not applied. Returns the world in the ``aethyr-world/1`` layout.
+    """
+    started = time.perf_counter()
+    view = MemoryWorldView()
+    stop_id = at if isinstance(at, int) else None
+    position = 0
+    last: int | None = None
+    count = 0
+    done = False
+    while not done:
+        page = app.recorder.select_notifications(
+            start=position, limit=PAGE_SIZE, stop=stop_id, inclusive_of_start=False
+        )
+        events = []
+        for notification in page:
+            event = app.mapper.to_domain_event(notification)
+            if isinstance(at, datetime) and getattr(event, "timestamp", at) > at:
+                done = True
+                break
+            events.append(event)
+            last = notification.id
+        if events:
+
+            def apply_all(rows: Rows, batch: list[Any] = events) -> None:
+                for event in batch:
+                    apply_event(rows, event)
+
+            view.apply(None, apply_all)
+            count += len(events)
+        if len(page) < PAGE_SIZE:
+            done = True
+        elif page:
+            position = page[-1].id
+    seconds = time.perf_counter() - started
+    _count(count, seconds)
+    with view.read() as rows:
+        return Replay(world_dict(rows), last, count, seconds)
+
+
+def _count(events: int, seconds: float) -> None:
+    metrics.REPLAY_EVENTS.inc(events)
+    if seconds > 0:
+        metrics.REPLAY_RATE.set(events / seconds)
+
+
+def object_ids(app: Application[Any]) -> list[str]:
+    """Every object id in the log, in creation order (a topic-filtered read)."""
+    topic = get_topic(GameObjectCreated)
+    ids: list[str] = []
+    position = 0
+    while True:
+        page = app.recorder.select_notifications(
+            start=position, limit=PAGE_SIZE, topics=[topic], inclusive_of_start=False
+        )
+        ids.extend(str(n.originator_id) for n in page)
+        if len(page) < PAGE_SIZE:
+            return ids
+        position = page[-1].id
+
+
+def rebuild_world_state(app: Application[Any], world: LiveWorld | None = None) -> LiveWorld:
+    """Reconstruct the live world from the event store (snapshots used where present).
+
+    ``world`` (optional) is filled in place - its previous content is replaced -
+    and returned; otherwise a new :class:`LiveWorld` is returned.
+    """
+    started = time.perf_counter()
+    live = world if world is not None else LiveWorld()
+    live.objects.clear()
+    live.players.clear()
+    live.rooms.clear()
+    live.inventories.clear()
+    live.equipment.clear()
+    versions = 0
+    for object_id in object_ids(app):
+        aggregate: Any = app.repository.get(object_id)
+        versions += int(aggregate.version)
+        live.objects[object_id] = WorldObject(
+            id=object_id,
+            name=aggregate.name,
+            generic=aggregate.generic,
+            container=aggregate.container_id,
+            attributes=dict(aggregate.attributes),
+            deleted=bool(aggregate.deleted),
+        )
+        if hasattr(aggregate, "password_hash"):
+            live.players[object_id] = PlayerState(
+                admin=bool(aggregate.admin), password_hash=aggregate.password_hash
+            )
+        if hasattr(aggregate, "description"):
+            live.rooms[object_id] = RoomState(
+                description=aggregate.description, exits=dict(aggregate.exits)
+            )
+        if aggregate.inventory:
+            live.inventories[object_id] = list(aggregate.inventory)
+        for item_id, (slot, layer) in aggregate.equipment.items():
+            live.equipment.setdefault(object_id, {}).setdefault(slot, {})[int(layer)] = item_id
+    _count(versions, time.perf_counter() - started)
     return live
-
-
-def _created(live: LiveWorld, oid: str, e: Any) -> None:
-    live.objects[oid] = WorldObject(
-        id=oid,
-        name=e.name,
-        generic=e.generic,
-        container=e.container_id,
-        attributes=dict(e.attributes),
-    )
-
-
-def _attribute(live: LiveWorld, oid: str, e: Any) -> None:
-    live.objects[oid].attributes[e.key] = e.value
-
-
-def _attributes(live: LiveWorld, oid: str, e: Any) -> None:
-    live.objects[oid].attributes.update(e.attributes)
-
-
-def _container(live: LiveWorld, oid: str, e: Any) -> None:
-    live.objects[oid].container = e.container_id
-
-
-def _deleted(live: LiveWorld, oid: str, e: Any) -> None:
-    obj = live.objects[oid]
-    obj.deleted = True
-    obj.container = None
-
-
-def _player(live: LiveWorld, oid: str, e: Any) -> None:
-    live.players[oid] = PlayerState(admin=bool(e.admin))
-
-
-def _admin(live: LiveWorld, oid: str, e: Any) -> None:
-    live.players[oid].admin = bool(e.admin)
-
-
-def _room(live: LiveWorld, oid: str, e: Any) -> None:
-    live.rooms[oid] = RoomState(description=e.description, exits=dict(e.exits))
-
-
-def _description(live: LiveWorld, oid: str, e: Any) -> None:
-    live.rooms[oid].description = e.description
-
-
-def _exit_added(live: LiveWorld, oid: str, e: Any) -> None:
-    live.rooms[oid].exits[e.direction] = e.target_room_id
-
-
-def _exit_removed(live: LiveWorld, oid: str, e: Any) -> None:
-    live.rooms[oid].exits.pop(e.direction, None)
-
-
-def _gained(live: LiveWorld, oid: str, e: Any) -> None:
-    items = live.inventories.setdefault(oid, [])
-    if e.item_id not in items:
-        items.append(e.item_id)
-
-
-def _lost(live: LiveWorld, oid: str, e: Any) -> None:
-    items = live.inventories.get(oid, [])
-    if e.item_id in items:
-        items.remove(e.item_id)
-    if not items:
-        live.inventories.pop(oid, None)
-
-
-def _equipped(live: LiveWorld, oid: str, e: Any) -> None:
-    live.equipment.setdefault(oid, {}).setdefault(e.slot, {})[int(e.layer)] = e.item_id
-
-
-def _unequipped(live: LiveWorld, oid: str, e: Any) -> None:
-    slots = live.equipment.get(oid, {})
-    layers = slots.get(e.slot, {})
-    if layers.get(int(e.layer)) == e.item_id:
-        del layers[int(e.layer)]
-    if not layers:
-        slots.pop(e.slot, None)
-    if not slots:
-        live.equipment.pop(oid, None)
-
-
-_APPLIERS: dict[str, Callable[[LiveWorld, str, Any], None]] = {
-    "GameObjectCreated": _created,
-    "GameObjectAttributeUpdated": _attribute,
-    "GameObjectAttributesUpdated": _attributes,
-    "GameObjectContainerUpdated": _container,
-    "GameObjectDeleted": _deleted,
-    "PlayerCreated": _player,
-    "PlayerAdminStatusUpdated": _admin,
-    "RoomCreated": _room,
-    "RoomDescriptionUpdated": _description,
-    "RoomExitAdded": _exit_added,
-    "RoomExitRemoved": _exit_removed,
-    "ItemAddedToInventory": _gained,
-    "ItemRemovedFromInventory": _lost,
-    "ItemEquipped": _equipped,
-    "ItemUnequipped": _unequipped,
-}

@@ -1,0 +1,250 @@
+"""The projections' ``aethyr-es`` subcommands and the ``world`` hooks.
+
+* ``aethyr-es rebuild [--json]`` - blue/green rebuild (:mod:`.rebuild`);
+* ``aethyr-es schema [--json]`` - the read model's schema version and applied
+  migrations: ``{"version": N, "migrations": [{"version", "name",
+  "applied_at", "checksum"}, ...]}``;
+* ``aethyr-es project [--once] [--duration SECONDS]`` - the projection as a
+  separate OS process: catches up, then follows the log live
+  (:func:`run_project_process`);
+* ``aethyr-es history ID [--json]`` - every event of one object
+  (:mod:`aethyr_domain.history`);
+* ``world --source projection`` - :func:`load_world` (catches up first, then
+  reads the read model);
+* ``world --at TX|ISO-TIMESTAMP`` - :func:`world_at` (time travel by replay).
+
+The read model lives in the configured event store (the same SQLite file or
+immudb database; in memory for ``popo``), opened through eventsourcing's
+infrastructure factory with the projection's name as environment prefix, as
+the library's ``ProjectionRunner`` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aethyr_domain.application import World
+    from aethyr_domain.config import ServerConfig
+    from aethyr_domain.live_world import LiveWorld
+    from aethyr_domain.projections.view import WorldView
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def open_view(config: ServerConfig) -> WorldView:
+    """The world view on the configured store (created and migrated on first use)."""
+    from eventsourcing.persistence import InfrastructureFactory
+    from eventsourcing.utils import Environment
+
+    from aethyr_domain.projections import view_class_for
+    from aethyr_domain.projections.projection import WorldProjection
+    from aethyr_domain.projections.view import WorldView
+
+    env = config.eventsourcing_env()
+    factory: InfrastructureFactory[Any] = InfrastructureFactory.construct(
+        Environment(WorldProjection.name, env)
+    )
+    view = factory.tracking_recorder(view_class_for(env))
+    assert isinstance(view, WorldView)
+    return view
+
+
+def _open_world(config: ServerConfig) -> World:
+    from aethyr_domain.event_store import open_world
+
+    return open_world(config)
+
+
+def load_world(config: ServerConfig) -> LiveWorld:
+    """``world --source projection``: catch the read model up, then read it."""
+    from aethyr_domain.projections.queries import world_dict
+    from aethyr_domain.projections.runner import ProjectionService
+    from aethyr_domain.world_dump import world_from_dict
+
+    app = _open_world(config)
+    try:
+        view = open_view(config)
+        ProjectionService(app, view).catch_up()
+        return world_from_dict(view.query(world_dict))
+    finally:
+        app.close()
+
+
+def world_at(config: ServerConfig, at: str) -> LiveWorld:
+    """``world --at TX|ISO-TIMESTAMP``: the world as it was then (replay up to it)."""
+    from aethyr_domain.cli import CliError
+    from aethyr_domain.replay import TimeTravelError, parse_at, replay_world
+    from aethyr_domain.world_dump import world_from_dict
+
+    try:
+        moment = parse_at(at)
+    except TimeTravelError as exc:
+        raise CliError(str(exc)) from None
+    app = _open_world(config)
+    try:
+        return world_from_dict(replay_world(app, moment).world)
+    finally:
+        app.close()
+
+
+def _print_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, sort_keys=True, indent=2) + "\n")
+
+
+def _schema(args: argparse.Namespace, config: ServerConfig) -> int:
+    view = open_view(config)
+    applied = view.applied_migrations()
+    version = max((m.version for m in applied), default=0)
+    if args.json:
+        _print_json({"version": version, "migrations": [m.as_dict() for m in applied]})
+        return 0
+    print(f"read model schema version {version} (generation {view.generation})")
+    for m in applied:
+        print(f"  {m.version:3d}  {m.applied_at}  {m.checksum[:12]}  {m.name}")
+    return 0
+
+
+def _rebuild(args: argparse.Namespace, config: ServerConfig) -> int:
+    from aethyr_domain.projections.rebuild import rebuild
+
+    app = _open_world(config)
+    try:
+        report = rebuild(app, open_view(config))
+    finally:
+        app.close()
+    if args.json:
+        _print_json(report.as_dict())
+    else:
+        print(
+            f"rebuilt the read model: generation {report.old_generation} -> "
+            f"{report.new_generation}, {report.events} events in {report.seconds:.2f}s "
+            f"({report.rate:,.0f} events/s)"
+        )
+    return 0
+
+
+def _history(args: argparse.Namespace, config: ServerConfig) -> int:
+    from aethyr_domain.history import history_json, history_text
+
+    app = _open_world(config)
+    try:
+        if args.json:
+            _print_json(history_json(app, args.id))
+        else:
+            sys.stdout.write(history_text(app, args.id))
+    finally:
+        app.close()
+    return 0
+
+
+def run_project_process(
+    config: ServerConfig,
+    *,
+    once: bool = False,
+    duration: float | None = None,
+    stop: threading.Event | None = None,
+    check_interval: float = 1.0,
+) -> int:
+    """The projection as a process: catch up, then follow live until stopped.
+
+    Follows through the recorder's ``subscribe()`` (polling for SQLite), checks
+    every ``check_interval`` seconds that its generation is still the active one
+    (a ``rebuild`` may have switched readers) and re-attaches if not, and stops
+    on SIGTERM/SIGINT, after ``duration`` seconds, or when ``stop`` is set.
+    Returns the view's position (the last notification id applied) at the end.
+    """
+    from aethyr_domain.projections.runner import ProjectionService
+
+    stop = stop if stop is not None else threading.Event()
+    app = _open_world(config)
+    position = 0
+    try:
+        view = open_view(config)
+        service = ProjectionService(app, view)
+        if once:
+            service.catch_up()
+            return int(view.max_tracking_id(app.name) or 0)
+        deadline = None if duration is None else time.monotonic() + duration
+        service.start()
+        while not stop.wait(check_interval):
+            if deadline is not None and time.monotonic() > deadline:
+                break
+            if service.error is not None or not view.is_current():
+                try:
+                    service.stop()
+                except Exception as exc:  # the old generation was dropped under us
+                    print(f"aethyr-es project: re-attaching after {exc}", file=sys.stderr)
+                view = open_view(config)
+                service = ProjectionService(app, view)
+                service.start()
+            service.update_lag()
+        service.stop()
+        position = int(view.max_tracking_id(app.name) or 0)
+    finally:
+        app.close()
+    return position
+
+
+def _project(args: argparse.Namespace, config: ServerConfig) -> int:
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+    position = run_project_process(config, once=args.once, duration=args.duration, stop=stop)
+    print(f"projection stopped at notification {position}")
+    return 0
+
+
+def register(
+    sub: Any, common: argparse.ArgumentParser, load_config: Callable[[argparse.Namespace], Any]
+) -> None:
+    """Add ``rebuild``, ``schema``, ``project`` and ``history`` to the ``aethyr-es`` parser."""
+
+    def bind(func: Callable[[argparse.Namespace, Any], int]) -> Handler:
+        def handler(args: argparse.Namespace) -> int:
+            from aethyr_domain.history import NoHistoryError
+            from aethyr_domain.projections import UnsupportedStoreError
+            from aethyr_domain.projections.migrations import SchemaError
+
+            try:
+                return func(args, load_config(args))
+            except (NoHistoryError, SchemaError, UnsupportedStoreError) as exc:
+                print(f"aethyr-es: {exc}", file=sys.stderr)
+                return 2
+
+        return handler
+
+    p = sub.add_parser(
+        "rebuild", parents=[common], help="replay the log into fresh read-model tables (blue/green)"
+    )
+    p.add_argument("--json", action="store_true", help="JSON report")
+    p.set_defaults(func=bind(_rebuild))
+    p = sub.add_parser("schema", parents=[common], help="read-model schema version and migrations")
+    p.add_argument("--json", action="store_true", help="JSON output")
+    p.set_defaults(func=bind(_schema))
+    p = sub.add_parser(
+        "project",
+        parents=[common],
+        help="run the projection as a process: catch up, then follow live",
+    )
+    p.add_argument("--once", action="store_true", help="catch up and exit")
+    p.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop after this long (default: run until SIGTERM/SIGINT)",
+    )
+    p.set_defaults(func=bind(_project))
+    p = sub.add_parser("history", parents=[common], help="every event of one object")
+    p.add_argument("id", metavar="ID")
+    p.add_argument("--json", action="store_true", help="JSON output")
+    p.set_defaults(func=bind(_history))

@@ -1,0 +1,74 @@
+"""Prometheus metrics of the projections, rebuilds and replays.
+
+All metrics live on a module-level :class:`~prometheus_client.CollectorRegistry`
+(:data:`REGISTRY`) that the game's metrics endpoint can expose next to its own;
+names start with ``aethyr_projection_`` or ``aethyr_replay_``.
+
+=====================================================  =====================================
+metric                                                 meaning
+=====================================================  =====================================
+``aethyr_projection_events_processed_total``           events applied by a projection
+``aethyr_projection_lag_events``                       store's last notification id minus
+                                                       the view's tracking position
+``aethyr_projection_lag_seconds``                      age of the newest event not yet
+                                                       applied (0 when caught up)
+``aethyr_projection_rebuild_progress_ratio``           rebuild: events done / events to do
+``aethyr_projection_rebuild_events_total``             rebuild: events replayed
+``aethyr_projection_rebuild_rate_events_per_second``   rebuild: recent replay rate
+``aethyr_replay_events_total``                         events replayed into a world
+``aethyr_replay_rate_events_per_second``               rate of the last replay
+=====================================================  =====================================
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+EVENTS_PROCESSED = Counter(
+    "aethyr_projection_events_processed",
+    "Events applied to the read model by a projection.",
+    ["projection"],
+    registry=REGISTRY,
+)
+LAG_EVENTS = Gauge(
+    "aethyr_projection_lag_events",
+    "Events recorded in the store but not yet applied by the projection.",
+    ["projection"],
+    registry=REGISTRY,
+)
+LAG_SECONDS = Gauge(
+    "aethyr_projection_lag_seconds",
+    "Age in seconds of the oldest event not yet applied (0 when caught up).",
+    ["projection"],
+    registry=REGISTRY,
+)
+REBUILD_PROGRESS = Gauge(
+    "aethyr_projection_rebuild_progress_ratio",
+    "Fraction of the event log a running rebuild has replayed (0..1).",
+    ["projection"],
+    registry=REGISTRY,
+)
+REBUILD_EVENTS = Counter(
+    "aethyr_projection_rebuild_events",
+    "Events replayed into fresh tables by rebuilds.",
+    ["projection"],
+    registry=REGISTRY,
+)
+REBUILD_RATE = Gauge(
+    "aethyr_projection_rebuild_rate_events_per_second",
+    "Replay rate of the running (or last) rebuild.",
+    ["projection"],
+    registry=REGISTRY,
+)
+REPLAY_EVENTS = Counter(
+    "aethyr_replay_events",
+    "Events replayed into an in-memory world (rebuild_world_state, time travel).",
+    registry=REGISTRY,
+)
+REPLAY_RATE = Gauge(
+    "aethyr_replay_rate_events_per_second",
+    "Replay rate of the last replay into an in-memory world.",
+    registry=REGISTRY,
+)

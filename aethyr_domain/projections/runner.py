@@ -1,0 +1,174 @@
+"""Running the world projection: catch up, then follow the live event log.
+
+:class:`ProjectionService` drives a :class:`~.projection.WorldProjection`
+over an application *instance* (the game's ``World``), so it works in process
+with every store, including the in-memory one where a second application
+object would see an empty log:
+
+* :meth:`ProjectionService.catch_up` reads the log in pages with
+  ``select_notifications`` from the view's tracking position and applies every
+  event (synchronous; used by ``world --source projection``, tests, rebuilds);
+* :meth:`ProjectionService.start` follows the log in a thread: through the
+  recorder's ``subscribe()`` (eventsourcing's ``ApplicationSubscription``)
+  when the store supports it (POPO, immudb), otherwise by polling;
+* :meth:`ProjectionService.wait` blocks until the view has applied a given
+  notification id (read-your-writes for a UI).
+
+``aethyr-es project`` (:func:`run_project_process`) is the separate OS process
+a deployment runs next to the game: it opens the store named by the
+configuration, catches up, then follows live until stopped, updating the lag
+metrics; when a ``rebuild`` switches readers to a new generation it re-attaches
+to it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.projection import ApplicationSubscription
+
+from aethyr_domain.projections import metrics
+from aethyr_domain.projections.projection import WorldProjection
+from aethyr_domain.projections.view import WorldView
+
+PAGE_SIZE = 500
+
+
+class ProjectionService:
+    """A world projection over one application instance and one view."""
+
+    def __init__(self, app: Application[Any], view: WorldView, poll_interval: float = 0.2) -> None:
+        self.app = app
+        self.view = view
+        self.projection = WorldProjection(view)
+        self.poll_interval = poll_interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._subscription: ApplicationSubscription[Any] | None = None
+        self.error: BaseException | None = None
+        self._lock = threading.Lock()
+
+    # -- one pass -----------------------------------------------------------
+    def catch_up(self, progress: Callable[[int], None] | None = None, batch_size: int = 1) -> int:
+        """Apply every event after the view's position; return how many were applied.
+
+        ``batch_size`` > 1 applies that many events per view transaction (tracking
+        the last one): what a rebuild uses to replay fast. If another process
+        applied an event first (the tracking record refuses it), the position is
+        read again and the pass goes on from there.
+        """
+        done = 0
+        with self._lock:
+            while True:
+                position = self.view.max_tracking_id(self.app.name) or 0
+                page = self.app.recorder.select_notifications(
+                    start=position, limit=PAGE_SIZE, inclusive_of_start=False
+                )
+                try:
+                    for start in range(0, len(page), batch_size):
+                        chunk = page[start : start + batch_size]
+                        events = [self.app.mapper.to_domain_event(n) for n in chunk]
+                        tracking = Tracking(self.app.name, chunk[-1].id)
+                        if len(events) == 1:
+                            self.projection.process_event(events[0], tracking)
+                        else:
+                            self.projection.process_events(events, tracking)
+                        done += len(chunk)
+                        if progress is not None:
+                            progress(chunk[-1].id)
+                except IntegrityError:
+                    continue  # someone else moved the position: read it again
+                if len(page) < PAGE_SIZE:
+                    break
+        self.update_lag()
+        return done
+
+    def update_lag(self) -> tuple[int, float]:
+        """Refresh the lag gauges; return (events behind, seconds behind)."""
+        head = self.app.recorder.max_notification_id() or 0
+        position = self.view.max_tracking_id(self.app.name) or 0
+        behind = max(head - position, 0)
+        seconds = 0.0
+        if behind:
+            page = self.app.recorder.select_notifications(
+                start=position, limit=1, inclusive_of_start=False
+            )
+            if page:
+                event = self.app.mapper.to_domain_event(page[0])
+                stamp = getattr(event, "timestamp", None)
+                if isinstance(stamp, datetime):
+                    seconds = max((datetime.now(UTC) - stamp).total_seconds(), 0.0)
+        name = self.projection.name
+        metrics.LAG_EVENTS.labels(name).set(behind)
+        metrics.LAG_SECONDS.labels(name).set(seconds)
+        return behind, seconds
+
+    # -- following -----------------------------------------------------------
+    def start(self) -> ProjectionService:
+        """Catch up, then follow new events in a background thread."""
+        self.catch_up()
+        self._thread = threading.Thread(target=self._follow, name="world-projection", daemon=True)
+        self._thread.start()
+        return self
+
+    def _follow(self) -> None:
+        try:
+            try:
+                subscription: ApplicationSubscription[Any] = ApplicationSubscription(
+                    self.app, gt=self.view.max_tracking_id(self.app.name)
+                )
+            except NotImplementedError:
+                self._poll()
+                return
+            self._subscription = subscription
+            with subscription:
+                if self._stop.is_set():
+                    return
+                for event, tracking in subscription:
+                    with self._lock:
+                        position = self.view.max_tracking_id(self.app.name) or 0
+                        if tracking.notification_id > position:
+                            self.projection.process_event(event, tracking)
+                    if self._stop.is_set():
+                        break
+        except BaseException as exc:  # kept for stop()/wait() to re-raise
+            self.error = exc
+            self._stop.set()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.poll_interval):
+            self.catch_up()
+
+    def wait(self, notification_id: int | None, timeout: float = 5.0) -> None:
+        """Block until the view has applied ``notification_id`` (TimeoutError if not)."""
+        deadline = time.monotonic() + timeout
+        while not self.view.has_tracking_id(self.app.name, notification_id):
+            if self.error is not None:
+                raise self.error
+            if time.monotonic() > deadline:
+                msg = f"projection did not reach notification {notification_id} in {timeout}s"
+                raise TimeoutError(msg)
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        """Stop following; re-raise a processing error if one stopped the thread."""
+        self._stop.set()
+        if self._subscription is not None:
+            self._subscription.stop()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    def __enter__(self) -> ProjectionService:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

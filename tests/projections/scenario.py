@@ -1,0 +1,114 @@
+"""A scripted session of world changes, applied to a live world and a ``World``.
+
+Each step is a command of :mod:`aethyr_domain.commands` (name, fields, actor),
+exactly what the game's Manager hands to its sink: :func:`play` applies it to
+the :class:`~aethyr_domain.live_world.LiveWorld` (as the Manager does) and
+executes it on the event-sourced ``World``. Afterwards the live world and the
+event log describe the same state, so a projection or a replay of the log
+must print the same ``world --json`` bytes as the live world.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from aethyr_domain import commands
+from aethyr_domain.application import World
+from aethyr_domain.live_world import LiveWorld
+
+FAST_ENV = {"SCRYPT_N": "1024"}
+
+Step = tuple[str, dict[str, Any], str]
+
+SETUP: list[Step] = [
+    ("CreateRoom", {"id": "hall", "name": "Hall", "description": "A hall."}, "system"),
+    ("CreateRoom", {"id": "library", "name": "Library", "description": "Books."}, "system"),
+    ("AddRoomExit", {"id": "hall", "direction": "n", "target_room_id": "library"}, "system"),
+    ("AddRoomExit", {"id": "library", "direction": "s", "target_room_id": "hall"}, "system"),
+    ("CreatePlayer", {"id": "ada", "name": "Ada", "password": "ada-secret"}, "system"),
+    ("UpdateGameObjectContainer", {"id": "ada", "container_id": "hall"}, "system"),
+    ("UpdatePlayerAdminStatus", {"id": "ada", "admin": True}, "system"),
+    ("CreatePlayer", {"id": "bob", "name": "Bob", "password": "bob-secret"}, "system"),
+    ("UpdateGameObjectContainer", {"id": "bob", "container_id": "hall"}, "system"),
+]
+
+ACTIONS: list[Step] = [
+    (
+        "CreateGameObject",
+        {"id": "sword", "name": "Excalibur", "generic": "sword", "container_id": "hall"},
+        "ada",
+    ),
+    (
+        "UpdateGameObjectAttributes",
+        {"id": "sword", "attributes": {"attack": 10, "position": "wield"}},
+        "ada",
+    ),
+    (
+        "CreateGameObject",
+        {"id": "bag", "name": "bag", "generic": "container", "container_id": "hall"},
+        "ada",
+    ),
+    (
+        "CreateGameObject",
+        {"id": "shirt", "name": "shirt", "generic": "shirt", "container_id": "hall"},
+        "ada",
+    ),
+    (
+        "CreateGameObject",
+        {"id": "armor", "name": "armor", "generic": "armor", "container_id": "hall"},
+        "ada",
+    ),
+    (
+        "CreateGameObject",
+        {"id": "dagger", "name": "dagger", "generic": "dagger", "container_id": "library"},
+        "ada",
+    ),
+    ("UpdateGameObjectContainer", {"id": "sword", "container_id": "ada"}, "ada"),
+    ("EquipItem", {"id": "ada", "item_id": "sword", "slot": "right_wield"}, "ada"),
+    ("AddItemToInventory", {"id": "ada", "item_id": "shirt"}, "ada"),
+    ("EquipItem", {"id": "ada", "item_id": "shirt", "slot": "torso"}, "ada"),
+    ("AddItemToInventory", {"id": "bob", "item_id": "bag", "position": (1, 2)}, "bob"),
+    ("UpdateGameObjectAttribute", {"id": "bag", "key": "colour", "value": "red"}, "ada"),
+    ("UpdateRoomDescription", {"id": "hall", "description": "A bright hall."}, "ada"),
+    ("UpdateGameObjectContainer", {"id": "bob", "container_id": "library"}, "bob"),
+    ("UpdateGameObjectContainer", {"id": "dagger", "container_id": "bag"}, "bob"),
+    ("UpdateGameObjectContainer", {"id": "bag", "container_id": "library"}, "bob"),
+    ("UnequipItem", {"id": "ada", "item_id": "shirt", "slot": "torso"}, "ada"),
+    ("RemoveItemFromInventory", {"id": "ada", "item_id": "shirt"}, "ada"),
+    (
+        "CreateGameObject",
+        {"id": "statue", "name": "statue", "generic": "prop", "container_id": "hall"},
+        "ada",
+    ),
+    ("DeleteGameObject", {"id": "statue"}, "ada"),
+    ("CreateRoom", {"id": "garden", "name": "Garden", "description": "Roses."}, "ada"),
+    ("AddRoomExit", {"id": "library", "direction": "e", "target_room_id": "garden"}, "ada"),
+    ("RemoveRoomExit", {"id": "hall", "direction": "north"}, "ada"),
+    ("UpdatePlayerPassword", {"id": "bob", "password": "new-secret"}, "bob"),
+]
+
+SCRIPT: list[Step] = SETUP + ACTIONS
+
+
+def live_fields(command: commands.Command) -> dict[str, Any]:
+    """The command's (normalised) fields, as the Manager hands them to the live world."""
+    return {
+        f.name: getattr(command, f.name) for f in dataclasses.fields(command) if f.name != "actor"
+    }
+
+
+def command_of(step: Step) -> commands.Command:
+    name, fields, actor = step
+    command: commands.Command = getattr(commands, name)(**fields, actor=actor)
+    return command
+
+
+def play(world: World, live: LiveWorld | None = None, steps: list[Step] = SCRIPT) -> LiveWorld:
+    """Run ``steps`` on ``world`` and on the live world; return the live world."""
+    live = live if live is not None else LiveWorld()
+    for step in steps:
+        command = command_of(step)
+        world.handle(command)
+        live.apply(step[0], live_fields(command))
+    return live

@@ -1,0 +1,107 @@
+"""Schema migrations: created on first use, upgraded in place, refused when too new."""
+
+from __future__ import annotations
+
+import pytest
+from eventsourcing.persistence import Tracking
+
+from aethyr_domain.projections import migrations
+from aethyr_domain.projections.migrations import (
+    LATEST_VERSION,
+    MIGRATIONS,
+    AppliedMigration,
+    SchemaChecksumError,
+    SchemaTooNewError,
+)
+from aethyr_domain.projections.view import Rows
+from tests.projections.conftest import MakeView
+
+
+def test_first_enable_creates_every_table_at_the_latest_version(make_view: MakeView) -> None:
+    view = make_view()
+    assert view.schema_version() == LATEST_VERSION == 2
+    applied = view.applied_migrations()
+    assert [(m.version, m.name, m.checksum) for m in applied] == [
+        (m.version, m.name, m.checksum) for m in MIGRATIONS
+    ]
+    assert all(m.applied_at.endswith("+00:00") for m in applied)
+    for table in migrations.tables_at(LATEST_VERSION):
+        assert view.rows(table) == []
+    assert view.generations() == {1: "active"}
+
+
+def test_a_later_start_applies_nothing(make_view: MakeView) -> None:
+    first = make_view()
+    before = first.applied_migrations()
+    again = make_view()
+    assert again.migrate() == []
+    assert again.applied_migrations() == before
+
+
+def test_upgrading_a_populated_v1_read_model(make_view: MakeView) -> None:
+    """Version 1 had no equipment layers; version 2 adds them, existing rows on layer 0."""
+    old = make_view(schema_version=1)
+    assert old.schema_version() == 1
+
+    def v1_rows(rows: Rows) -> None:
+        rows.put(
+            "game_objects",
+            {
+                "id": "hero",
+                "name": "Hero",
+                "generic": "player",
+                "container_id": "hall",
+                "attributes": {},
+                "deleted": False,
+            },
+        )
+        rows.put("equipment", {"character_id": "hero", "item_id": "helm", "slot": "head"})
+        rows.put("equipment", {"character_id": "hero", "item_id": "blade", "slot": "left_wield"})
+
+    old.apply(Tracking("World", 3), v1_rows)
+    with old.read() as rows:
+        assert "layer" not in rows.select("equipment")[0]
+
+    upgraded = make_view()  # the current code opens it: pending migration 2 runs
+    assert upgraded.schema_version() == 2
+    assert [m.version for m in upgraded.applied_migrations()] == [1, 2]
+    assert upgraded.rows("equipment") == [
+        {"character_id": "hero", "item_id": "blade", "slot": "left_wield", "layer": 0},
+        {"character_id": "hero", "item_id": "helm", "slot": "head", "layer": 0},
+    ]
+    assert upgraded.rows("game_objects")[0]["name"] == "Hero"
+    assert upgraded.max_tracking_id("World") == 3
+    upgraded.apply(
+        Tracking("World", 4),
+        lambda rows: rows.put(
+            "equipment", {"character_id": "hero", "item_id": "cloak", "slot": "back", "layer": 1}
+        ),
+    )
+    assert [r["layer"] for r in upgraded.rows("equipment")] == [0, 1, 0]
+
+
+def test_a_schema_newer_than_the_code_stops_with_a_clear_error(
+    make_view: MakeView, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_view()
+    future = migrations.Migration(3, "from the future", ())
+    monkeypatch.setattr(migrations, "MIGRATIONS", (*MIGRATIONS, future))
+    make_view()  # newer code migrates the read model to version 3
+    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS)
+    with pytest.raises(SchemaTooNewError, match=r"version 3.*only knows.*version 2"):
+        make_view()
+
+
+def test_an_edited_migration_is_detected() -> None:
+    applied = [AppliedMigration(1, MIGRATIONS[0].name, "t", "0" * 64)]
+    with pytest.raises(SchemaChecksumError, match="migration 1 was applied with checksum"):
+        migrations.pending(applied)
+
+
+def test_checksums_are_stable_and_differ_per_migration() -> None:
+    assert len({m.checksum for m in MIGRATIONS}) == len(MIGRATIONS)
+    assert (
+        MIGRATIONS[0].checksum
+        == migrations.Migration(1, MIGRATIONS[0].name, MIGRATIONS[0].operations).checksum
+    )
+    assert [m.version for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))

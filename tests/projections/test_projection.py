@@ -1,0 +1,165 @@
+"""The projection builds a read model that prints exactly what the live world prints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from eventsourcing.persistence import Tracking
+
+from aethyr_domain.application import World
+from aethyr_domain.projections import metrics
+from aethyr_domain.projections.projection import WorldProjection, apply_event
+from aethyr_domain.projections.queries import (
+    carried_by,
+    equipped_on,
+    in_room,
+    where_is,
+    world_dict,
+)
+from aethyr_domain.projections.runner import ProjectionService
+from aethyr_domain.world_dump import canonical_json, dumps
+from tests.projections.conftest import MakeView
+from tests.projections.scenario import ACTIONS, FAST_ENV, SETUP, command_of, play
+
+
+def projected_json(view: object) -> str:
+    with view.read() as rows:  # type: ignore[attr-defined]
+        return canonical_json(world_dict(rows))
+
+
+def test_catch_up_equals_the_live_world(make_view: MakeView) -> None:
+    world = World(env=FAST_ENV)
+    live = play(world)
+    view = make_view()
+    applied = ProjectionService(world, view).catch_up()
+    assert applied == world.recorder.max_notification_id()
+    assert projected_json(view) == dumps(live)
+    assert view.max_tracking_id(world.name) == applied
+
+
+def test_following_live_writes_in_a_thread(make_view: MakeView) -> None:
+    world = World(env=FAST_ENV)
+    live = play(world, steps=SETUP)
+    view = make_view()
+    before = metrics.EVENTS_PROCESSED.labels(WorldProjection.name)._value.get()
+    with ProjectionService(world, view) as service:
+        play(world, live, steps=ACTIONS)
+        service.wait(world.recorder.max_notification_id(), timeout=10)
+        assert projected_json(view) == dumps(live)
+        assert service.update_lag() == (0, 0.0)
+    after = metrics.EVENTS_PROCESSED.labels(WorldProjection.name)._value.get()
+    assert after - before == world.recorder.max_notification_id()
+
+
+def test_sqlite_event_store_is_followed_by_polling(tmp_path: Path, make_view: MakeView) -> None:
+    env = {
+        **FAST_ENV,
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(tmp_path / "events.db"),
+        "ORIGINATOR_ID_TYPE": "text",
+    }
+    world = World(env=env)
+    live = play(world, steps=SETUP)
+    view = make_view()
+    with ProjectionService(world, view, poll_interval=0.02) as service:
+        play(world, live, steps=ACTIONS)
+        service.wait(world.recorder.max_notification_id(), timeout=10)
+    assert projected_json(view) == dumps(live)
+
+
+def test_redelivered_events_are_not_applied_twice(make_view: MakeView) -> None:
+    world = World(env=FAST_ENV)
+    play(world, steps=SETUP)
+    view = make_view()
+    ProjectionService(world, view).catch_up()
+    once = projected_json(view)
+    notification = world.recorder.select_notifications(start=1, limit=1)[0]
+    event = world.mapper.to_domain_event(notification)
+    with pytest.raises(Exception, match="not after"):
+        WorldProjection(view).process_event(event, Tracking(world.name, notification.id))
+    assert projected_json(view) == once
+
+
+def test_password_hashes_never_reach_the_read_model(make_view: MakeView) -> None:
+    world = World(env=FAST_ENV)
+    play(world)
+    view = make_view()
+    ProjectionService(world, view).catch_up()
+    for table in ("players", "game_objects"):
+        text = repr(view.rows(table))
+        assert "scrypt" not in text and "secret" not in text
+    assert view.rows("players") == [
+        {"id": "ada", "name": "Ada", "admin": True},
+        {"id": "bob", "name": "Bob", "admin": False},
+    ]
+
+
+def test_queries(make_view: MakeView) -> None:
+    world = World(env=FAST_ENV)
+    play(world)
+    view = make_view()
+    ProjectionService(world, view).catch_up()
+    with view.read() as rows:
+        sword = where_is(rows, "sword")
+        assert sword is not None
+        assert (sword.holder_id, sword.slot, sword.layer) == ("ada", "right_wield", 0)
+        dagger = where_is(rows, "dagger")
+        assert dagger is not None and dagger.holder_id == "bag" and dagger.slot is None
+        assert where_is(rows, "nothing") is None
+        statue = where_is(rows, "statue")
+        assert statue is not None and statue.holder_id is None
+        assert [r["id"] for r in carried_by(rows, "library")] == ["bob", "bag"]
+        assert equipped_on(rows, "ada") == {"right_wield": {0: "sword"}}
+        assert in_room(rows, "library") == {
+            "description": "Books.",
+            "exits": {"east": "garden", "south": "hall"},
+            "contents": ["bob", "bag"],
+        }
+        assert in_room(rows, "nowhere") == {"description": None, "exits": {}, "contents": []}
+
+
+def test_unknown_events_only_move_the_tracking_position(make_view: MakeView) -> None:
+    class SomethingElse:
+        originator_id = "x"
+
+    view = make_view()
+    handled: list[bool] = []
+    view.apply(
+        Tracking("World", 9), lambda rows: handled.append(apply_event(rows, SomethingElse()))
+    )
+    assert handled == [False]
+    assert view.max_tracking_id("World") == 9
+    assert view.rows("game_objects") == []
+
+
+def test_every_original_command_is_projected() -> None:
+    names = {type(command_of(step)).__name__ for step in SETUP + ACTIONS}
+    assert len(names) == 16
+
+
+@pytest.mark.immudb
+def test_library_projection_runner_on_immudb_store_and_view() -> None:
+    """eventsourcing's own ProjectionRunner drives the projection: view built by the
+    immudb factory, events followed through the recorder's subscribe()."""
+    from eventsourcing.projection import ProjectionRunner
+
+    from aethyr_domain.projections import view_class_for
+    from tests import immudb_harness
+    from tests.recorder.support import env_for
+
+    env = {**env_for(immudb_harness.fresh_database("p")), **FAST_ENV}
+    world = World(env=env)
+    live = play(world, steps=SETUP)
+    view_class = view_class_for(env)
+    with ProjectionRunner(
+        application_class=World,
+        projection_class=WorldProjection,
+        view_class=view_class,  # type: ignore[type-var]
+        env=env,
+    ) as runner:
+        play(world, live, steps=ACTIONS)
+        runner.wait(world.recorder.max_notification_id(), timeout=20)
+        assert projected_json(runner.view) == dumps(live)
+        assert [m.version for m in runner.view.applied_migrations()] == [1, 2]
+    world.close()
