@@ -174,7 +174,7 @@ def _play(args: argparse.Namespace) -> int:
 def _world(args: argparse.Namespace) -> int:
     config = _config(args)
     if args.at is not None:
-        from aethyr_domain.projections.cli_commands import world_at  # noqa: PLC0415
+        from aethyr_domain.projections.cli_commands import world_at
 
         live = world_at(config, args.at)
     else:
@@ -352,7 +352,7 @@ def _parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", parents=[common], help="import a world dump (idempotent)")
     migrate.add_argument("dump", metavar="DUMP.json")
     migrate.set_defaults(func=_migrate)
-    from aethyr_domain.projections.cli_commands import register  # noqa: PLC0415
+    from aethyr_domain.projections.cli_commands import register
 
     register(sub, common, _config)  # rebuild, schema, project, history
     return parser
