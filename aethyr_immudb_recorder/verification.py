@@ -135,7 +135,7 @@ class StateFile:
             raise
 
 
-class PinnedState(RootService):
+class PinnedState(RootService):  # type: ignore[misc]
     """An immudb-py root service that trusts only the state it is given.
 
     ``init`` (called by ``ImmudbClient.login``) does nothing, unlike the library's,
