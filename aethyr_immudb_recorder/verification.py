@@ -249,7 +249,7 @@ def _rows(
         "ORDER BY notification_id LIMIT @limit"
     )
     while True:
-        page = datastore.run("verify_select", lambda s: datastore.query(s, sql, dict(params)))  # type: ignore[misc]
+        page = datastore.run("verify_select", lambda s: datastore.query(s, sql, dict(params)))
         yield from page
         if len(page) < PAGE_SIZE:
             return
