@@ -60,8 +60,31 @@ def boot(config: ServerConfig, *, world: Any = None) -> Manager:
         raise BootError(f"cannot load the world: {type(exc).__name__}: {exc}") from None
     finally:
         outbox.close()
-    sink = OutboxSink.start(config, world_factory=lambda: app, close_world=world is None)
+    sink = OutboxSink.start(
+        config,
+        world_factory=_world_factory(config, app, owned=world is None),
+        close_world=world is None,
+    )
     return Manager(live, config=config, sink=sink)
+
+
+def _world_factory(config: ServerConfig, app: Any, *, owned: bool) -> Any:
+    """What the delivery thread calls for a World: the booted one first, then fresh ones.
+
+    After repeated transient failures the thread closes its World and asks for a new
+    connection; handing back the closed one would fail forever ("datastore is
+    closed"). A World the caller owns (``boot(world=...)``) is always reused.
+    """
+    from aethyr_domain.event_store import open_world
+
+    first = [app]
+
+    def factory() -> Any:
+        if not owned:
+            return app
+        return first.pop() if first else open_world(config)
+
+    return factory
 
 
 @dataclass
