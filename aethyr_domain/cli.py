@@ -102,12 +102,14 @@ def _demo(args: argparse.Namespace) -> int:
             ScriptRunner(manager, sys.stdout).run(DEMO_SCRIPT.splitlines())
             sink: Any = manager.sink
             drained = bool(sink.drain(config.outbox_drain_timeout or 10.0))
+            projected_json = _projected(manager, app)
         finally:
             manager.close()
         live_json = dumps(manager.world)
         replay_json = dumps(rebuild_world_state(app))
         stats = _store_stats(app)
     same = live_json == replay_json
+    projected_same = projected_json is None or projected_json == live_json
     print()
     print("== Summary ==")
     print(f"outbox delivered everything: {'yes' if drained else 'NO'}")
@@ -124,8 +126,26 @@ def _demo(args: argparse.Namespace) -> int:
         f"{sum(1 for o in live.objects.values() if o.deleted)} deleted"
     )
     print(f"world rebuilt from the events matches the live world: {'yes' if same else 'NO'}")
-    print(f"canonical JSON: {len(live_json.encode())} bytes, identical: {same}")
-    return 0 if same and drained else 1
+    if projected_json is not None:
+        print(
+            "world printed from the in-process projection matches the live world: "
+            f"{'yes' if projected_same else 'NO'}"
+        )
+    print(f"canonical JSON: {len(live_json.encode())} bytes, identical: {same and projected_same}")
+    return 0 if same and projected_same and drained else 1
+
+
+def _projected(manager: Any, app: Any) -> str | None:
+    """The world as the in-process projection holds it, once it applied every event
+    (``None`` when ``projections_enabled`` is off)."""
+    service = manager.projection
+    if service is None:
+        return None
+    from aethyr_domain.projections.queries import world_dict
+    from aethyr_domain.world_dump import canonical_json
+
+    service.wait(app.recorder.max_notification_id(), timeout=10.0)
+    return canonical_json(service.view.query(world_dict))
 
 
 # ------------------------------------------------------------------- play
@@ -136,6 +156,9 @@ def _play(args: argparse.Namespace) -> int:
     if config.metrics_enabled:
         from prometheus_client import start_http_server
 
+        from aethyr_domain.projections import metrics
+
+        metrics.expose()  # one scrape: recorder, outbox and projection metrics
         start_http_server(config.metrics_port, addr=config.metrics_address)
     try:
         manager = boot(config)
@@ -381,7 +404,12 @@ def _parser() -> argparse.ArgumentParser:
     world = sub.add_parser("world", parents=[common], help="print the world as canonical JSON")
     world.add_argument("--json", action="store_true", required=True, help="JSON output")
     world.add_argument("--source", choices=("live", "projection", "replay"), default="replay")
-    world.add_argument("--at", metavar="TX|ISO-TIMESTAMP", help="the world as it was then")
+    world.add_argument(
+        "--at",
+        metavar="TX|ISO-TIMESTAMP",
+        help="the world as it was then: TX is an immudb transaction id on the immudb store, "
+        "a notification id on sqlite/popo; or an ISO-8601 time (UTC if no offset)",
+    )
     world.set_defaults(func=_world)
     stats = sub.add_parser("stats", parents=[common], help="event store and outbox statistics")
     stats.add_argument("--json", action="store_true", help="JSON output")

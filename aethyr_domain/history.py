@@ -2,8 +2,11 @@
 
 What an admin asks when a sword goes missing: ``aethyr-es history ID`` lists
 each event of the object with its version, time, actor (the player or admin
-whose command caused it, or ``system``) and what changed (the event's fields).
-Password hashes are never shown, only that the password changed.
+whose command caused it, or ``system``) and what changed (the event's fields),
+plus where it sits in the log: its notification id (``position``) and, on the
+immudb store, the immudb transaction that committed it (``tx``) - either can be
+handed to ``world --at`` (see :mod:`aethyr_domain.log_positions`). Password
+hashes are never shown, only that the password changed.
 """
 
 from __future__ import annotations
@@ -42,13 +45,22 @@ class HistoryEntry:
     actor: str
     event: str
     changes: dict[str, Any]
+    position: int | None = None
+    """The event's notification id."""
+    tx: int | None = None
+    """The immudb transaction that committed the event (``None`` on other stores)."""
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     def line(self) -> str:
         changes = " ".join(f"{k}={v!r}" for k, v in sorted(self.changes.items()))
-        return f"v{self.version:<4} {self.time}  {self.actor:<12} {self.event} {changes}".rstrip()
+        where = f"#{self.position}" if self.position is not None else "#?"
+        if self.tx is not None:
+            where += f" tx {self.tx}"
+        return (
+            f"v{self.version:<4} {where:<14} {self.time}  {self.actor:<12} {self.event} {changes}"
+        ).rstrip()
 
 
 def _plain(value: Any) -> Any:
@@ -73,9 +85,14 @@ def _changes(event: Any) -> dict[str, Any]:
 
 def object_history(app: Application[Any], object_id: str) -> list[HistoryEntry]:
     """Every event of ``object_id``'s stream (not snapshots), oldest first."""
+    from aethyr_domain.log_positions import stream_positions, transaction_ids
+
+    positions = stream_positions(app, object_id)
+    txs = transaction_ids(app, positions.values())
     entries: list[HistoryEntry] = []
     for event in app.events.get(object_id):
         stamp = getattr(event, "timestamp", None)
+        position = positions.get(int(event.originator_version))
         entries.append(
             HistoryEntry(
                 version=int(event.originator_version),
@@ -83,6 +100,8 @@ def object_history(app: Application[Any], object_id: str) -> list[HistoryEntry]:
                 actor=str(getattr(event, "actor", "") or "system"),
                 event=type(event).__name__,
                 changes=_changes(event),
+                position=position,
+                tx=None if position is None else txs.get(position),
             )
         )
     if not entries:

@@ -74,6 +74,10 @@ class Manager:
         self.new_id = new_id
         #: Players currently in the game (``quit`` removes them; not world state).
         self.online: set[str] = set()
+        #: The in-process world projection (a ``ProjectionService``) when boot started one.
+        self.projection: Any = None
+        #: Run in order by :meth:`close` after the sink stopped (boot's clean-up).
+        self.closers: list[Callable[[], None]] = []
 
     @classmethod
     def from_config(cls, config: ServerConfig, world: LiveWorld | None = None) -> Manager:
@@ -86,9 +90,13 @@ class Manager:
         return cls(world, config=config, sink=sink)
 
     def close(self) -> None:
-        """Stop the sink's background delivery (the outbox keeps what is pending)."""
+        """Stop the sink's background delivery (the outbox keeps what is pending), then
+        whatever boot started (the projection, the store connection)."""
         if self.sink is not None:
             self.sink.close()
+        closers, self.closers = self.closers, []
+        for closer in closers:
+            closer()
 
     # ----------------------------------------------------------------- core
     def _change(self, command: str, actor: str, **fields: Any) -> None:

@@ -3,8 +3,16 @@
 With event sourcing off, the live world starts empty and nothing else happens. With
 it on, boot is the one moment the game reads the event store: it delivers what the
 outbox still holds (bounded by ``outbox_drain_timeout``), rebuilds the live world from
-the event log (:func:`~aethyr_domain.replay.rebuild_world_state`) and then starts the
-background delivery. From then on the game only writes to the outbox.
+the event log (:func:`~aethyr_domain.replay.rebuild_world_state`), starts the world
+projection in process when ``projections_enabled`` (a
+:class:`~aethyr_domain.projections.runner.ProjectionService` that catches the read
+model up and follows the log; ``manager.projection``) and then starts the background
+delivery. From then on the game only writes to the outbox.
+
+Order matters at both ends: the projection subscribes before the delivery thread
+writes and stops after it stopped (eventsourcing 9.5's in-memory recorder iterates its
+listener set while inserting, so a subscriber joining or leaving during an insert can
+break that insert), and the store is closed last.
 
 :class:`ScriptRunner` runs ``<player>: <command text>`` lines (``aethyr-es play``).
 """
@@ -13,7 +21,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -60,31 +68,37 @@ def boot(config: ServerConfig, *, world: Any = None) -> Manager:
         raise BootError(f"cannot load the world: {type(exc).__name__}: {exc}") from None
     finally:
         outbox.close()
-    sink = OutboxSink.start(
-        config,
-        world_factory=_world_factory(config, app, owned=world is None),
-        close_world=world is None,
-    )
-    return Manager(live, config=config, sink=sink)
+    closers: list[Callable[[], None]] = []
+    projection = None
+    if config.projections_enabled:
+        try:
+            projection = start_projection(config, app)
+        except Exception as exc:
+            if world is None:
+                app.close()
+            raise BootError(
+                f"cannot start the world projection: {type(exc).__name__}: {exc}"
+            ) from None
+        closers.append(projection.stop)
+    if world is None:
+        closers.append(app.close)
+    sink = OutboxSink.start(config, world_factory=lambda: app, close_world=False)
+    manager = Manager(live, config=config, sink=sink)
+    manager.projection = projection
+    manager.closers.extend(closers)
+    return manager
 
 
-def _world_factory(config: ServerConfig, app: Any, *, owned: bool) -> Any:
-    """What the delivery thread calls for a World: the booted one first, then fresh ones.
+def start_projection(config: ServerConfig, app: Any) -> Any:
+    """Catch the world read model up and follow ``app``'s log in a thread.
 
-    After repeated transient failures the thread closes its World and asks for a new
-    connection; handing back the closed one would fail forever ("datastore is
-    closed"). A World the caller owns (``boot(world=...)``) is always reused.
+    The view lives where ``config`` says (the events' store; in memory for POPO);
+    returns the started :class:`~aethyr_domain.projections.runner.ProjectionService`.
     """
-    from aethyr_domain.event_store import open_world
+    from aethyr_domain.projections.cli_commands import open_view
+    from aethyr_domain.projections.runner import ProjectionService
 
-    first = [app]
-
-    def factory() -> Any:
-        if not owned:
-            return app
-        return first.pop() if first else open_world(config)
-
-    return factory
+    return ProjectionService(app, open_view(config)).start()
 
 
 @dataclass

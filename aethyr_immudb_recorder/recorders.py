@@ -63,7 +63,12 @@ from eventsourcing.persistence import (
     TrackingRecorder,
 )
 
-from aethyr_immudb_recorder.datastore import ImmudbDatastore, Session, Transaction
+from aethyr_immudb_recorder.datastore import (
+    ImmudbDatastore,
+    Session,
+    Transaction,
+    exec_request,
+)
 from aethyr_immudb_recorder.sqlvalues import Params
 
 MAX_ORIGINATOR_ID_LENGTH = 255
@@ -71,6 +76,8 @@ MAX_ORIGINATOR_ID_LENGTH = 255
 
 MAX_APPLICATION_NAME_LENGTH = 255
 """Longest upstream application name the tracking tables accept."""
+
+_INT64_LIMIT = 2**63
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
 
@@ -184,14 +191,23 @@ class ImmudbAggregateRecorder(ImmudbRecorder, AggregateRecorder):
         return None
 
     def _insert_statement(self, stored_events: Sequence[StoredEvent]) -> tuple[str, Params]:
+        """One multi-row ``INSERT`` for ``stored_events`` and its parameters.
+
+        Lean on purpose (each bound parameter is two protobuf messages on the
+        client and a map entry on the server): a version that is a plain
+        non-negative ``int`` and the UUID tag are written as literals, and each
+        distinct originator id and topic is bound once per batch. The state is
+        always bound (``@s{i}``). Values are never interpolated otherwise.
+        """
         params: dict[str, Any] = {}
+        names: dict[tuple[str, Any], str] = {}
         rows = []
         for i, event in enumerate(stored_events):
             originator_id = event.originator_id
             if isinstance(originator_id, UUID):
-                oid, is_uuid = str(originator_id), True
+                oid, is_uuid = str(originator_id), "TRUE"
             elif isinstance(originator_id, str):
-                oid, is_uuid = originator_id, False
+                oid, is_uuid = originator_id, "FALSE"
             else:
                 msg = f"originator_id must be a UUID or a str, got {type(originator_id).__name__}"
                 raise DataError(msg)
@@ -201,45 +217,69 @@ class ImmudbAggregateRecorder(ImmudbRecorder, AggregateRecorder):
                     f"({len(oid)}); nothing was written"
                 )
                 raise DataError(msg)
-            params[f"o{i}"] = oid
-            params[f"u{i}"] = is_uuid
-            params[f"v{i}"] = event.originator_version
-            params[f"t{i}"] = event.topic
+            o = names.get(("o", oid))
+            if o is None:
+                o = names[("o", oid)] = f"@o{i}"
+                params[f"o{i}"] = oid
+            t = names.get(("t", event.topic))
+            if t is None:
+                t = names[("t", event.topic)] = f"@t{i}"
+                params[f"t{i}"] = event.topic
+            version = event.originator_version
+            if type(version) is int and 0 <= version < _INT64_LIMIT:
+                v = str(version)
+            else:  # let the server judge anything unusual, as a bound value
+                v = f"@v{i}"
+                params[f"v{i}"] = version
             params[f"s{i}"] = event.state
-            rows.append(f"(@o{i},@u{i},@v{i},@t{i},@s{i})")
+            rows.append(f"({o},{is_uuid},{v},{t},@s{i})")
         sql = f"INSERT INTO {self.events_table_name} ({EVENTS_COLUMNS}) VALUES {','.join(rows)}"  # noqa: S608
         return sql, params
 
     def _insert_events(
         self, stored_events: Sequence[StoredEvent], tracking: Tracking | None
     ) -> list[int]:
-        """Write events (and tracking) in one transaction; their notification ids."""
+        """Write events (and tracking) in one ``SQLExec`` transaction; their notification ids.
+
+        With ``tracking`` the statement starts with the tracking guard and
+        ``UPSERT`` (:meth:`_tracking_statement`), so the check, the tracking
+        record and the events commit together in one round trip.
+        """
         if not stored_events and tracking is None:
             return []
         count = len(stored_events)
         sql, params = self._insert_statement(stored_events) if count else ("", {})
+        if tracking is not None:
+            tracking_sql, tracking_params = self._tracking_statement(tracking)
+            sql = tracking_sql + sql
+            params = {**tracking_params, **params}
+        request = exec_request(sql, params)  # built before the writer lock is taken
         table = self.events_table_name
 
         def write(session: Session) -> list[int]:
-            if tracking is None:
-                result = self.datastore.execute(session, sql, params)
-                pks = result.txs[0].lastInsertedPKs
-            else:
-                with self.datastore.transaction(session) as tx:
-                    self._insert_tracking(tx, tracking)
-                    if count:
-                        tx.execute(sql, params)
-                    pks = tx.commit().lastInsertedPKs
+            result = self.datastore.execute_request(session, request)
             if not count:
                 return []
-            last = int(pks[table].n)
+            last = int(result.txs[0].lastInsertedPKs[table].n)
             return list(range(last - count + 1, last + 1))
 
-        ids = self.datastore.run("insert_events", write, write=True)
+        try:
+            ids = self.datastore.run("insert_events", write, write=True)
+        except IntegrityError as exc:
+            if tracking is not None:
+                self._explain_tracking_conflict(tracking, exc)
+            raise
         if count:
             self.datastore.metrics.events_appended.inc(count)
             self._after_insert()
         return ids
+
+    def _tracking_statement(self, tracking: Tracking) -> tuple[str, Params]:
+        msg = "This recorder has no tracking table"
+        raise ProgrammingError(msg)  # pragma: no cover (overridden by tracking recorders)
+
+    def _explain_tracking_conflict(self, tracking: Tracking, exc: IntegrityError) -> None:
+        """Hook: replace a tracking guard's ``key already exists`` with a clear message."""
 
     def _insert_tracking(self, tx: Transaction, tracking: Tracking) -> None:
         msg = "This recorder has no tracking table"
@@ -404,6 +444,19 @@ class ImmudbTrackingRecorder(ImmudbRecorder, TrackingRecorder):
             f"UPSERT INTO {t} (application_name, notification_id) "
             "VALUES (@application_name, @notification_id)"
         )
+        # The guard re-inserts the current row when it is not below the new id:
+        # its primary key exists, so the whole SQLExec fails with "key already
+        # exists" (IntegrityError) and nothing is written. Otherwise it selects
+        # nothing and the UPSERT records the new position. The SELECT is in the
+        # transaction's MVCC read set, so a concurrent writer of the same row
+        # makes the commit conflict and the statement is run again.
+        self._guarded_tracking_sql = (
+            f"INSERT INTO {t} (application_name, notification_id) "  # noqa: S608
+            f"SELECT application_name, notification_id FROM {t} "
+            "WHERE application_name = @tracking_name AND notification_id >= @tracking_id;"
+            f"UPSERT INTO {t} (application_name, notification_id) "
+            "VALUES (@tracking_name, @tracking_id);"
+        )
 
     def create_table(self) -> None:
         super().create_table()
@@ -416,7 +469,34 @@ class ImmudbTrackingRecorder(ImmudbRecorder, TrackingRecorder):
         self.datastore.ensure_tables(table, ensure)
 
     def insert_tracking(self, tracking: Tracking) -> None:
-        self._write_with_tracking(lambda tx: self._insert_tracking(tx, tracking))
+        sql, params = self._tracking_statement(tracking)
+        request = exec_request(sql, params)
+        try:
+            self.datastore.run(
+                "insert_tracking",
+                lambda session: self.datastore.execute_request(session, request),
+                write=True,
+            )
+        except IntegrityError as exc:
+            self._explain_tracking_conflict(tracking, exc)
+            raise
+
+    def _tracking_statement(self, tracking: Tracking) -> tuple[str, Params]:
+        """The guarded tracking statements (one ``SQLExec``, no interactive read)."""
+        name = tracking.application_name
+        if len(name) > MAX_APPLICATION_NAME_LENGTH:
+            msg = f"application name longer than {MAX_APPLICATION_NAME_LENGTH} characters"
+            raise DataError(msg)
+        params = {"tracking_name": name, "tracking_id": tracking.notification_id}
+        return self._guarded_tracking_sql, params
+
+    def _explain_tracking_conflict(self, tracking: Tracking, exc: IntegrityError) -> None:
+        """Re-raise a failed guard as the tracking error (one read, only on failure)."""
+        current = self.max_tracking_id(tracking.application_name)
+        if current is not None and current >= tracking.notification_id:
+            raise IntegrityError(
+                _not_greater(tracking.application_name, tracking.notification_id, current)
+            ) from exc
 
     def _write_with_tracking(self, work: Any) -> None:
         """Run ``work(tx)`` in one retried read-write transaction and commit it."""
@@ -437,11 +517,7 @@ class ImmudbTrackingRecorder(ImmudbRecorder, TrackingRecorder):
         rows = tx.query(self._select_tracking_sql, {"application_name": name})
         current = rows[0][0] if rows else None
         if current is not None and current >= tracking.notification_id:
-            msg = (
-                f"Tracking notification ID {tracking.notification_id} for {name!r} is not "
-                f"greater than the current max tracking ID {current}; nothing was written"
-            )
-            raise IntegrityError(msg)
+            raise IntegrityError(_not_greater(name, tracking.notification_id, current))
         tx.execute(
             self._upsert_tracking_sql,
             {"application_name": name, "notification_id": tracking.notification_id},
@@ -477,3 +553,10 @@ class ImmudbProcessRecorder(ImmudbTrackingRecorder, ImmudbApplicationRecorder, P
     ) -> Sequence[int] | None:
         tracking: Tracking | None = kwargs.get("tracking")
         return self._insert_events(stored_events, tracking=tracking)
+
+
+def _not_greater(name: str, notification_id: int, current: int) -> str:
+    return (
+        f"Tracking notification ID {notification_id} for {name!r} is not "
+        f"greater than the current max tracking ID {current}; nothing was written"
+    )

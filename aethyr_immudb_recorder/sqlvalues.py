@@ -18,28 +18,34 @@ from immudb.grpc import schema_pb2
 Params = Mapping[str, Any]
 Row = tuple[Any, ...]
 
+_SQLValue = schema_pb2.SQLValue
+_NamedParam = schema_pb2.NamedParam
+_FIELD_BY_TYPE: dict[type, str] = {bytes: "bs", str: "s", int: "n", bool: "b"}
+
 
 def to_sql_value(value: Any) -> Any:
     """The ``schema_pb2.SQLValue`` for a Python value."""
+    # Exact types first (one dict lookup): this runs once per bound parameter.
+    field = _FIELD_BY_TYPE.get(type(value))
+    if field is not None:
+        return _SQLValue(**{field: value})
     if value is None:
-        return schema_pb2.SQLValue(null=0)
-    if isinstance(value, bool):
-        return schema_pb2.SQLValue(b=value)
-    if isinstance(value, int):
-        return schema_pb2.SQLValue(n=value)
+        return _SQLValue(null=0)
+    if isinstance(value, int):  # int subclasses (IntEnum); bool cannot be subclassed
+        return _SQLValue(n=value)
     if isinstance(value, str):
-        return schema_pb2.SQLValue(s=value)
+        return _SQLValue(s=value)
     if isinstance(value, bytes | bytearray | memoryview):
-        return schema_pb2.SQLValue(bs=bytes(value))
+        return _SQLValue(bs=bytes(value))
     if isinstance(value, UUID):
-        return schema_pb2.SQLValue(s=str(value))
+        return _SQLValue(s=str(value))
     msg = f"Cannot bind a value of type {type(value).__name__} as an immudb SQL parameter"
     raise TypeError(msg)
 
 
 def named_params(params: Params) -> list[Any]:
     """``NamedParam`` messages for a ``{name: value}`` mapping."""
-    return [schema_pb2.NamedParam(name=k, value=to_sql_value(v)) for k, v in params.items()]
+    return [_NamedParam(name=k, value=to_sql_value(v)) for k, v in params.items()]
 
 
 def from_sql_value(value: Any) -> Any:

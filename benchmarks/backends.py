@@ -43,12 +43,23 @@ class Backend:
     env: dict[str, str] = dataclasses.field(default_factory=dict)
     skip_reason: str | None = None
     sqlite_dir: Path | None = None
+    database_per_app: bool = False
 
     def env_for(self, app_name: str) -> dict[str, str]:
-        """The environment for an application named ``app_name`` (its own SQLite file)."""
+        """The environment for an application named ``app_name``.
+
+        SQLite gets a file per application. immudb gets a database per
+        application (``IMMUDB_DATABASE`` = the lower-cased name, created by the
+        recorder), as ``docs/recorder.md`` recommends: every immudb write
+        transaction clones the catalog and reads the maximum key of every
+        ``AUTO_INCREMENT`` table in its database, so its cost grows with the
+        number of tables there (see ``docs/performance.md``).
+        """
         env = dict(self.env)
         if self.sqlite_dir is not None:
             env["SQLITE_DBNAME"] = str(self.sqlite_dir / f"{app_name}.sqlite")
+        if self.database_per_app:
+            env["IMMUDB_DATABASE"] = app_name.lower()
         return env
 
 
@@ -65,10 +76,14 @@ def immudb_recorder_missing() -> str | None:
 
 
 @contextlib.contextmanager
-def started_backends(names: Sequence[str], versions: dict[str, str]) -> Iterator[list[Backend]]:
+def started_backends(
+    names: Sequence[str], versions: dict[str, str], *, immudb_shared_database: bool = False
+) -> Iterator[list[Backend]]:
     """Start what ``names`` need, yield the backends, stop and delete everything after.
 
     Server versions are added to ``versions`` (``postgresql``, ``immudb``).
+    ``immudb_shared_database`` puts every application's tables in one immudb
+    database (``bench``) instead of one database per application.
     """
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
@@ -82,7 +97,9 @@ def started_backends(names: Sequence[str], versions: dict[str, str]) -> Iterator
             elif name == "postgres":
                 backends.append(_postgres(stack, versions))
             elif name in ("immudb", "immudb-synced"):
-                backends.append(_immudb(name, stack, versions))
+                backend = _immudb(name, stack, versions)
+                backend.database_per_app = not immudb_shared_database
+                backends.append(backend)
             else:
                 raise ValueError(f"unknown backend {name!r}; choose from {', '.join(ALL_BACKENDS)}")
         yield backends

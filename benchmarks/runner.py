@@ -9,6 +9,7 @@ Each run uses a new application name, so it starts on empty tables.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -39,7 +40,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=",".join([*SCENARIOS, "transcode"]),
         help="comma-separated scenario names (default: all)",
     )
+    parser.add_argument(
+        "--immudb-shared-database",
+        action="store_true",
+        help="put every application's immudb tables in one database "
+        "(default: one database per application, as docs/recorder.md recommends)",
+    )
     parser.add_argument("--rounds", type=int, default=None, help="override the number of rounds")
+    parser.add_argument(
+        "--replay-events",
+        default=None,
+        help="comma-separated log sizes for the replay scenario (default: 20000 quick, "
+        "100000,1000000 full)",
+    )
     parser.add_argument("--size", choices=sorted(SIZES), default=None, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -48,6 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     size = SIZES[args.size or ("quick" if args.quick else "full")]
     rounds = args.rounds or size.rounds
+    if args.replay_events:
+        events = tuple(int(n) for n in args.replay_events.split(",") if n.strip())
+        size = dataclasses.replace(size, replay_events=events)
     if args.backends:
         names = [n.strip() for n in args.backends.split(",") if n.strip()]
     else:
@@ -62,7 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     machine = machine_info()
     versions = software_versions()
     results = Results()
-    with started_backends(names, versions) as backends:
+    with started_backends(
+        names, versions, immudb_shared_database=args.immudb_shared_database
+    ) as backends:
         for backend in backends:
             if backend.skip_reason:
                 print(f"skipping backend {backend.name}: {backend.skip_reason}", flush=True)
@@ -97,6 +115,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("machine: " + ", ".join(f"{k}={v}" for k, v in machine.items()))
     print("versions: " + ", ".join(f"{k}={v}" for k, v in versions.items()))
     print("durability: " + "; ".join(f"{n}: {DURABILITY[n]}" for n in names if n in DURABILITY))
+    layout = "one database per application"
+    if args.immudb_shared_database:
+        layout = "one shared database"
+    if any(n.startswith("immudb") for n in names):
+        print(f"immudb layout: {layout}")
     print(f"size: {args.size or ('quick' if args.quick else 'full')}, rounds: {rounds}, "
           f"took {elapsed:.0f} s; figures are median (min-max) over the rounds")  # fmt: skip
     print()
@@ -117,6 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "size": args.size or ("quick" if args.quick else "full"),
                 "rounds": rounds,
                 "durability": {n: DURABILITY[n] for n in names if n in DURABILITY},
+                "immudb_layout": layout,
                 "seconds": round(elapsed, 1),
             },
             "results": [s.as_json() for s in results.summaries.values()],

@@ -9,14 +9,12 @@ A scenario that cannot run on a backend raises :class:`Skip` with the reason.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.application import Application
@@ -42,12 +40,15 @@ class Size:
     notifications: int  # events in the log that is paged
     subscribe_events: int  # events whose delivery latency is measured
     transcode_events: int  # game events encoded and decoded per transcoder
+    replay_events: tuple[int, ...]  # game logs rebuilt by the replay scenario
+    lag_rate: int  # game actions per second during projection-lag
+    lag_seconds: float  # how long that load lasts
 
 
 SIZES = {
-    "full": Size(5, 1000, 50, 100, 50, 20_000, 400, 20_000),
-    "quick": Size(3, 200, 10, 20, 15, 5_000, 150, 5_000),
-    "tiny": Size(2, 5, 2, 2, 2, 300, 5, 50),
+    "full": Size(5, 1000, 50, 100, 50, 20_000, 400, 20_000, (100_000, 1_000_000), 50, 5.0),
+    "quick": Size(3, 200, 10, 20, 15, 5_000, 150, 5_000, (20_000,), 50, 2.0),
+    "tiny": Size(2, 5, 2, 2, 2, 300, 5, 50, (300,), 20, 0.5),
 }
 
 
@@ -212,34 +213,27 @@ def subscribe_latency(backend: Backend, app_name: str, size: Size) -> list[Measu
     latencies = sorted((received[i] - sent[i]) * 1000 for i in sent)
     return [
         Measure("subscribe-latency p50", statistics.median(latencies), "ms"),
-        Measure("subscribe-latency p99", _percentile(latencies, 99), "ms"),
+        Measure("subscribe-latency p99", percentile(latencies, 99), "ms"),
     ]
 
 
-def _percentile(sorted_values: list[float], pct: float) -> float:
+def percentile(sorted_values: list[float], pct: float) -> float:
     index = min(len(sorted_values) - 1, round(pct / 100 * (len(sorted_values) - 1)))
     return sorted_values[index]
 
 
 def replay(backend: Backend, app_name: str, size: Size) -> list[Measure]:
-    """``rebuild_world_state`` over many events: needs the domain's World (not built yet)."""
-    _needs_world()
-    raise Skip("the World has no rebuild machinery to measure yet")  # pragma: no cover
+    """``rebuild_world_state`` over a game log (events/s, peak RSS): :mod:`benchmarks.replay`."""
+    from benchmarks.replay import replay as run
+
+    return run(backend, app_name, size)
 
 
 def projection_lag(backend: Backend, app_name: str, size: Size) -> list[Measure]:
-    """p99 lag of the world projection under load: needs the domain and projections."""
-    _needs_world()
-    raise Skip("the world projection is not built yet")  # pragma: no cover
+    """Lag of the world projection under game load (ms): :mod:`benchmarks.projection_lag`."""
+    from benchmarks.projection_lag import projection_lag as run
 
-
-def _needs_world() -> None:
-    try:
-        module: Any = importlib.import_module("aethyr_domain.application")
-    except ImportError as exc:
-        raise Skip(f"aethyr_domain.application is not available ({exc})") from exc
-    if not hasattr(module, "World"):
-        raise Skip("aethyr_domain.application has no World")
+    return run(backend, app_name, size)
 
 
 Scenario = Callable[[Backend, str, Size], list[Measure]]

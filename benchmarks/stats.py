@@ -114,6 +114,19 @@ def targets(results: Results) -> list[str]:
         3.0,
     )
     for (scenario, backend), summary in results.summaries.items():
+        if scenario.startswith("replay ") and summary.unit == "events/s":
+            goal = {"popo": 50_000.0, "immudb": 25_000.0, "immudb-synced": 25_000.0}.get(backend)
+            if goal is not None:
+                verdict = "met" if summary.median >= goal else "MISSED"
+                lines.append(
+                    f"{scenario} on {backend}: {summary.median:,.0f} events/s "
+                    f"(target >= {goal:,.0f}) {verdict}"
+                )
+        if scenario == "replay 1M peak RSS":
+            verdict = "met" if summary.median < 300 else "MISSED"
+            lines.append(
+                f"{scenario} on {backend}: {summary.median:.0f} MB (target < 300 MB) {verdict}"
+            )
         if scenario == "subscribe-latency p99":
             verdict = "met" if summary.median < 100 else "MISSED"
             lines.append(

@@ -79,8 +79,13 @@ def load_world(config: ServerConfig) -> LiveWorld:
 
 
 def world_at(config: ServerConfig, at: str) -> LiveWorld:
-    """``world --at TX|ISO-TIMESTAMP``: the world as it was then (replay up to it)."""
+    """``world --at TX|ISO-TIMESTAMP``: the world as it was then (replay up to it).
+
+    ``TX`` is an immudb transaction id on the immudb store and a notification id
+    on the others (:mod:`aethyr_domain.log_positions`).
+    """
     from aethyr_domain.cli import CliError
+    from aethyr_domain.log_positions import notification_id_at
     from aethyr_domain.replay import TimeTravelError, parse_at, replay_world
     from aethyr_domain.world_dump import world_from_dict
 
@@ -90,6 +95,8 @@ def world_at(config: ServerConfig, at: str) -> LiveWorld:
         raise CliError(str(exc)) from None
     app = _open_world(config)
     try:
+        if isinstance(moment, int):
+            moment = notification_id_at(app, moment)
         return world_from_dict(replay_world(app, moment).world)
     finally:
         app.close()
@@ -185,6 +192,12 @@ def run_project_process(
                 view = open_view(config)
                 service = ProjectionService(app, view)
                 service.start()
+            else:
+                # Across processes the immudb subscription learns of new commits only by
+                # polling the server's tx id, and its first poll merely records a baseline:
+                # a commit between its first read and that baseline wakes nobody. A pass
+                # here (one cheap select when nothing is pending) bounds that delay.
+                service.catch_up()
             service.update_lag()
         service.stop()
         position = int(view.max_tracking_id(app.name) or 0)

@@ -197,20 +197,29 @@ class ImmudbWorldView(WorldView, ImmudbTrackingRecorder):
             "VALUES (@g, @v, @n, @a, @c)"
         )
 
-        def work(session: Session) -> None:
-            self.datastore.execute(
-                session,
-                ";\n".join(statements) + ";",
-                {
-                    "g": generation,
-                    "v": migration.version,
-                    "n": migration.name,
-                    "a": applied_at,
-                    "c": migration.checksum,
-                },
-            )
+        params = {
+            "g": generation,
+            "v": migration.version,
+            "n": migration.name,
+            "a": applied_at,
+            "c": migration.checksum,
+        }
 
-        self.datastore.run("migrate", work, write=True)
+        def work(tx: ImmudbTransaction) -> None:
+            # One interactive transaction that first reads the migration's row: two
+            # processes opening the store at once both try to migrate, and immudb does
+            # not check DDL against concurrent transactions (a second CREATE TABLE from
+            # an older snapshot would silently replace the table another process just
+            # altered). The read makes the loser's commit fail with a read conflict;
+            # the retry then finds the row and does nothing.
+            done = tx.query(
+                f"SELECT version FROM {META_MIGRATIONS} WHERE generation = @g AND version = @v",
+                {"g": generation, "v": migration.version},
+            )
+            if not done:
+                tx.execute(";\n".join(statements) + ";", params)
+
+        self._run_write("migrate", work)
 
     def _drop_generation_tables(self, generation: int) -> None:
         def work(session: Session) -> None:

@@ -2,7 +2,10 @@
 
 All metrics live on a module-level :class:`~prometheus_client.CollectorRegistry`
 (:data:`REGISTRY`) that the game's metrics endpoint can expose next to its own;
-names start with ``aethyr_projection_`` or ``aethyr_replay_``.
+names start with ``aethyr_projection_`` or ``aethyr_replay_``. :func:`expose`
+adds them to another registry - the game's endpoint serves prometheus' global
+``REGISTRY``, where the recorder's and the outbox's metrics live - so one
+scrape shows them all.
 
 =====================================================  =====================================
 metric                                                 meaning
@@ -22,7 +25,13 @@ metric                                                 meaning
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable
+
+import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -72,3 +81,28 @@ REPLAY_RATE = Gauge(
     "Replay rate of the last replay into an in-memory world.",
     registry=REGISTRY,
 )
+
+
+class _Bridge(Collector):
+    """Collects this module's :data:`REGISTRY` on behalf of another registry."""
+
+    def collect(self) -> Iterable[Metric]:
+        return REGISTRY.collect()
+
+    def describe(self) -> Iterable[Metric]:
+        return REGISTRY.collect()  # the names, so the target registry refuses clashes
+
+
+_exposed: set[int] = set()
+_exposed_lock = threading.Lock()
+
+
+def expose(registry: CollectorRegistry | None = None) -> None:
+    """Serve the projection metrics from ``registry`` too (default: prometheus'
+    global ``REGISTRY``, which ``start_http_server`` exposes). Idempotent."""
+    target = registry if registry is not None else prometheus_client.REGISTRY
+    with _exposed_lock:
+        if id(target) in _exposed:
+            return
+        target.register(_Bridge())
+        _exposed.add(id(target))

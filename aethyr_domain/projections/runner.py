@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError, OperationalError, Tracking
 from eventsourcing.projection import ApplicationSubscription
 
 from aethyr_domain.projections import metrics
@@ -130,6 +130,14 @@ class ProjectionService:
             with subscription:
                 if self._stop.is_set():
                     return
+                # The subscription's listener is registered only now, after its pull
+                # thread made its first read (eventsourcing 9.5's POPOSubscription and
+                # ListenNotifySubscription start the thread in the base constructor): an
+                # event committed between that read and the registration woke nobody
+                # and would wait for the next commit. One catch-up pass from the view's
+                # position, made after the registration, applies it; the subscription
+                # later re-delivers it and the position check below skips it.
+                self.catch_up()
                 for event, tracking in subscription:
                     with self._lock:
                         position = self.view.max_tracking_id(self.app.name) or 0
@@ -143,7 +151,10 @@ class ProjectionService:
 
     def _poll(self) -> None:
         while not self._stop.wait(self.poll_interval):
-            self.catch_up()
+            try:
+                self.catch_up()
+            except OperationalError:  # transient (e.g. SQLite "database is locked"): next poll
+                continue
 
     def wait(self, notification_id: int | None, timeout: float = 5.0) -> None:
         """Block until the view has applied ``notification_id`` (TimeoutError if not)."""

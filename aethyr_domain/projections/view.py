@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -289,10 +289,3 @@ class WorldView(TrackingRecorder, ABC):
     def rows(self, table: str) -> list[Row]:
         """Every row of ``table``, ordered by primary key."""
         return self.query(lambda rows: rows.select(table))
-
-
-def iter_tables() -> Iterator[str]:
-    """The read-model table names of the latest schema."""
-    from aethyr_domain.projections.migrations import LATEST_VERSION, tables_at
-
-    yield from tables_at(LATEST_VERSION)

@@ -32,7 +32,7 @@ def sqlite_env(monkeypatch, tmp_path):
     return tmp_path
 
 
-def test_play_dump_equals_world_json_from_replay_and_live(sqlite_env, capsys):
+def test_play_dump_equals_world_json_from_replay_live_and_projection(sqlite_env, capsys):
     script = sqlite_env / "s.txt"
     script.write_text(SCRIPT)
     dump = sqlite_env / "world.json"
@@ -41,22 +41,11 @@ def test_play_dump_equals_world_json_from_replay_and_live(sqlite_env, capsys):
     assert "* ann is now an admin" in out
     assert "bo> wield sword" in out and "firmly in your right hand" in out
     assert "line 9: expected '<player>: <command>'" in out
-    for source in ("replay", "live"):
+    for source in ("replay", "live", "projection"):
         assert main(["world", "--json", "--source", source]) == 0
         assert capsys.readouterr().out == dump.read_text()
     data = json.loads(dump.read_text())
     assert [o["id"] for o in data["objects"]] == sorted(o["id"] for o in data["objects"])
-
-
-def test_world_projection_source_is_a_clean_hook(sqlite_env, capsys):
-    code = main(["world", "--json", "--source", "projection"])
-    captured = capsys.readouterr()
-    if code == 2:
-        assert "projection source is not available" in captured.err
-    else:  # the projections part has landed: it must agree with the replay
-        assert code == 0
-        assert main(["world", "--json", "--source", "replay"]) == 0
-        assert capsys.readouterr().out == captured.out
 
 
 def test_play_reads_stdin_and_stats(sqlite_env, capsys, monkeypatch):

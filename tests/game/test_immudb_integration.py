@@ -1,5 +1,6 @@
 """End to end on a real immudb: scripted actions -> outbox -> events in immudb -> the world
-printed from a replay equals the live world; migration into immudb is idempotent."""
+printed from a replay and from the projections equals the live world; migration into
+immudb is idempotent."""
 
 from __future__ import annotations
 

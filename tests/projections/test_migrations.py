@@ -105,3 +105,52 @@ def test_checksums_are_stable_and_differ_per_migration() -> None:
         == migrations.Migration(1, MIGRATIONS[0].name, MIGRATIONS[0].operations).checksum
     )
     assert [m.version for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
+
+
+@pytest.mark.immudb
+def test_processes_opening_a_new_immudb_read_model_at_once_migrate_it_once() -> None:
+    """Regression: immudb does not check DDL against concurrent transactions, so two
+    openers (the game and ``aethyr-es project``) racing through the migrations
+    could leave v2 recorded but the ``layer`` column lost. Each opener here has its
+    own datastore (its own connections), as separate processes would."""
+    import threading
+
+    from aethyr_domain.projections.immudb_view import ImmudbWorldView
+    from aethyr_immudb_recorder.datastore import ImmudbDatastore
+    from tests import immudb_harness
+    from tests.recorder.support import settings_for
+
+    for _round in range(3):
+        database = immudb_harness.fresh_database("race")
+        stores = [ImmudbDatastore(settings_for(database)) for _ in range(3)]
+        barrier = threading.Barrier(len(stores))
+        views: list[ImmudbWorldView] = []
+        errors: list[BaseException] = []
+
+        def open_one(
+            store: ImmudbDatastore,
+            barrier: threading.Barrier = barrier,
+            views: list[ImmudbWorldView] = views,
+            errors: list[BaseException] = errors,
+        ) -> None:
+            try:
+                barrier.wait()
+                views.append(ImmudbWorldView(datastore=store))
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_one, args=(s,)) for s in stores]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        try:
+            assert errors == []
+            assert [v.schema_version() for v in views] == [2, 2, 2]
+            assert [m.version for m in views[0].applied_migrations()] == [1, 2]
+            row = {"character_id": "ada", "item_id": "helm", "slot": "head", "layer": 1}
+            views[0].apply(Tracking("World", 1), lambda rows, row=row: rows.put("equipment", row))
+            assert views[1].rows("equipment") == [row]
+        finally:
+            for store in stores:
+                store.close()

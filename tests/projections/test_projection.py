@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eventsourcing.persistence import Tracking
@@ -163,3 +165,37 @@ def test_library_projection_runner_on_immudb_store_and_view() -> None:
         assert projected_json(runner.view) == dumps(live)
         assert [m.version for m in runner.view.applied_migrations()] == [1, 2]
     world.close()
+
+
+def test_an_event_saved_while_the_subscription_starts_is_not_missed(make_view: MakeView) -> None:
+    """Regression: the POPO subscription (eventsourcing 9.5) starts its first read
+    before it registers its listener, so an event committed in between woke
+    nobody and the follower stalled until the next insert. Here that event is
+    saved exactly in that window; the follower must still apply it."""
+    world = World(env=FAST_ENV)
+    live = play(world, steps=SETUP)
+    recorder = world.recorder
+    first_read = threading.Event()
+    saved = threading.Event()
+    real_select = recorder.select_notifications
+    real_listen = recorder.listen  # type: ignore[attr-defined]
+
+    def select(*args: Any, **kwargs: Any) -> Any:
+        result = real_select(*args, **kwargs)
+        if "_loop_on_pull" in threading.current_thread().name:
+            first_read.set()
+        return result
+
+    def listen(event: threading.Event) -> None:
+        assert first_read.wait(5), "the subscription never read the log"
+        play(world, live, steps=ACTIONS[:1])  # committed before anyone listens
+        saved.set()
+        real_listen(event)
+
+    recorder.select_notifications = select  # type: ignore[method-assign]
+    recorder.listen = listen  # type: ignore[attr-defined]
+    view = make_view()
+    with ProjectionService(world, view) as service:
+        assert saved.wait(5)
+        service.wait(world.recorder.max_notification_id(), timeout=5)
+    assert projected_json(view) == dumps(live)

@@ -1,0 +1,211 @@
+"""The write path's statements: lean multi-row INSERTs and the one-round-trip tracking guard.
+
+``insert_events`` binds each distinct originator id and topic once per batch and
+writes plain versions as literals; the process and tracking recorders check and
+record tracking with a guard statement inside the same ``SQLExec`` instead of an
+interactive read. These tests pin what that must preserve: exact round trips,
+``IntegrityError`` with nothing written, and monotonic tracking even between
+writers that the in-process writer lock does not serialise (another process).
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+import time
+from uuid import uuid4
+
+import grpc
+import pytest
+from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
+
+from aethyr_immudb_recorder.datastore import ImmudbDatastore
+from aethyr_immudb_recorder.errors import ErrorKind, classify
+from aethyr_immudb_recorder.recorders import (
+    ImmudbApplicationRecorder,
+    ImmudbProcessRecorder,
+    ImmudbTrackingRecorder,
+)
+from tests import immudb_harness
+from tests.recorder.support import fresh_datastore, settings_for
+
+
+@pytest.fixture
+def datastore() -> ImmudbDatastore:
+    store = fresh_datastore()
+    yield store  # type: ignore[misc]
+    store.close()
+
+
+def _application(datastore: ImmudbDatastore) -> ImmudbApplicationRecorder:
+    recorder = ImmudbApplicationRecorder(datastore=datastore)
+    recorder.create_table()
+    return recorder
+
+
+def _process(datastore: ImmudbDatastore) -> ImmudbProcessRecorder:
+    recorder = ImmudbProcessRecorder(datastore=datastore)
+    recorder.create_table()
+    return recorder
+
+
+def test_batch_with_repeated_ids_and_topics_round_trips(datastore: ImmudbDatastore) -> None:
+    recorder = _application(datastore)
+    uuid_id, str_id = uuid4(), f"room-{uuid4()}"
+    topics = ["a:Created", "a:Renamed", "b:Moved"]
+    events = [
+        StoredEvent(
+            originator_id=uuid_id if i % 2 == 0 else str_id,
+            originator_version=i // 2 + 1,
+            topic=topics[i % 3],
+            state=b"s%d" % i,
+        )
+        for i in range(12)
+    ]
+    assert recorder.insert_events(events) == list(range(1, 13))
+    notifications = recorder.select_notifications(start=None, limit=20)
+    assert [(n.originator_id, n.originator_version, n.topic, n.state) for n in notifications] == [
+        (e.originator_id, e.originator_version, e.topic, e.state) for e in events
+    ]
+    assert recorder.select_events(str_id) == [e for e in events if e.originator_id == str_id]
+
+
+def test_unusual_versions_round_trip(datastore: ImmudbDatastore) -> None:
+    """Literal versions (0, the int64 maximum) and bound ones (negative) read back equal."""
+    recorder = _application(datastore)
+    originator_id = uuid4()
+    versions = [-1, 0, 2**62, 2**63 - 1]
+    events = [StoredEvent(originator_id, v, "t", b"x") for v in versions]
+    recorder.insert_events(events)
+    assert [e.originator_version for e in recorder.select_events(originator_id)] == versions
+
+
+def test_duplicate_version_raises_and_writes_nothing(datastore: ImmudbDatastore) -> None:
+    recorder = _application(datastore)
+    first, second = uuid4(), uuid4()
+    recorder.insert_events([StoredEvent(first, 1, "t", b"1")])
+    with pytest.raises(IntegrityError):
+        recorder.insert_events(
+            [StoredEvent(second, 1, "t", b"2"), StoredEvent(first, 1, "t", b"dup")]
+        )
+    assert recorder.select_events(second) == []
+    assert recorder.max_notification_id() == 1
+    # Straight after a write the unique index still refuses the same key.
+    recorder.insert_events([StoredEvent(second, 1, "t", b"2")])
+    with pytest.raises(IntegrityError):
+        recorder.insert_events([StoredEvent(second, 1, "t", b"again")])
+
+
+def test_stale_tracking_with_events_raises_and_writes_nothing(
+    datastore: ImmudbDatastore,
+) -> None:
+    recorder = _process(datastore)
+    originator_id = uuid4()
+    recorder.insert_events(
+        [StoredEvent(originator_id, 1, "t", b"1")], tracking=Tracking("upstream", 5)
+    )
+    for stale in (5, 3):
+        with pytest.raises(IntegrityError, match="not greater than the current max tracking ID 5"):
+            recorder.insert_events(
+                [StoredEvent(originator_id, 2, "t", b"2")],
+                tracking=Tracking("upstream", stale),
+            )
+    assert recorder.max_notification_id() == 1
+    assert recorder.max_tracking_id("upstream") == 5
+    # Another upstream application has its own position.
+    assert recorder.insert_events(
+        [StoredEvent(originator_id, 2, "t", b"2")], tracking=Tracking("other", 1)
+    ) == [2]
+    assert recorder.insert_events([], tracking=Tracking("upstream", 6)) == []
+    assert recorder.max_tracking_id("upstream") == 6
+
+
+def test_duplicate_event_with_fresh_tracking_keeps_the_version_error(
+    datastore: ImmudbDatastore,
+) -> None:
+    """A version clash is reported as such, and the tracking record is not written."""
+    recorder = _process(datastore)
+    originator_id = uuid4()
+    recorder.insert_events([StoredEvent(originator_id, 1, "t", b"1")])
+    with pytest.raises(IntegrityError) as raised:
+        recorder.insert_events(
+            [StoredEvent(originator_id, 1, "t", b"dup")], tracking=Tracking("upstream", 1)
+        )
+    assert "tracking" not in str(raised.value).lower()
+    assert recorder.max_tracking_id("upstream") is None
+
+
+def test_tracking_guard_holds_between_writers_without_the_process_lock() -> None:
+    """Writers that do not share the writer lock (like two processes) never move tracking back.
+
+    Each thread has its own datastore with a private lock, so their guarded
+    statements really run concurrently on the server. A position taken later
+    may commit first; the earlier one must then fail (the guard's read makes
+    the commit conflict, the retry sees the newer position), never overwrite it.
+    """
+    database = immudb_harness.fresh_database("g")
+    stores = [ImmudbDatastore(settings_for(database)) for _ in range(3)]
+    for store in stores:
+        store.writer_lock = threading.RLock()  # type: ignore[assignment]
+    recorders = [ImmudbTrackingRecorder(datastore=store) for store in stores]
+    recorders[0].create_table()
+    ids = itertools.count(1)
+    ids_lock = threading.Lock()
+    succeeded: list[int] = []
+    refused: list[int] = []
+    errors: list[BaseException] = []
+
+    def writer(recorder: ImmudbTrackingRecorder) -> None:
+        try:
+            for _ in range(40):
+                with ids_lock:
+                    notification_id = next(ids)
+                time.sleep(random.uniform(0, 0.002))  # lets later ids overtake
+                try:
+                    recorder.insert_tracking(Tracking("upstream", notification_id))
+                except IntegrityError:
+                    refused.append(notification_id)
+                else:
+                    succeeded.append(notification_id)
+        except BaseException as exc:  # pragma: no cover (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(r,)) for r in recorders]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert len(succeeded) + len(refused) == 120
+        assert refused  # later positions did overtake earlier ones
+        assert recorders[0].max_tracking_id("upstream") == max(succeeded)
+    finally:
+        for store in stores:
+            store.close()
+
+
+def test_tracking_guard_read_makes_a_concurrent_commit_conflict(
+    datastore: ImmudbDatastore,
+) -> None:
+    """The guard's SELECT is in the MVCC read set: a newer position committed meanwhile wins.
+
+    The guarded statements for position 5 run inside an open transaction whose
+    snapshot still says 4; position 6 is committed by another session before
+    that transaction commits. The commit must fail as a read conflict (which
+    :meth:`ImmudbDatastore.run` retries, and the retry's guard then refuses 5).
+    """
+    recorder = ImmudbTrackingRecorder(datastore=datastore)
+    recorder.create_table()
+    recorder.insert_tracking(Tracking("upstream", 4))
+    sql, params = recorder._tracking_statement(Tracking("upstream", 5))
+    with datastore.session() as session, datastore.transaction(session) as tx:
+        tx.execute(sql, params)
+        recorder.insert_tracking(Tracking("upstream", 6))
+        with pytest.raises(grpc.RpcError) as raised:
+            tx.commit()
+    assert classify(raised.value) is ErrorKind.CONFLICT
+    assert recorder.max_tracking_id("upstream") == 6
+    with pytest.raises(IntegrityError):
+        recorder.insert_tracking(Tracking("upstream", 5))
