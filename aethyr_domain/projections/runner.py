@@ -119,35 +119,46 @@ class ProjectionService:
 
     def _follow(self) -> None:
         try:
-            try:
-                subscription: ApplicationSubscription[Any] = ApplicationSubscription(
-                    self.app, gt=self.view.max_tracking_id(self.app.name)
-                )
-            except NotImplementedError:
-                self._poll()
-                return
-            self._subscription = subscription
-            with subscription:
-                if self._stop.is_set():
+            while not self._stop.is_set():
+                try:
+                    self._follow_once()
                     return
-                # The subscription's listener is registered only now, after its pull
-                # thread made its first read (eventsourcing 9.5's POPOSubscription and
-                # ListenNotifySubscription start the thread in the base constructor): an
-                # event committed between that read and the registration woke nobody
-                # and would wait for the next commit. One catch-up pass from the view's
-                # position, made after the registration, applies it; the subscription
-                # later re-delivers it and the position check below skips it.
-                self.catch_up()
-                for event, tracking in subscription:
-                    with self._lock:
-                        position = self.view.max_tracking_id(self.app.name) or 0
-                        if tracking.notification_id > position:
-                            self.projection.process_event(event, tracking)
-                    if self._stop.is_set():
-                        break
+                except OperationalError:
+                    # The store went away (a restart, an outage): resubscribe from the
+                    # view's tracking position once it answers again.
+                    self._stop.wait(max(self.poll_interval, 0.5))
         except BaseException as exc:  # kept for stop()/wait() to re-raise
             self.error = exc
             self._stop.set()
+
+    def _follow_once(self) -> None:
+        """Subscribe from the view's position and apply events until stopped."""
+        try:
+            subscription: ApplicationSubscription[Any] = ApplicationSubscription(
+                self.app, gt=self.view.max_tracking_id(self.app.name)
+            )
+        except NotImplementedError:
+            self._poll()
+            return
+        self._subscription = subscription
+        with subscription:
+            if self._stop.is_set():
+                return
+            # The subscription's listener is registered only now, after its pull
+            # thread made its first read (eventsourcing 9.5's POPOSubscription and
+            # ListenNotifySubscription start the thread in the base constructor): an
+            # event committed between that read and the registration woke nobody
+            # and would wait for the next commit. One catch-up pass from the view's
+            # position, made after the registration, applies it; the subscription
+            # later re-delivers it and the position check below skips it.
+            self.catch_up()
+            for event, tracking in subscription:
+                with self._lock:
+                    position = self.view.max_tracking_id(self.app.name) or 0
+                    if tracking.notification_id > position:
+                        self.projection.process_event(event, tracking)
+                if self._stop.is_set():
+                    break
 
     def _poll(self) -> None:
         while not self._stop.wait(self.poll_interval):
