@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import BaseAggregate
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.persistence import IntegrityError, Mapper, Recording
 from eventsourcing.utils import EnvType
 
 from aethyr_domain import passwords
@@ -44,6 +44,7 @@ from aethyr_domain.errors import (
     NotFoundError,
     ObjectDeletedError,
 )
+from aethyr_domain.event_mapper import CheckedMapper
 from aethyr_domain.game_object import GameObject
 from aethyr_domain.handlers import HANDLERS
 from aethyr_domain.player import Player
@@ -103,6 +104,12 @@ class World(Application[str]):
             raise InvalidCommandError(key, f"must be at least {minimum}")
         return value
 
+    def construct_mapper(self) -> Mapper[str]:
+        """The mapper whose decoding failures name the aggregate id and version."""
+        return self.factory.mapper(
+            transcoder=self.construct_transcoder(), mapper_class=CheckedMapper
+        )
+
     # ---------------------------------------------------------------- commands
 
     def handle(self, command: Command) -> list[Recording[str]]:
@@ -135,6 +142,8 @@ class World(Application[str]):
     def _prepare(self, command: Command) -> str | None:
         """Work done once per command, outside the retry loop (password hashing)."""
         if isinstance(command, (CreatePlayer, UpdatePlayerPassword)):
+            if command.password_hash is not None:
+                return command.password_hash  # hashed by the caller (the game's outbox path)
             return passwords.hash_password(command.password, n=self.scrypt_n)
         return None
 

@@ -9,6 +9,8 @@ Commands (each takes ``--config FILE`` and honours ``AETHYR_*``; see
 * ``world --json [--source live|projection|replay]``: the world as canonical JSON;
 * ``stats [--json]``: event counts by type, aggregates, outbox backlog, store health;
 * ``migrate DUMP.json``: import a world dump into the event store (idempotent).
+* ``verify [--aggregate ID]``: check what the store returns against immudb's proofs and
+  that the server's history extends the trusted state kept in ``immudb_state_file``.
 """
 
 from __future__ import annotations
@@ -346,6 +348,41 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------- verify
+def _verify(args: argparse.Namespace) -> int:
+    """Check the event store against immudb's proofs; exit 1 when a check fails."""
+    from aethyr_domain.event_store import open_world
+    from aethyr_immudb_recorder.verification import VerificationError, verify_events
+
+    config = _config(args)
+    if config.event_store != "immudb":
+        raise CliError(f"verify needs event_store = immudb (configured: {config.event_store})")
+    try:
+        app = open_world(config)
+    except Exception as exc:
+        raise CliError(f"cannot open the event store: {type(exc).__name__}: {exc}") from None
+    try:
+        recorder: Any = app.recorder
+        report = verify_events(
+            recorder.datastore,
+            recorder.events_table_name,
+            config.immudb_state_file,
+            aggregate_id=args.aggregate,
+        )
+    except VerificationError as exc:
+        print(f"aethyr-es verify: FAILED ({type(exc).__name__}): {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        raise CliError(f"cannot verify: {type(exc).__name__}: {exc}") from None
+    finally:
+        app.close()
+    for note in report.notes:
+        print(f"note: {note}")
+    print(report.summary())
+    print(f"trusted state saved to {config.immudb_state_file} (tx {report.verified_tx})")
+    return 0
+
+
 # ------------------------------------------------------------------- main
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -383,6 +420,11 @@ def _parser() -> argparse.ArgumentParser:
     from aethyr_domain.projections.cli_commands import register
 
     register(sub, common, _config)  # rebuild, schema, project, history
+    verify = sub.add_parser(
+        "verify", parents=[common], help="check the store against immudb's cryptographic proofs"
+    )
+    verify.add_argument("--aggregate", metavar="ID", help="verify one aggregate's events only")
+    verify.set_defaults(func=_verify)
     return parser
 
 

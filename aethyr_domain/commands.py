@@ -19,7 +19,9 @@ event the command produces.
 
 Passwords appear in commands only, in plaintext, and are hidden from
 ``repr()``; the handlers turn them into salted scrypt hashes before any event
-is built.
+is built. ``CreatePlayer`` and ``UpdatePlayerPassword`` also accept an already
+made hash (keyword-only ``password_hash=``) instead, which the game uses so that
+the plaintext never reaches its on-disk outbox.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from aethyr_domain import validation as v
 from aethyr_domain.directions import DIRECTIONS, normalise_direction
 from aethyr_domain.equipment_slots import normalise_slot
 from aethyr_domain.errors import InvalidCommandError
+from aethyr_domain.passwords import is_scrypt_hash
 
 
 def _set(command: object, name: str, value: object) -> None:
@@ -127,13 +130,15 @@ class CreatePlayer(Command):
 
     id: str
     name: str
-    password: str = field(repr=False)
+    password: str = field(default="", repr=False)
+    #: An already made salted scrypt hash, instead of ``password`` (keyword-only).
+    password_hash: str | None = field(default=None, repr=False, kw_only=True)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _set(self, "id", v.object_id("id", self.id))
         _set(self, "name", v.player_name(self.name))
-        v.password(self.password)
+        _password_or_hash(self.password, self.password_hash)
 
 
 @dataclass(frozen=True)
@@ -141,12 +146,30 @@ class UpdatePlayerPassword(Command):
     """Change a player's password (stored as a new salted hash)."""
 
     id: str
-    password: str = field(repr=False)
+    password: str = field(default="", repr=False)
+    #: An already made salted scrypt hash, instead of ``password`` (keyword-only).
+    password_hash: str | None = field(default=None, repr=False, kw_only=True)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _set(self, "id", v.object_id("id", self.id))
-        v.password(self.password)
+        _password_or_hash(self.password, self.password_hash)
+
+
+def _password_or_hash(password: object, password_hash: object) -> None:
+    """Exactly one of a plaintext ``password`` or a salted ``password_hash``.
+
+    The hash form lets the game hash a password *before* the command is written to
+    its outbox, so no plaintext password ever reaches the disk. Only salted scrypt
+    hashes in the :mod:`~aethyr_domain.passwords` encoding are accepted.
+    """
+    if password_hash is None:
+        v.password(password)
+        return
+    if password != "":
+        raise InvalidCommandError("password", "give either a password or a password_hash")
+    if not isinstance(password_hash, str) or not is_scrypt_hash(password_hash):
+        raise InvalidCommandError("password_hash", "must be a salted scrypt hash (scrypt$...)")
 
 
 @dataclass(frozen=True)

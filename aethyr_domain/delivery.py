@@ -209,6 +209,8 @@ class Deliverer:
                 self._stop.wait(self.config.retry_max_delay)
 
     def _reopen(self) -> None:
+        if not self.close_world:  # a World the caller owns: keep it, just retry
+            return
         try:
             self.world.close()
         except Exception:  # pragma: no cover - closing a broken connection

@@ -79,3 +79,21 @@ class ConcurrencyConflictError(DomainError):
     bounded number of times and every attempt clashed on a version number.
     Nothing was written; the caller may try again later.
     """
+
+
+class CorruptEventError(DomainError):
+    """A stored event cannot be turned back into a domain event.
+
+    Raised when an event's topic names no known class, its state does not decode,
+    or the decoded state lacks a field its class requires (written by something
+    other than this domain, or damaged). ``aggregate_id`` and ``version`` say which
+    stored event it is, so an operator can look at exactly that row.
+    """
+
+    def __init__(self, aggregate_id: str, version: int, reason: str) -> None:
+        super().__init__(
+            f"Stored event {version} of aggregate {aggregate_id!r} cannot be decoded: {reason}"
+        )
+        self.aggregate_id = aggregate_id
+        self.version = version
+        self.reason = reason

@@ -293,7 +293,9 @@ def remove_item_from_inventory(
 ) -> None:
     holder = uow.live(cmd.id)
     item = uow.live(cmd.item_id)
-    if cmd.item_id not in holder.inventory:
+    # Both sides must agree: the holder and the item are loaded one after the other,
+    # and a concurrent move between the two loads must not pass as a silent no-op.
+    if cmd.item_id not in holder.inventory or item.container_id != holder.id or item.slot:
         raise InvariantViolationError(f"{item.name!r} is not in the inventory of {holder.name!r}.")
     _move(uow, item, None, None, cmd.actor)
 

@@ -291,8 +291,8 @@ class LiveWorld:
     def apply(self, command: str, fields: Mapping[str, Any]) -> None:
         """Apply the change a command ``command`` with ``fields`` describes.
 
-        ``fields`` are the command's fields (``actor`` is ignored; ``password`` is
-        ignored too: the live world keeps its own hash, set by the Manager).
+        ``fields`` are the command's fields (``actor`` is ignored; a plaintext
+        ``password`` is ignored too: the Manager sends ``password_hash``, which is kept).
         """
         method = getattr(self, _METHODS[command])
         kwargs = {k: v for k, v in fields.items() if k not in ("actor", "password")}

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from aethyr_domain import commands, passwords
+from aethyr_domain import commands, passwords, validation
 from aethyr_domain.config import ServerConfig
 from aethyr_domain.directions import OPPOSITES, normalise_direction
 from aethyr_domain.equipment_slots import MAX_LAYER, SLOTS, conflicting_slots
@@ -224,8 +224,9 @@ class Manager:
         target = room or self.ensure_start_room().id
         pid = player_id or self.new_id()
         self._refuse_existing(pid)
-        self._change("CreatePlayer", actor, id=pid, name=name, password=password)
-        self.world.update_player_password(pid, hash_password(password))
+        # Hash before the command enters the outbox: no plaintext password on disk.
+        hashed = _hash_checked(password)
+        self._change("CreatePlayer", actor, id=pid, name=name, password_hash=hashed)
         self._change("UpdateGameObjectContainer", actor, id=pid, container_id=target)
         self.online.add(pid)
         return self.world.require(pid)
@@ -234,8 +235,8 @@ class Manager:
     def set_password(self, player_id: str, password: str, *, actor: str) -> None:
         """Change a player's password (emits ``UpdatePlayerPassword``)."""
         self._player(player_id)
-        self._change("UpdatePlayerPassword", actor, id=player_id, password=password)
-        self.world.update_player_password(player_id, hash_password(password))
+        hashed = _hash_checked(password)  # no plaintext password in the outbox
+        self._change("UpdatePlayerPassword", actor, id=player_id, password_hash=hashed)
 
     def check_password(self, player_id: str, password: str) -> bool:
         """True if ``password`` is the player's password (checked against the live hash)."""
@@ -521,6 +522,15 @@ def _slot_name(text: str) -> str:
 
 def _nice(position: str) -> str:
     return position.replace("_", " ")
+
+
+def _hash_checked(password: str) -> str:
+    """Check a plaintext password against the command rules, then hash it."""
+    try:
+        validation.password(password)
+    except InvalidCommandError as exc:
+        raise GameError(str(exc)) from None
+    return hash_password(password)
 
 
 def hash_password(password: str) -> str:

@@ -17,10 +17,11 @@ writer of its aggregates, which is how the game is deployed.
 Commands the world refuses (a domain rule, bad data) are not retried: they move to
 the ``dead_letters`` table with the refusal message, and delivery continues.
 
-Passwords: ``CreatePlayer``/``UpdatePlayerPassword`` carry the plaintext until the
-World hashes it, so it sits in this file until delivered. Delivered rows are deleted
-with ``PRAGMA secure_delete=ON`` (the bytes are overwritten), and the file should be
-readable by the game's user only (it is created with mode 0600).
+Passwords: the Manager hashes a password (salted scrypt) *before* it appends
+``CreatePlayer``/``UpdatePlayerPassword``, which then carry only ``password_hash``, so
+no plaintext password is ever written to this file. Delivered rows are deleted with
+``PRAGMA secure_delete=ON`` (the bytes are overwritten), and the file is created
+readable by the game's user only (mode 0600).
 
 Standard library only.
 """

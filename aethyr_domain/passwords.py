@@ -85,6 +85,22 @@ def verify_password(password: str, encoded: str) -> bool:
     return hmac.compare_digest(_scrypt(password, salt, n, r, p), key)
 
 
+def is_scrypt_hash(encoded: str) -> bool:
+    """True if ``encoded`` is a well-formed salted scrypt hash made by :func:`hash_password`."""
+    scheme, _, rest = encoded.partition("$")
+    if scheme != SCRYPT_PREFIX:
+        return False
+    try:
+        params, salt_b64, key_b64 = rest.split("$")
+        settings = dict(item.split("=") for item in params.split(","))
+        n, r, p = int(settings["n"]), int(settings["r"]), int(settings["p"])
+        salt = base64.b64decode(salt_b64, validate=True)
+        key = base64.b64decode(key_b64, validate=True)
+    except (ValueError, KeyError):
+        return False
+    return n >= 2 and n & (n - 1) == 0 and r >= 1 and p >= 1 and len(salt) >= 8 and len(key) >= 16
+
+
 def needs_upgrade(encoded: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> bool:
     """True if the stored hash is legacy MD5 or weaker than the given policy."""
     scheme, _, rest = encoded.partition("$")

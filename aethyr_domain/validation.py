@@ -65,7 +65,18 @@ MAX_POSITION = 10_000
 def _require_str(field: str, value: object) -> str:
     if not isinstance(value, str):
         raise InvalidCommandError(field, f"must be a string, not {type(value).__name__}")
+    _require_unicode(field, value)
     return value
+
+
+def _require_unicode(field: str, text: str) -> None:
+    """Refuse lone surrogates (what undecodable bytes become with ``surrogateescape``):
+    they cannot be encoded as UTF-8, so no store could keep them."""
+    if _SURROGATE.search(text):
+        raise InvalidCommandError(field, "must be valid Unicode text (undecodable bytes found)")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def object_id(field: str, value: object) -> str:
@@ -170,7 +181,10 @@ def attribute_key(value: object, field: str = "key") -> str:
 def _freeze(field: str, value: object, depth: int) -> Any:
     if depth > MAX_VALUE_DEPTH:
         raise InvalidCommandError(field, f"is nested more than {MAX_VALUE_DEPTH} levels deep")
-    if value is None or isinstance(value, (bool, int, str)):
+    if isinstance(value, str):
+        _require_unicode(field, value)
+        return value
+    if value is None or isinstance(value, (bool, int)):
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -183,6 +197,7 @@ def _freeze(field: str, value: object, depth: int) -> Any:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise InvalidCommandError(field, "dictionary keys must be strings")
+            _require_unicode(field, key)
             frozen[key] = _freeze(field, item, depth + 1)
         return MappingProxyType(frozen)
     raise InvalidCommandError(field, f"cannot hold a value of type {type(value).__name__}")

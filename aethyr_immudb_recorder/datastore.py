@@ -182,6 +182,7 @@ class ImmudbDatastore:
                 return self._open_session()
             raise
         self._database_checked = True
+        _warn_if_default_password(self.settings)
         self.metrics.sessions_opened.inc()
         session = Session(response.sessionID)
         with self._lock:
@@ -432,6 +433,30 @@ class ImmudbDatastore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+DEFAULT_USER = "immudb"
+DEFAULT_PASSWORD = "immudb"  # noqa: S105 (immudb's documented factory default, to detect it)
+_warned_default: set[str] = set()
+
+
+def _warn_if_default_password(settings: ImmudbSettings) -> None:
+    """Log a warning (once per server address) when immudb accepted its default admin login.
+
+    Anyone who can reach the port can then read and write every database; change the
+    password (``immuadmin user changepassword immudb``) and set ``IMMUDB_PASSWORD``.
+    """
+    if settings.user != DEFAULT_USER or settings.password != DEFAULT_PASSWORD:
+        return
+    with _locks_guard:
+        if settings.address in _warned_default:
+            return
+        _warned_default.add(settings.address)
+    logger.warning(
+        "immudb at %s accepted its default admin password: change it before real use "
+        "(immuadmin user changepassword immudb) and set IMMUDB_PASSWORD",
+        settings.address,
+    )
 
 
 def exec_request(sql: str, params: Params | None = None) -> Any:

@@ -144,45 +144,57 @@ class ProjectionService:
 
     def _follow(self) -> None:
         try:
-            try:
-                subscription: ApplicationSubscription[Any] = ApplicationSubscription(
-                    self.app, gt=self.view.max_tracking_id(self.app.name)
-                )
-            except NotImplementedError:
-                self._poll()
-                return
-            self._subscription = subscription
-            ready: queue.Queue[object] = queue.Queue(maxsize=4 * self.max_batch)
-            done = threading.Event()  # the follower no longer takes from ``ready``
-            pump = threading.Thread(
-                target=self._pump, args=(subscription, ready, done), name="world-projection-pump"
-            )
-            try:
-                with subscription:
-                    if self._stop.is_set():
-                        return
-                    # The subscription's listener is registered only now, after its pull
-                    # thread made its first read (eventsourcing 9.5's POPOSubscription and
-                    # ListenNotifySubscription start the thread in the base constructor):
-                    # an event committed between that read and the registration woke
-                    # nobody and would wait for the next commit. One catch-up pass from
-                    # the view's position, made after the registration, applies it; the
-                    # subscription later re-delivers it and _apply_batch skips it.
-                    self.catch_up()
-                    pump.start()
-                    while not self._stop.is_set():
-                        batch, ended = self._next_batch(ready)
-                        if batch:
-                            self._apply_batch(batch)
-                        if ended:
-                            break
-            finally:
-                done.set()
-                if pump.is_alive():
-                    pump.join()
+            while not self._stop.is_set():
+                try:
+                    self._follow_once()
+                    return
+                except OperationalError:
+                    # The store went away (a restart, an outage): resubscribe from the
+                    # view's tracking position once it answers again.
+                    self._stop.wait(max(self.poll_interval, 0.5))
         except BaseException as exc:  # kept for stop()/wait() to re-raise
             self.error = exc
             self._stop.set()
+
+    def _follow_once(self) -> None:
+        """Subscribe from the view's position and apply ready events in batches until
+        stopped (one view transaction per batch, tracking its last event)."""
+        try:
+            subscription: ApplicationSubscription[Any] = ApplicationSubscription(
+                self.app, gt=self.view.max_tracking_id(self.app.name)
+            )
+        except NotImplementedError:
+            self._poll()
+            return
+        self._subscription = subscription
+        ready: queue.Queue[object] = queue.Queue(maxsize=4 * self.max_batch)
+        done = threading.Event()  # the follower no longer takes from ``ready``
+        pump = threading.Thread(
+            target=self._pump, args=(subscription, ready, done), name="world-projection-pump"
+        )
+        try:
+            with subscription:
+                if self._stop.is_set():
+                    return
+                # The subscription's listener is registered only now, after its pull
+                # thread made its first read (eventsourcing 9.5's POPOSubscription and
+                # ListenNotifySubscription start the thread in the base constructor):
+                # an event committed between that read and the registration woke
+                # nobody and would wait for the next commit. One catch-up pass from
+                # the view's position, made after the registration, applies it; the
+                # subscription later re-delivers it and _apply_batch skips it.
+                self.catch_up()
+                pump.start()
+                while not self._stop.is_set():
+                    batch, ended = self._next_batch(ready)
+                    if batch:
+                        self._apply_batch(batch)
+                    if ended:
+                        break
+        finally:
+            done.set()
+            if pump.is_alive():
+                pump.join()
 
     def _pump(
         self,

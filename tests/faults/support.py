@@ -1,0 +1,51 @@
+"""Helpers shared by the fault tests: configs, config files and store counts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from aethyr_domain.config import ServerConfig
+from aethyr_domain.event_store import iter_notifications
+
+
+def immudb_config(server: Any, database: str, tmp_path: Path, **extra: Any) -> ServerConfig:
+    """An event-sourcing config pointing at ``server``/``database``, files under tmp_path."""
+    values: dict[str, Any] = {
+        "event_sourcing_enabled": True,
+        "event_store": "immudb",
+        "immudb_address": server.host,
+        "immudb_port": server.port,
+        "immudb_database": database,
+        "immudb_state_file": str(tmp_path / "immudb-state.json"),
+        "outbox_path": str(tmp_path / "outbox.sqlite"),
+        "outbox_poll_interval": 0.05,
+        "outbox_drain_timeout": 120.0,
+        "retry_base_delay": 0.05,
+        "retry_max_delay": 0.5,
+    }
+    values.update(extra)
+    return ServerConfig(**values)
+
+
+def write_config_file(config: ServerConfig, path: Path) -> Path:
+    """The config as a TOML file (``--config``), the password included."""
+    lines = []
+    for key, value in config.redacted().items():
+        if key == "immudb_password":
+            value = config.immudb_password.reveal()
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, (int, float)):
+            text = repr(value)
+        else:
+            text = '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+        lines.append(f"{key} = {text}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def event_keys(app: Any) -> Counter[tuple[str, int]]:
+    """(aggregate id, version) of every stored event, counted (duplicates show as > 1)."""
+    return Counter((str(n.originator_id), n.originator_version) for n in iter_notifications(app))
