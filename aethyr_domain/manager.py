@@ -267,11 +267,7 @@ class Manager:
     def delete_player(self, player_id: str, *, actor: str) -> None:
         """Delete a player and everything they carry or wear (``deleteplayer``, ``delete me``)."""
         self._player(player_id)
-        for _slot, _layer, item_id in list(self.world.worn(player_id)):
-            self._delete_tree(item_id, actor)
-        for item in list(self.world.inventory(player_id)):
-            self._delete_tree(item.id, actor)
-        self._change("DeleteGameObject", actor, id=player_id)
+        self._delete_tree(player_id, actor)
         self.online.discard(player_id)
 
     # ------------------------------------------------------------ moves
