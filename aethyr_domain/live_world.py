@@ -17,7 +17,9 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+_V = TypeVar("_V")
 
 JSONValue = Any  # str | int | float | bool | None | list | dict (checked by the domain)
 
@@ -78,10 +80,7 @@ class LiveWorld:
 
     def require(self, object_id: str) -> WorldObject:
         """The object with this id (deleted or not); raises if unknown."""
-        try:
-            return self.objects[object_id]
-        except KeyError:
-            raise WorldStateError(f"no object {object_id!r} in the live world") from None
+        return _lookup(self.objects, "object", object_id)
 
     def is_player(self, object_id: str) -> bool:
         return object_id in self.players
@@ -299,16 +298,18 @@ class LiveWorld:
         method(**kwargs)
 
     def _player(self, object_id: str) -> PlayerState:
-        try:
-            return self.players[object_id]
-        except KeyError:
-            raise WorldStateError(f"no player {object_id!r} in the live world") from None
+        return _lookup(self.players, "player", object_id)
 
     def _room(self, object_id: str) -> RoomState:
-        try:
-            return self.rooms[object_id]
-        except KeyError:
-            raise WorldStateError(f"no room {object_id!r} in the live world") from None
+        return _lookup(self.rooms, "room", object_id)
+
+
+def _lookup(table: Mapping[str, _V], kind: str, object_id: str) -> _V:
+    """``table[object_id]``, or :class:`WorldStateError` naming the missing ``kind``."""
+    try:
+        return table[object_id]
+    except KeyError:
+        raise WorldStateError(f"no {kind} {object_id!r} in the live world") from None
 
 
 #: Command class name -> LiveWorld method name.

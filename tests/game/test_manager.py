@@ -132,3 +132,17 @@ def test_from_config_flag_off_has_no_sink():
     manager = Manager.from_config(ServerConfig())
     assert manager.sink is None
     manager.close()
+
+
+def test_live_world_mutation_on_unknown_ids_names_what_is_missing():
+    from aethyr_domain.live_world import LiveWorld, WorldStateError
+
+    world = LiveWorld()
+    world.create_room("r1", "Room")
+    with pytest.raises(WorldStateError, match="no object 'ghost' in the live world"):
+        world.update_game_object_attribute("ghost", "k", 1)
+    with pytest.raises(WorldStateError, match="no player 'r1' in the live world"):
+        world.update_player_admin_status("r1", True)
+    with pytest.raises(WorldStateError, match="no room 'ghost' in the live world"):
+        world.add_room_exit("ghost", "north", "r1")
+    assert world.rooms["r1"].exits == {}
