@@ -106,18 +106,28 @@ class ImmudbWorldView(WorldView, ImmudbTrackingRecorder):
         self.migrate()
 
     @contextmanager
+    def _in_session(
+        self, session: Session, generation: int, *, write: bool
+    ) -> Iterator[Transaction]:
+        """One interactive transaction in ``session``: committed when ``write`` and the
+        block ends normally, else rolled back (which ends a read-only transaction and
+        frees its snapshot)."""
+        with self.datastore.transaction(session, read_only=not write) as tx:
+            yield _sql_transaction(tx, generation, self.version)
+            if write:
+                tx.commit()
+            else:
+                tx.rollback()
+
+    @contextmanager
     def _transaction(self, generation: int, *, write: bool) -> Iterator[Transaction]:
         """One interactive transaction (no retries: :meth:`_run` adds them for writes)."""
         try:
             with (
                 self.datastore.session() as session,
-                self.datastore.transaction(session, read_only=not write) as tx,
+                self._in_session(session, generation, write=write) as tx,
             ):
-                yield _sql_transaction(tx, generation, self.version)
-                if write:
-                    tx.commit()
-                else:
-                    tx.rollback()  # ends the read-only tx and frees its snapshot
+                yield tx
         except grpc.RpcError as exc:
             raise translate(exc, "world view") from exc
 
@@ -125,13 +135,8 @@ class ImmudbWorldView(WorldView, ImmudbTrackingRecorder):
         """Run ``body`` in one transaction through the datastore's retry policy."""
 
         def unit(session: Session) -> T:
-            with self.datastore.transaction(session, read_only=not write) as tx:
-                result = body(_sql_transaction(tx, self.generation, self.version))
-                if write:
-                    tx.commit()
-                else:
-                    tx.rollback()  # ends the read-only tx and frees its snapshot
-                return result
+            with self._in_session(session, self.generation, write=write) as tx:
+                return body(tx)
 
         return self.datastore.run(
             "world_view_write" if write else "world_view_read", unit, write=write
