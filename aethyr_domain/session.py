@@ -62,9 +62,11 @@ def boot(config: ServerConfig, *, world: Any = None) -> Manager:
                 f"{outbox.backlog()} command(s) still in the outbox after boot delivery"
             )
         live = rebuild_world_state(app)
-    except BootError:
-        raise
     except Exception as exc:
+        if world is None:
+            app.close()  # boot opened it: do not leak its connection
+        if isinstance(exc, BootError):
+            raise
         raise BootError(f"cannot load the world: {type(exc).__name__}: {exc}") from None
     finally:
         outbox.close()

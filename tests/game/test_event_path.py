@@ -147,3 +147,46 @@ def test_store_down_never_blocks_and_delivers_later(tmp_path, monkeypatch):
     assert dumps(rebuild_world_state(app)) == dumps(manager.world)
     outbox.close()
     app.close()
+
+
+def test_boot_refuses_an_undelivered_outbox_and_closes_the_store_it_opened(tmp_path, monkeypatch):
+    from aethyr_domain import event_store
+    from aethyr_domain.outbox import Outbox
+    from aethyr_domain.session import BootError
+
+    config = ServerConfig(
+        event_sourcing_enabled=True,
+        event_store="sqlite",
+        sqlite_path=str(tmp_path / "events.sqlite"),
+        outbox_path=str(tmp_path / "outbox.sqlite"),
+        outbox_drain_timeout=0.0,  # no time to deliver: the entry stays
+    )
+    outbox = Outbox(config.outbox_path)
+    outbox.append("CreateRoom", {"id": "r1", "name": "Room", "description": ""}, "system")
+    outbox.close()
+    opened = []
+    real_open = event_store.open_world
+
+    closed = []
+
+    def recording_open(cfg):
+        app = real_open(cfg)
+        opened.append(app)
+        real_close = app.close
+
+        def close():
+            closed.append(app)
+            real_close()
+
+        app.close = close
+        return app
+
+    monkeypatch.setattr(event_store, "open_world", recording_open)
+    still_pending = r"^1 command\(s\) still in the outbox after boot delivery$"
+    with pytest.raises(BootError, match=still_pending):
+        boot(config)
+    assert len(opened) == 1
+    assert closed == opened
+    reopened = Outbox(config.outbox_path)
+    assert reopened.backlog() == 1  # nothing delivered, nothing lost
+    reopened.close()
