@@ -6,8 +6,10 @@ event sourcing enabled (delivery, replay, stats, migration) use it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
+
+from eventsourcing.application import Application
 
 from aethyr_domain.application import World
 from aethyr_domain.config import ServerConfig
@@ -34,20 +36,27 @@ def last_version(world: World, aggregate_id: str) -> int:
     return events[0].originator_version if events else 0
 
 
-def iter_notifications(world: World, start: int = 1) -> Iterator[Any]:
-    """Every notification of the world's log from ``start``, in order, page by page."""
+def iter_notifications(
+    world: Application[Any],
+    start: int = 1,
+    *,
+    page_size: int = PAGE_SIZE,
+    topics: Sequence[str] = (),
+) -> Iterator[Any]:
+    """Every notification of the world's log from ``start`` (only those of ``topics``
+    when given), in order, read ``page_size`` at a time."""
     position = start
     while True:
-        page = world.recorder.select_notifications(position, PAGE_SIZE)
+        page = world.recorder.select_notifications(position, page_size, topics=topics)
         if not page:
             return
         yield from page
-        if len(page) < PAGE_SIZE:
+        if len(page) < page_size:
             return
         position = page[-1].id + 1
 
 
-def iter_events(world: World) -> Iterator[Any]:
+def iter_events(world: Application[Any]) -> Iterator[Any]:
     """Every domain event of the world's log, in log order, decoded."""
     for notification in iter_notifications(world):
         yield world.mapper.to_domain_event(notification)

@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 from eventsourcing.application import Application
 
+from aethyr_domain.event_store import iter_notifications
+
 if TYPE_CHECKING:
     from aethyr_immudb_recorder.recorders import ImmudbApplicationRecorder
 
@@ -126,13 +128,9 @@ def stream_positions(app: Application[Any], object_id: str) -> dict[int, int]:
             "select_stream_positions", lambda s: datastore.query(s, sql, {"id": object_id})
         )
         return {int(version): int(nid) for version, nid in rows}
-    positions: dict[int, int] = {}
-    start = 0
-    while True:  # the other stores: one pass over the log (small demo and test stores)
-        page = app.recorder.select_notifications(start=start, limit=500, inclusive_of_start=False)
-        for notification in page:
-            if str(notification.originator_id) == object_id:
-                positions[notification.originator_version] = notification.id
-        if len(page) < 500:
-            return positions
-        start = page[-1].id
+    # The other stores: one pass over the log (small demo and test stores).
+    return {
+        notification.originator_version: notification.id
+        for notification in iter_notifications(app)
+        if str(notification.originator_id) == object_id
+    }

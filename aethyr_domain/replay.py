@@ -31,6 +31,7 @@ from typing import Any
 from eventsourcing.application import Application
 from eventsourcing.utils import get_topic
 
+from aethyr_domain.event_store import iter_notifications
 from aethyr_domain.events import GameObjectCreated
 from aethyr_domain.game_object import GameObject
 from aethyr_domain.live_world import LiveWorld, PlayerState, RoomState, WorldObject
@@ -154,19 +155,12 @@ def _final_aggregates(app: Application[Any]) -> tuple[dict[str, Any], int]:
     aggregates: dict[str, Any] = {}
     to_domain_event = app.mapper.to_domain_event
     count = 0
-    position = 0
-    while True:
-        page = app.recorder.select_notifications(
-            start=position, limit=REBUILD_PAGE_SIZE, inclusive_of_start=False
-        )
-        for notification in page:
-            event: Any = to_domain_event(notification)
-            key = str(event.originator_id)
-            aggregates[key] = event.mutate(aggregates.get(key))
-        count += len(page)
-        if len(page) < REBUILD_PAGE_SIZE:
-            return aggregates, count
-        position = page[-1].id
+    for notification in iter_notifications(app, page_size=REBUILD_PAGE_SIZE):
+        event: Any = to_domain_event(notification)
+        key = str(event.originator_id)
+        aggregates[key] = event.mutate(aggregates.get(key))
+        count += 1
+    return aggregates, count
 
 
 def rebuild_world_state(app: Application[Any], world: LiveWorld | None = None) -> LiveWorld:
