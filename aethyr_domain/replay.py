@@ -29,10 +29,8 @@ from datetime import datetime
 from typing import Any
 
 from eventsourcing.application import Application
-from eventsourcing.utils import get_topic
 
 from aethyr_domain.event_store import iter_notifications
-from aethyr_domain.events import GameObjectCreated
 from aethyr_domain.game_object import GameObject
 from aethyr_domain.live_world import LiveWorld, PlayerState, RoomState, WorldObject
 from aethyr_domain.player import Player
@@ -128,21 +126,6 @@ def _count(events: int, seconds: float) -> None:
     metrics.REPLAY_EVENTS.inc(events)
     if seconds > 0:
         metrics.REPLAY_RATE.set(events / seconds)
-
-
-def object_ids(app: Application[Any]) -> list[str]:
-    """Every object id in the log, in creation order (a topic-filtered read)."""
-    topic = get_topic(GameObjectCreated)
-    ids: list[str] = []
-    position = 0
-    while True:
-        page = app.recorder.select_notifications(
-            start=position, limit=PAGE_SIZE, topics=[topic], inclusive_of_start=False
-        )
-        ids.extend(str(n.originator_id) for n in page)
-        if len(page) < PAGE_SIZE:
-            return ids
-        position = page[-1].id
 
 
 def _final_aggregates(app: Application[Any]) -> tuple[dict[str, Any], int]:
