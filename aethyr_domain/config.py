@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -246,29 +247,9 @@ def _describe(key: str, value: object) -> str:
     return f"{type(value).__name__} {value!r}"
 
 
+#: Each key's type, from the dataclass's own annotations (one list of keys to keep).
 _TYPES: dict[str, type] = {
-    "event_sourcing_enabled": bool,
-    "event_store": str,
-    "immudb_address": str,
-    "immudb_port": int,
-    "immudb_username": str,
-    "immudb_password": Secret,
-    "immudb_database": str,
-    "immudb_state_file": str,
-    "snapshot_threshold": int,
-    "sqlite_path": str,
-    "outbox_path": str,
-    "outbox_batch_size": int,
-    "outbox_poll_interval": float,
-    "outbox_drain_timeout": float,
-    "retry_attempts": int,
-    "retry_base_delay": float,
-    "retry_max_delay": float,
-    "projections_enabled": bool,
-    "metrics_enabled": bool,
-    "metrics_address": str,
-    "metrics_port": int,
-    "start_room": str,
+    f.name: typing.get_type_hints(ServerConfig)[f.name] for f in fields(ServerConfig)
 }
 
 #: The keys ServerConfig understands, in declaration order.
