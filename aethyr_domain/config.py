@@ -99,7 +99,7 @@ class ServerConfig:
     outbox_batch_size: int = 100
     #: Seconds the delivery thread sleeps when the outbox is empty.
     outbox_poll_interval: float = 0.2
-    #: Seconds ``play`` waits at exit for the outbox to drain.
+    #: Seconds boot and ``play`` (at exit) wait, at most, for the outbox to drain.
     outbox_drain_timeout: float = 10.0
     #: Transient store faults: retries per attempt round and exponential back-off.
     retry_attempts: int = 5
