@@ -86,9 +86,11 @@ class ProjectionService:
         ``batch_size`` > 1 applies that many events per view transaction (tracking
         the last one): what a rebuild uses to replay fast. If another process
         applied an event first (the tracking record refuses it), the position is
-        read again and the pass goes on from there.
+        read again and the pass goes on from there; a refusal at a position that did
+        not move is not a race and is raised (as in :meth:`_apply_batch`).
         """
         done = 0
+        refused_at: int | None = None
         with self._lock:
             while True:
                 position = self.view.max_tracking_id(self.app.name) or 0
@@ -108,6 +110,9 @@ class ProjectionService:
                         if progress is not None:
                             progress(chunk[-1].id)
                 except IntegrityError:
+                    if refused_at == position:
+                        raise  # refused twice at the same position: not a race
+                    refused_at = position
                     continue  # someone else moved the position: read it again
                 if len(page) < PAGE_SIZE:
                     break

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 
 from aethyr_domain.application import World
 from aethyr_domain.projections import metrics
@@ -301,3 +301,22 @@ def test_a_failing_view_stops_the_follower_and_stop_re_raises(make_view: MakeVie
     with pytest.raises(BrokenViewError):
         service.stop()
     assert service._thread is not None and not service._thread.is_alive()
+
+
+def test_catch_up_raises_a_refusal_that_is_not_a_race(make_view: MakeView) -> None:
+    """An IntegrityError while the view's position stays put is re-raised after one
+    re-read instead of being retried forever."""
+    world = World(env=FAST_ENV)
+    play(world, steps=SETUP)
+    service = ProjectionService(world, make_view())
+    attempts: list[int] = []
+
+    def refuse(_event: Any, tracking: Tracking) -> None:
+        attempts.append(tracking.notification_id)
+        raise IntegrityError("tracking row already exists")
+
+    service.projection.process_event = refuse  # type: ignore[method-assign]
+    with pytest.raises(IntegrityError, match="tracking row already exists"):
+        service.catch_up()
+    assert attempts == [1, 1]  # the first event, tried once more after a re-read
+    assert service.view.max_tracking_id(world.name) is None
