@@ -130,7 +130,6 @@ class ImmudbDatastore:
         self._stub: Any = None
         self._idle: collections.deque[Session] = collections.deque()
         self._slots = threading.BoundedSemaphore(settings.pool_size)
-        self._all_sessions: set[str] = set()
         self._closed = False
         self._database_checked = False
         self._ensured_tables: set[str] = set()
@@ -184,10 +183,7 @@ class ImmudbDatastore:
         self._database_checked = True
         _warn_if_default_password(self.settings)
         self.metrics.sessions_opened.inc()
-        session = Session(response.sessionID)
-        with self._lock:
-            self._all_sessions.add(session.id)
-        return session
+        return Session(response.sessionID)
 
     def _create_database(self) -> None:
         """Create the configured database (``maxTxEntries`` = ``IMMUDB_MAX_TX_ENTRIES``)."""
@@ -208,8 +204,6 @@ class ImmudbDatastore:
         self._database_checked = True
 
     def _close_session(self, session: Session) -> None:
-        with self._lock:
-            self._all_sessions.discard(session.id)
         stub = self._stub
         if stub is None:
             return
@@ -251,26 +245,19 @@ class ImmudbDatastore:
                     empty_pb2.Empty(), metadata=session.metadata, timeout=self.settings.timeout
                 )
             except grpc.RpcError as exc:
+                # The session is dropped either way; only a forgotten one is replaced.
                 if classify(exc) is not ErrorKind.SESSION:
-                    self._forget(session)
                     raise
-                self._forget(session)
                 continue
             return session
 
     def _checkin(self, session: Session, *, discard: bool) -> None:
-        if discard or self._closed:
-            self._forget(session)
-            if self._closed:
-                self._close_session(session)
-            return
-        session.last_used = time.monotonic()
-        with self._lock:
-            self._idle.append(session)
-
-    def _forget(self, session: Session) -> None:
-        with self._lock:
-            self._all_sessions.discard(session.id)
+        if self._closed:
+            self._close_session(session)
+        elif not discard:
+            session.last_used = time.monotonic()
+            with self._lock:
+                self._idle.append(session)
 
     # -- retries ---------------------------------------------------------------
 
