@@ -398,11 +398,8 @@ class ImmudbDatastore:
             idle = list(self._idle)
             self._idle.clear()
             channel, self._channel = self._channel, None
-            stub = self._stub
-        if stub is not None:
-            for session in idle:
-                with suppress(grpc.RpcError, ValueError):
-                    stub.CloseSession(empty_pb2.Empty(), metadata=session.metadata, timeout=2.0)
+        for session in idle:
+            self._close_session(session)
         if channel is not None:
             channel.close()
         self._stub = None
