@@ -97,15 +97,13 @@ class Transaction:
 
     def query(self, sql: str, params: Params | None = None) -> list[Row]:
         """Run a SELECT inside the transaction; the rows as tuples."""
-        request = schema_pb2.SQLQueryRequest(
-            sql=sql, params=named_params(params or {}), acceptStream=True
-        )
+        request = query_request(sql, params)
         stream = self._stub.TxSQLQuery(request, metadata=self._metadata, timeout=self._timeout)
         return rows_of(list(stream))
 
     def execute(self, sql: str, params: Params | None = None) -> Any:
         """Run statements inside the transaction (applied on commit)."""
-        request = schema_pb2.SQLExecRequest(sql=sql, params=named_params(params or {}))
+        request = exec_request(sql, params)
         return self._stub.TxSQLExec(request, metadata=self._metadata, timeout=self._timeout)
 
     def commit(self) -> Any:
@@ -332,9 +330,7 @@ class ImmudbDatastore:
 
     def query(self, session: Session, sql: str, params: Params | None = None) -> list[Row]:
         """Run a SELECT outside any transaction; every row as a tuple."""
-        request = schema_pb2.SQLQueryRequest(
-            sql=sql, params=named_params(params or {}), acceptStream=True
-        )
+        request = query_request(sql, params)
         stream = self.stub.SQLQuery(
             request, metadata=session.metadata, timeout=self.settings.timeout
         )
@@ -441,6 +437,11 @@ def _warn_if_default_password(settings: ImmudbSettings) -> None:
         "(immuadmin user changepassword immudb) and set IMMUDB_PASSWORD",
         settings.address,
     )
+
+
+def query_request(sql: str, params: Params | None = None) -> Any:
+    """The streamed ``SQLQueryRequest`` for ``sql`` with bound ``params``."""
+    return schema_pb2.SQLQueryRequest(sql=sql, params=named_params(params or {}), acceptStream=True)
 
 
 def exec_request(sql: str, params: Params | None = None) -> Any:
