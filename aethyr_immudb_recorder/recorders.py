@@ -281,10 +281,6 @@ class ImmudbAggregateRecorder(ImmudbRecorder, AggregateRecorder):
     def _explain_tracking_conflict(self, tracking: Tracking, exc: IntegrityError) -> None:
         """Hook: replace a tracking guard's ``key already exists`` with a clear message."""
 
-    def _insert_tracking(self, tx: Transaction, tracking: Tracking) -> None:
-        msg = "This recorder has no tracking table"
-        raise ProgrammingError(msg)  # pragma: no cover (overridden by tracking recorders)
-
     def _after_insert(self) -> None:
         """Hook run after events were committed (application recorders wake subscribers)."""
 
