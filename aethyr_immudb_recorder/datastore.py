@@ -365,16 +365,19 @@ class ImmudbDatastore:
             if not committed:
                 tx.rollback()
 
-    def current_tx_id(self) -> int:
-        """The id of the database's latest committed transaction (one cheap RPC)."""
+    def current_state(self) -> Any:
+        """The database's ``ImmutableState``: latest committed tx id and its hash (one RPC)."""
 
-        def state(session: Session) -> int:
-            response = self.stub.CurrentState(
+        def state(session: Session) -> Any:
+            return self.stub.CurrentState(
                 empty_pb2.Empty(), metadata=session.metadata, timeout=self.settings.timeout
             )
-            return int(response.txId)
 
         return self.run("current_state", state)
+
+    def current_tx_id(self) -> int:
+        """The id of the database's latest committed transaction (one cheap RPC)."""
+        return int(self.current_state().txId)
 
     def ensure_tables(self, key: str, check: Callable[[Session], None]) -> None:
         """Run schema set-up ``check`` once per datastore for ``key`` (retried like a write)."""
