@@ -97,15 +97,13 @@ class Transaction:
 
     def query(self, sql: str, params: Params | None = None) -> list[Row]:
         """Run a SELECT inside the transaction; the rows as tuples."""
-        request = schema_pb2.SQLQueryRequest(
-            sql=sql, params=named_params(params or {}), acceptStream=True
-        )
+        request = query_request(sql, params)
         stream = self._stub.TxSQLQuery(request, metadata=self._metadata, timeout=self._timeout)
         return rows_of(list(stream))
 
     def execute(self, sql: str, params: Params | None = None) -> Any:
         """Run statements inside the transaction (applied on commit)."""
-        request = schema_pb2.SQLExecRequest(sql=sql, params=named_params(params or {}))
+        request = exec_request(sql, params)
         return self._stub.TxSQLExec(request, metadata=self._metadata, timeout=self._timeout)
 
     def commit(self) -> Any:
@@ -130,7 +128,6 @@ class ImmudbDatastore:
         self._stub: Any = None
         self._idle: collections.deque[Session] = collections.deque()
         self._slots = threading.BoundedSemaphore(settings.pool_size)
-        self._all_sessions: set[str] = set()
         self._closed = False
         self._database_checked = False
         self._ensured_tables: set[str] = set()
@@ -184,10 +181,7 @@ class ImmudbDatastore:
         self._database_checked = True
         _warn_if_default_password(self.settings)
         self.metrics.sessions_opened.inc()
-        session = Session(response.sessionID)
-        with self._lock:
-            self._all_sessions.add(session.id)
-        return session
+        return Session(response.sessionID)
 
     def _create_database(self) -> None:
         """Create the configured database (``maxTxEntries`` = ``IMMUDB_MAX_TX_ENTRIES``)."""
@@ -208,8 +202,6 @@ class ImmudbDatastore:
         self._database_checked = True
 
     def _close_session(self, session: Session) -> None:
-        with self._lock:
-            self._all_sessions.discard(session.id)
         stub = self._stub
         if stub is None:
             return
@@ -251,26 +243,19 @@ class ImmudbDatastore:
                     empty_pb2.Empty(), metadata=session.metadata, timeout=self.settings.timeout
                 )
             except grpc.RpcError as exc:
+                # The session is dropped either way; only a forgotten one is replaced.
                 if classify(exc) is not ErrorKind.SESSION:
-                    self._forget(session)
                     raise
-                self._forget(session)
                 continue
             return session
 
     def _checkin(self, session: Session, *, discard: bool) -> None:
-        if discard or self._closed:
-            self._forget(session)
-            if self._closed:
-                self._close_session(session)
-            return
-        session.last_used = time.monotonic()
-        with self._lock:
-            self._idle.append(session)
-
-    def _forget(self, session: Session) -> None:
-        with self._lock:
-            self._all_sessions.discard(session.id)
+        if self._closed:
+            self._close_session(session)
+        elif not discard:
+            session.last_used = time.monotonic()
+            with self._lock:
+                self._idle.append(session)
 
     # -- retries ---------------------------------------------------------------
 
@@ -345,9 +330,7 @@ class ImmudbDatastore:
 
     def query(self, session: Session, sql: str, params: Params | None = None) -> list[Row]:
         """Run a SELECT outside any transaction; every row as a tuple."""
-        request = schema_pb2.SQLQueryRequest(
-            sql=sql, params=named_params(params or {}), acceptStream=True
-        )
+        request = query_request(sql, params)
         stream = self.stub.SQLQuery(
             request, metadata=session.metadata, timeout=self.settings.timeout
         )
@@ -382,16 +365,19 @@ class ImmudbDatastore:
             if not committed:
                 tx.rollback()
 
-    def current_tx_id(self) -> int:
-        """The id of the database's latest committed transaction (one cheap RPC)."""
+    def current_state(self) -> Any:
+        """The database's ``ImmutableState``: latest committed tx id and its hash (one RPC)."""
 
-        def state(session: Session) -> int:
-            response = self.stub.CurrentState(
+        def state(session: Session) -> Any:
+            return self.stub.CurrentState(
                 empty_pb2.Empty(), metadata=session.metadata, timeout=self.settings.timeout
             )
-            return int(response.txId)
 
         return self.run("current_state", state)
+
+    def current_tx_id(self) -> int:
+        """The id of the database's latest committed transaction (one cheap RPC)."""
+        return int(self.current_state().txId)
 
     def ensure_tables(self, key: str, check: Callable[[Session], None]) -> None:
         """Run schema set-up ``check`` once per datastore for ``key`` (retried like a write)."""
@@ -411,11 +397,8 @@ class ImmudbDatastore:
             idle = list(self._idle)
             self._idle.clear()
             channel, self._channel = self._channel, None
-            stub = self._stub
-        if stub is not None:
-            for session in idle:
-                with suppress(grpc.RpcError, ValueError):
-                    stub.CloseSession(empty_pb2.Empty(), metadata=session.metadata, timeout=2.0)
+        for session in idle:
+            self._close_session(session)
         if channel is not None:
             channel.close()
         self._stub = None
@@ -457,6 +440,11 @@ def _warn_if_default_password(settings: ImmudbSettings) -> None:
         "(immuadmin user changepassword immudb) and set IMMUDB_PASSWORD",
         settings.address,
     )
+
+
+def query_request(sql: str, params: Params | None = None) -> Any:
+    """The streamed ``SQLQueryRequest`` for ``sql`` with bound ``params``."""
+    return schema_pb2.SQLQueryRequest(sql=sql, params=named_params(params or {}), acceptStream=True)
 
 
 def exec_request(sql: str, params: Params | None = None) -> Any:

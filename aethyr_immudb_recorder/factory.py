@@ -33,6 +33,7 @@ from aethyr_immudb_recorder.recorders import (
 )
 from aethyr_immudb_recorder.settings import ImmudbSettings
 
+R = TypeVar("R")
 TImmudbTrackingRecorder = TypeVar("TImmudbTrackingRecorder", bound=ImmudbTrackingRecorder)
 
 
@@ -100,6 +101,15 @@ class ImmudbFactory(InfrastructureFactory[ImmudbTrackingRecorder]):
         """Whether to create missing databases and tables (``CREATE_TABLE``, default yes)."""
         return self.settings.create_table
 
+    def _recorder_class(self, topic_key: str, default: type[R], base: type[Any]) -> type[R]:
+        """The class the ``topic_key`` setting names (a subclass of ``base``), else ``default``."""
+        topic = self.env.get(topic_key)
+        if not topic:
+            return default
+        cls = resolve_topic(topic)
+        assert issubclass(cls, base)
+        return cast("type[R]", cls)
+
     def _events_table(self, purpose: str = "events") -> str:
         return (self.env.name.lower() or "stored") + "_" + purpose
 
@@ -115,11 +125,11 @@ class ImmudbFactory(InfrastructureFactory[ImmudbTrackingRecorder]):
         return recorder
 
     def application_recorder(self) -> ApplicationRecorder:
-        cls: type[ImmudbApplicationRecorder] = type(self).application_recorder_class
-        topic = self.env.get(self.APPLICATION_RECORDER_TOPIC)
-        if topic:
-            cls = resolve_topic(topic)
-            assert issubclass(cls, ImmudbApplicationRecorder)
+        cls = self._recorder_class(
+            self.APPLICATION_RECORDER_TOPIC,
+            type(self).application_recorder_class,
+            ImmudbApplicationRecorder,
+        )
         recorder = cls(datastore=self.datastore, events_table_name=self._events_table())
         if self.env_create_table():
             recorder.create_table()
@@ -129,14 +139,11 @@ class ImmudbFactory(InfrastructureFactory[ImmudbTrackingRecorder]):
         self, tracking_recorder_class: type[TImmudbTrackingRecorder] | None = None
     ) -> TImmudbTrackingRecorder:
         if tracking_recorder_class is None:
-            topic = self.env.get(self.TRACKING_RECORDER_TOPIC)
-            if topic:
-                tracking_recorder_class = resolve_topic(topic)
-            else:
-                tracking_recorder_class = cast(
-                    "type[TImmudbTrackingRecorder]", type(self).tracking_recorder_class
-                )
-        assert tracking_recorder_class is not None
+            tracking_recorder_class = self._recorder_class(
+                self.TRACKING_RECORDER_TOPIC,
+                cast("type[TImmudbTrackingRecorder]", type(self).tracking_recorder_class),
+                ImmudbTrackingRecorder,
+            )
         assert issubclass(tracking_recorder_class, ImmudbTrackingRecorder)
         recorder = tracking_recorder_class(
             datastore=self.datastore, tracking_table_name=self._tracking_table()
@@ -146,11 +153,9 @@ class ImmudbFactory(InfrastructureFactory[ImmudbTrackingRecorder]):
         return recorder
 
     def process_recorder(self) -> ProcessRecorder:
-        cls: type[ImmudbProcessRecorder] = type(self).process_recorder_class
-        topic = self.env.get(self.PROCESS_RECORDER_TOPIC)
-        if topic:
-            cls = resolve_topic(topic)
-            assert issubclass(cls, ImmudbProcessRecorder)
+        cls = self._recorder_class(
+            self.PROCESS_RECORDER_TOPIC, type(self).process_recorder_class, ImmudbProcessRecorder
+        )
         recorder = cls(
             datastore=self.datastore,
             events_table_name=self._events_table(),

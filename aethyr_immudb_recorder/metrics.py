@@ -58,7 +58,8 @@ class Metrics:
         )
         self.append_seconds = Histogram(
             "immudb_recorder_append_seconds",
-            "Duration of one successful write (events, snapshots, tracking), retries included.",
+            "Duration of one successful write (events, snapshots, tracking, schema set-up), "
+            "retries included.",
             buckets=_LATENCY_BUCKETS,
             registry=registry,
         )

@@ -281,10 +281,6 @@ class ImmudbAggregateRecorder(ImmudbRecorder, AggregateRecorder):
     def _explain_tracking_conflict(self, tracking: Tracking, exc: IntegrityError) -> None:
         """Hook: replace a tracking guard's ``key already exists`` with a clear message."""
 
-    def _insert_tracking(self, tx: Transaction, tracking: Tracking) -> None:
-        msg = "This recorder has no tracking table"
-        raise ProgrammingError(msg)  # pragma: no cover (overridden by tracking recorders)
-
     def _after_insert(self) -> None:
         """Hook run after events were committed (application recorders wake subscribers)."""
 
@@ -483,10 +479,7 @@ class ImmudbTrackingRecorder(ImmudbRecorder, TrackingRecorder):
 
     def _tracking_statement(self, tracking: Tracking) -> tuple[str, Params]:
         """The guarded tracking statements (one ``SQLExec``, no interactive read)."""
-        name = tracking.application_name
-        if len(name) > MAX_APPLICATION_NAME_LENGTH:
-            msg = f"application name longer than {MAX_APPLICATION_NAME_LENGTH} characters"
-            raise DataError(msg)
+        name = _checked_application_name(tracking)
         params = {"tracking_name": name, "tracking_id": tracking.notification_id}
         return self._guarded_tracking_sql, params
 
@@ -510,10 +503,7 @@ class ImmudbTrackingRecorder(ImmudbRecorder, TrackingRecorder):
 
     def _insert_tracking(self, tx: Transaction, tracking: Tracking) -> None:
         """Inside ``tx``: refuse a position not above the current one, else record it."""
-        name = tracking.application_name
-        if len(name) > MAX_APPLICATION_NAME_LENGTH:
-            msg = f"application name longer than {MAX_APPLICATION_NAME_LENGTH} characters"
-            raise DataError(msg)
+        name = _checked_application_name(tracking)
         rows = tx.query(self._select_tracking_sql, {"application_name": name})
         current = rows[0][0] if rows else None
         if current is not None and current >= tracking.notification_id:
@@ -553,6 +543,15 @@ class ImmudbProcessRecorder(ImmudbTrackingRecorder, ImmudbApplicationRecorder, P
     ) -> Sequence[int] | None:
         tracking: Tracking | None = kwargs.get("tracking")
         return self._insert_events(stored_events, tracking=tracking)
+
+
+def _checked_application_name(tracking: Tracking) -> str:
+    """The tracking's application name, refused with ``DataError`` when too long for the table."""
+    name = tracking.application_name
+    if len(name) > MAX_APPLICATION_NAME_LENGTH:
+        msg = f"application name longer than {MAX_APPLICATION_NAME_LENGTH} characters"
+        raise DataError(msg)
+    return name
 
 
 def _not_greater(name: str, notification_id: int, current: int) -> str:

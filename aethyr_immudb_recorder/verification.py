@@ -43,13 +43,12 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from google.protobuf import empty_pb2
 from immudb import ImmudbClient
 from immudb.datatypesv2 import PrimaryKeyIntValue
 from immudb.exceptions import ErrCorruptedData
 from immudb.rootService import RootService, State
 
-from aethyr_immudb_recorder.datastore import ImmudbDatastore, Session
+from aethyr_immudb_recorder.datastore import ImmudbDatastore
 from aethyr_immudb_recorder.recorders import table_identifier
 
 #: Rows read per page when listing the events to verify.
@@ -257,19 +256,14 @@ def _rows(
 
 
 def _server_state(datastore: ImmudbDatastore) -> State:
-    def current(session: Session) -> State:
-        response = datastore.stub.CurrentState(
-            empty_pb2.Empty(), metadata=session.metadata, timeout=datastore.settings.timeout
-        )
-        return State(
-            db=response.db,
-            txId=int(response.txId),
-            txHash=bytes(response.txHash),
-            publicKey=b"",
-            signature=b"",
-        )
-
-    return datastore.run("current_state", current)
+    response = datastore.current_state()
+    return State(
+        db=response.db,
+        txId=int(response.txId),
+        txHash=bytes(response.txHash),
+        publicKey=b"",
+        signature=b"",
+    )
 
 
 def verify_events(

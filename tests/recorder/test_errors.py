@@ -16,6 +16,7 @@ from eventsourcing.persistence import (
     OperationalError,
     ProgrammingError,
     StoredEvent,
+    Tracking,
 )
 from immudb.grpc import schema_pb2
 from prometheus_client import CollectorRegistry
@@ -24,8 +25,9 @@ from aethyr_immudb_recorder.datastore import ImmudbDatastore, Session
 from aethyr_immudb_recorder.errors import BatchTooLargeError, ErrorKind, classify
 from aethyr_immudb_recorder.launcher import free_port
 from aethyr_immudb_recorder.metrics import Metrics, metrics_for
-from aethyr_immudb_recorder.recorders import ImmudbApplicationRecorder
+from aethyr_immudb_recorder.recorders import ImmudbApplicationRecorder, ImmudbProcessRecorder
 from tests import immudb_harness
+from tests.recorder.counters_view import ImmudbEventCounters
 from tests.recorder.support import settings_for
 
 pytestmark = pytest.mark.immudb
@@ -213,6 +215,26 @@ def test_originator_id_too_long_is_a_data_error_writing_nothing(recorder) -> Non
     with pytest.raises(DataError, match="UUID or a str"):
         recorder.insert_events([event(12345)])  # type: ignore[arg-type]
     assert recorder.max_notification_id() is None
+
+
+def test_application_name_too_long_is_a_data_error_writing_nothing(metrics) -> None:
+    long_name = "u" * 256
+    with ImmudbDatastore(settings_for(immudb_harness.fresh_database("e")), metrics) as datastore:
+        process = ImmudbProcessRecorder(datastore=datastore)
+        process.create_table()
+        view = ImmudbEventCounters(datastore=datastore, tracking_table_name="view_tracking")
+        view.create_table()
+        with pytest.raises(DataError, match="application name longer than 255"):
+            process.insert_tracking(Tracking(long_name, 1))
+        with pytest.raises(DataError, match="application name longer than 255"):
+            process.insert_events([event()], tracking=Tracking(long_name, 1))
+        with pytest.raises(DataError, match="application name longer than 255"):
+            view.incr_created_event_counter(Tracking(long_name, 1))
+        assert process.max_notification_id() is None
+        for table in ("notification_tracking", "view_tracking"):
+            sql = f"SELECT application_name FROM {table}"
+            assert datastore.run("select", lambda s, sql=sql: datastore.query(s, sql)) == []
+        assert view.get_created_event_counter() == 0
 
 
 def test_wrong_password_is_an_interface_error_without_the_password(metrics, caplog) -> None:

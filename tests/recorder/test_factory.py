@@ -10,7 +10,7 @@ from eventsourcing.persistence import (
     TrackingRecorder,
 )
 from eventsourcing.tests.persistence import InfrastructureFactoryTestCase
-from eventsourcing.utils import Environment
+from eventsourcing.utils import Environment, get_topic
 
 import aethyr_immudb_recorder
 from aethyr_immudb_recorder import Factory, ImmudbFactory
@@ -66,6 +66,22 @@ class TestImmudbFactory(InfrastructureFactoryTestCase[ImmudbFactory]):
             self.assertEqual(tracking.tracking_table_name, "testcase_tracking")
             self.assertEqual(process.events_table_name, "testcase_events")
             self.assertEqual(process.tracking_table_name, "testcase_tracking")
+        finally:
+            factory.close()
+
+    class MyApplicationRecorder(ImmudbApplicationRecorder):
+        pass
+
+    class MyProcessRecorder(ImmudbProcessRecorder):
+        pass
+
+    def test_recorder_topics_select_the_application_and_process_classes(self) -> None:
+        self.env[ImmudbFactory.APPLICATION_RECORDER_TOPIC] = get_topic(self.MyApplicationRecorder)
+        self.env[ImmudbFactory.PROCESS_RECORDER_TOPIC] = get_topic(self.MyProcessRecorder)
+        factory = ImmudbFactory(self.env)
+        try:
+            self.assertIs(type(factory.application_recorder()), self.MyApplicationRecorder)
+            self.assertIs(type(factory.process_recorder()), self.MyProcessRecorder)
         finally:
             factory.close()
 
