@@ -13,7 +13,7 @@ integrity           key already exists                 IntegrityError, never ret
 conflict            tx read conflict (MVCC)            retried with jittered backoff
 session             session not found / no session     session reopened, retried
 unavailable         UNAVAILABLE                        retried, then OperationalError
-timeout             DEADLINE_EXCEEDED                  OperationalError
+timeout             DEADLINE_EXCEEDED, CANCELLED       OperationalError
 too_many_entries    max number of entries per tx ...   BatchTooLargeError (a DataError)
 too_large           max ... length exceeded            DataError
 auth                invalid user name or password      InterfaceError
@@ -115,7 +115,10 @@ def classify(error: grpc.RpcError) -> ErrorKind:
         return ErrorKind.MISSING_TABLE
     if code is grpc.StatusCode.UNAVAILABLE:
         return ErrorKind.UNAVAILABLE
-    if code is grpc.StatusCode.DEADLINE_EXCEEDED:
+    if code in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
+        # A call that outlives its deadline sometimes ends as CANCELLED ("Stream
+        # removed", RST_STREAM) instead, when the server resets the stream first:
+        # the same fault, with the same unknown outcome, so the same kind.
         return ErrorKind.TIMEOUT
     return ErrorKind.OTHER
 
@@ -139,7 +142,7 @@ _HINTS: dict[ErrorKind, str] = {
     ErrorKind.CONFLICT: "concurrent writers kept conflicting; retries exhausted",
     ErrorKind.SESSION: "the immudb session could not be renewed; retries exhausted",
     ErrorKind.UNAVAILABLE: "immudb server unavailable; retries exhausted",
-    ErrorKind.TIMEOUT: "immudb call timed out (IMMUDB_TIMEOUT)",
+    ErrorKind.TIMEOUT: "immudb call timed out or was cancelled (IMMUDB_TIMEOUT)",
     ErrorKind.TOO_MANY_ENTRIES: (
         "the write needs more entries than the database's maxTxEntries allows; "
         "nothing was written (write smaller batches or create the database with "

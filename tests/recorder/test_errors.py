@@ -348,3 +348,6 @@ def test_classify_reads_codes_and_details() -> None:
     assert classify(FakeRpcError(grpc.StatusCode.UNAUTHENTICATED, "")) is ErrorKind.AUTH
     assert classify(FakeRpcError(unknown, "session not found")) is ErrorKind.SESSION
     assert classify(grpc.RpcError()) is ErrorKind.OTHER
+    # a deadline race can end as CANCELLED (RST_STREAM) instead of DEADLINE_EXCEEDED
+    cancelled = FakeRpcError(grpc.StatusCode.CANCELLED, "Stream removed")
+    assert classify(cancelled) is ErrorKind.TIMEOUT
