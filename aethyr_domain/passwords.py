@@ -72,24 +72,28 @@ def verify_password(password: str, encoded: str) -> bool:
     if scheme == MD5_PREFIX:
         digest = hashlib.md5(password.encode("utf-8"), usedforsecurity=False).hexdigest()
         return hmac.compare_digest(digest, rest)
-    if scheme != SCRYPT_PREFIX:
+    parsed = _parse_scrypt(encoded)
+    if parsed is None:
         return False
-    try:
-        params, salt_b64, key_b64 = rest.split("$")
-        settings = dict(item.split("=") for item in params.split(","))
-        n, r, p = int(settings["n"]), int(settings["r"]), int(settings["p"])
-        salt = base64.b64decode(salt_b64, validate=True)
-        key = base64.b64decode(key_b64, validate=True)
-    except (ValueError, KeyError):
-        return False
+    n, r, p, salt, key = parsed
     return hmac.compare_digest(_scrypt(password, salt, n, r, p), key)
 
 
 def is_scrypt_hash(encoded: str) -> bool:
     """True if ``encoded`` is a well-formed salted scrypt hash made by :func:`hash_password`."""
+    parsed = _parse_scrypt(encoded)
+    if parsed is None:
+        return False
+    n, r, p, salt, key = parsed
+    return n >= 2 and n & (n - 1) == 0 and r >= 1 and p >= 1 and len(salt) >= 8 and len(key) >= 16
+
+
+def _parse_scrypt(encoded: str) -> tuple[int, int, int, bytes, bytes] | None:
+    """``(n, r, p, salt, key)`` of a ``scrypt$n=..,r=..,p=..$salt$key`` hash; ``None`` if
+    ``encoded`` is not one or is malformed."""
     scheme, _, rest = encoded.partition("$")
     if scheme != SCRYPT_PREFIX:
-        return False
+        return None
     try:
         params, salt_b64, key_b64 = rest.split("$")
         settings = dict(item.split("=") for item in params.split(","))
@@ -97,8 +101,8 @@ def is_scrypt_hash(encoded: str) -> bool:
         salt = base64.b64decode(salt_b64, validate=True)
         key = base64.b64decode(key_b64, validate=True)
     except (ValueError, KeyError):
-        return False
-    return n >= 2 and n & (n - 1) == 0 and r >= 1 and p >= 1 and len(salt) >= 8 and len(key) >= 16
+        return None
+    return n, r, p, salt, key
 
 
 def needs_upgrade(encoded: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> bool:
