@@ -115,18 +115,7 @@ def test_project_runs_as_a_separate_process_and_follows_live(
     try:
         play(app, live, steps=ACTIONS)  # written while the projection process runs
         head = app.recorder.max_notification_id()
-        from aethyr_domain.projections.cli_commands import open_view
-
-        view = open_view(config)
-        deadline = time.monotonic() + 60
-        while not view.has_tracking_id(app.name, head):
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the projection process did not catch up"
-            time.sleep(0.1)
-        from aethyr_domain.projections.queries import world_dict
-        from aethyr_domain.world_dump import canonical_json
-
-        assert canonical_json(view.query(world_dict)) == dumps(live)
+        assert_process_caught_up(proc, config, app, head, live)
     finally:
         proc.terminate()
         out, err = proc.communicate(timeout=30)
@@ -164,20 +153,10 @@ def test_on_immudb_a_separate_project_process_follows_through_subscribe(
         text=True,
     )
     try:
-        from aethyr_domain.projections.cli_commands import open_view
-        from aethyr_domain.projections.queries import world_dict
-        from aethyr_domain.world_dump import canonical_json
-
         time.sleep(1.0)  # let it catch up and subscribe, then write live
         play(app, live, steps=ACTIONS)
         head = app.recorder.max_notification_id()
-        view = open_view(config)
-        deadline = time.monotonic() + 60
-        while not view.has_tracking_id(app.name, head):
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the projection process did not catch up"
-            time.sleep(0.1)
-        assert canonical_json(view.query(world_dict)) == dumps(live)
+        assert_process_caught_up(proc, config, app, head, live)
     finally:
         proc.terminate()
         out, err = proc.communicate(timeout=30)
@@ -187,3 +166,19 @@ def test_on_immudb_a_separate_project_process_follows_through_subscribe(
     assert code == 0 and projected == dumps(live)
     _code, out, _ = run(capsys, "schema", "--json")
     assert json.loads(out)["version"] == 2
+
+
+def assert_process_caught_up(proc, config, app, head, live) -> None:
+    """Wait (60 s at most) until the ``project`` process's view has applied ``head``,
+    then check that the projected world prints exactly like the live one."""
+    from aethyr_domain.projections.cli_commands import open_view
+    from aethyr_domain.projections.queries import world_dict
+    from aethyr_domain.world_dump import canonical_json
+
+    view = open_view(config)
+    deadline = time.monotonic() + 60
+    while not view.has_tracking_id(app.name, head):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the projection process did not catch up"
+        time.sleep(0.1)
+    assert canonical_json(view.query(world_dict)) == dumps(live)
