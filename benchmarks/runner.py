@@ -22,7 +22,7 @@ from benchmarks.scenarios import SCENARIOS, SIZES, Skip
 from benchmarks.stats import Results, table, targets
 from benchmarks.transcode import transcode
 
-TRANSCODERS = ("JSONTranscoder", "OrjsonTranscoder")
+TRANSCODERS = ("JSONTranscoder", "OrjsonTranscoder", "FastOrjsonTranscoder")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

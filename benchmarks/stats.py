@@ -107,12 +107,13 @@ def targets(results: Results) -> list[str]:
                     results.median(scenario, "postgres"),
                     1.0,
                 )
-    ratio(
-        "OrjsonTranscoder vs JSONTranscoder, transcode",
-        results.median("transcode", "OrjsonTranscoder"),
-        results.median("transcode", "JSONTranscoder"),
-        3.0,
-    )
+    for transcoder in ("OrjsonTranscoder", "FastOrjsonTranscoder"):
+        ratio(
+            f"{transcoder} vs JSONTranscoder, transcode",
+            results.median("transcode", transcoder),
+            results.median("transcode", "JSONTranscoder"),
+            3.0,
+        )
     for (scenario, backend), summary in results.summaries.items():
         if scenario.startswith("replay ") and summary.unit == "events/s":
             goal = {"popo": 50_000.0, "immudb": 25_000.0, "immudb-synced": 25_000.0}.get(backend)

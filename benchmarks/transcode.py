@@ -23,6 +23,7 @@ from eventsourcing.persistence import (
     UUIDAsHex,
 )
 
+from aethyr_immudb_recorder.fast_transcoder import FastOrjsonTranscoder
 from aethyr_immudb_recorder.transcoder import OrjsonTranscoder
 from benchmarks.scenarios import Measure
 
@@ -139,6 +140,7 @@ def transcode(count: int) -> dict[str, list[Measure]]:
     for transcoder in (
         _with_library_transcodings(JSONTranscoder()),
         _with_library_transcodings(OrjsonTranscoder()),
+        _with_library_transcodings(FastOrjsonTranscoder()),
     ):
         encode, decode = transcoder.encode, transcoder.decode
         gc.collect()
