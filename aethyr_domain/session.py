@@ -12,7 +12,9 @@ delivery. From then on the game only writes to the outbox.
 Order matters at both ends: the projection subscribes before the delivery thread
 writes and stops after it stopped (eventsourcing 9.5's in-memory recorder iterates its
 listener set while inserting, so a subscriber joining or leaving during an insert can
-break that insert), and the store is closed last.
+break that insert), and the store is closed last. Both are registered with the sink's
+:meth:`~aethyr_domain.event_sink.OutboxSink.after_close`, so they run only once the
+delivery thread has ended - also when it outlives ``Manager.close``'s wait.
 
 :class:`ScriptRunner` runs ``<player>: <command text>`` lines (``aethyr-es play``).
 """
@@ -85,9 +87,10 @@ def boot(config: ServerConfig, *, world: Any = None) -> Manager:
     if world is None:
         closers.append(app.close)
     sink = OutboxSink.start(config, world_factory=lambda: app, close_world=False)
+    for closer in closers:  # after the delivery thread ended, even if it ends late
+        sink.after_close(closer)
     manager = Manager(live, config=config, sink=sink)
     manager.projection = projection
-    manager.closers.extend(closers)
     return manager
 
 
