@@ -78,7 +78,15 @@ class OutboxSink:
         self.deliverer.stop(timeout, then=self._closed)
 
     def _closed(self) -> None:
+        """Close the outbox, then run every registered closer - all of them, even if one
+        raises (the first error is re-raised at the end)."""
         self.outbox.close()
         closers, self._after_close = self._after_close, []
+        error: BaseException | None = None
         for closer in closers:
-            closer()
+            try:
+                closer()
+            except Exception as exc:
+                error = error or exc
+        if error is not None:
+            raise error

@@ -84,6 +84,7 @@ def boot(config: ServerConfig, *, world: Any = None) -> Manager:
                 f"cannot start the world projection: {type(exc).__name__}: {exc}"
             ) from None
         closers.append(projection.stop)
+        closers.append(projection.view.close)  # after stop: the follower used it
     if world is None:
         closers.append(app.close)
     sink = OutboxSink.start(config, world_factory=lambda: app, close_world=False)
@@ -99,11 +100,17 @@ def start_projection(config: ServerConfig, app: Any) -> Any:
 
     The view lives where ``config`` says (the events' store; in memory for POPO);
     returns the started :class:`~aethyr_domain.projections.runner.ProjectionService`.
+    The caller stops it, then closes its ``view`` (closed here if starting fails).
     """
     from aethyr_domain.projections.cli_commands import open_view
     from aethyr_domain.projections.runner import ProjectionService
 
-    return ProjectionService(app, open_view(config)).start()
+    view = open_view(config)
+    try:
+        return ProjectionService(app, view).start()
+    except BaseException:
+        view.close()
+        raise
 
 
 @dataclass
