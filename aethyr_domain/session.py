@@ -46,14 +46,11 @@ def boot(config: ServerConfig, *, world: Any = None) -> Manager:
         return Manager(config=config)
     from aethyr_domain.delivery import deliver_pending
     from aethyr_domain.event_sink import OutboxSink
-    from aethyr_domain.event_store import open_world
+    from aethyr_domain.event_store import open_world_or_raise
     from aethyr_domain.outbox import Outbox
     from aethyr_domain.replay import rebuild_world_state
 
-    try:
-        app = world if world is not None else open_world(config)
-    except Exception as exc:
-        raise BootError(f"cannot open the event store: {type(exc).__name__}: {exc}") from None
+    app = world if world is not None else open_world_or_raise(config, BootError)
     outbox = Outbox(config.outbox_path)
     try:
         deadline = time.monotonic() + config.outbox_drain_timeout

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from aethyr_domain.cli import main
+from aethyr_domain.world_dump import dumps
 
 SCRIPT = """\
 # comment lines and blank lines are ignored
@@ -108,3 +109,62 @@ def test_bad_configuration_and_inputs_exit_2(tmp_path, monkeypatch, capsys):
     bad.write_text('{"format": "other"}')
     assert main(["migrate", str(bad)]) == 2
     assert "invalid world dump" in capsys.readouterr().err
+
+
+UNOPENABLE = (
+    "aethyr-es: cannot open the event store: InterfaceError: unable to open database file\n"
+)
+
+
+def test_an_unopenable_store_is_one_message_with_exit_2_everywhere(sqlite_env, monkeypatch, capsys):
+    """world (replay and live), migrate and play say the same thing, exit code 2."""
+    from aethyr_domain.live_world import LiveWorld
+
+    dump = sqlite_env / "world.json"
+    dump.write_text(dumps(LiveWorld()))
+    monkeypatch.setenv("AETHYR_SQLITE_PATH", str(sqlite_env / "no-such-dir" / "ev.sqlite"))
+    for argv in (
+        ["world", "--json"],
+        ["world", "--json", "--source", "live"],
+        ["migrate", str(dump)],
+        ["play", "--script", str(dump)],  # boot fails before the script is read
+    ):
+        assert main(argv) == 2, argv
+        out, err = capsys.readouterr()
+        assert (out, err) == ("", UNOPENABLE), argv
+
+
+def test_verify_on_an_unreachable_immudb_says_it_cannot_open_the_store(
+    tmp_path, monkeypatch, capsys
+):
+    from aethyr_immudb_recorder.launcher import free_port
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AETHYR_EVENT_SOURCING_ENABLED", "1")
+    monkeypatch.setenv("AETHYR_EVENT_STORE", "immudb")
+    monkeypatch.setenv("AETHYR_IMMUDB_PORT", str(free_port()))  # nothing listens there
+    monkeypatch.setenv("AETHYR_RETRY_ATTEMPTS", "0")
+    assert main(["verify"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("aethyr-es: cannot open the event store: OperationalError: ")
+    assert "immudb server unavailable" in err and "Traceback" not in err
+
+
+def test_boot_and_the_cli_share_the_wording(tmp_path):
+    from aethyr_domain.config import ServerConfig
+    from aethyr_domain.event_store import open_world_or_raise
+    from aethyr_domain.session import BootError, boot
+
+    config = ServerConfig(
+        event_sourcing_enabled=True,
+        event_store="sqlite",
+        sqlite_path=str(tmp_path / "no-such-dir" / "ev.sqlite"),
+        outbox_path=str(tmp_path / "ob.sqlite"),
+    )
+    with pytest.raises(BootError) as booting:
+        boot(config)
+    with pytest.raises(KeyError) as opening:
+        open_world_or_raise(config, KeyError)
+    assert str(booting.value) == UNOPENABLE.removeprefix("aethyr-es: ").rstrip("\n")
+    assert opening.value.args == (str(booting.value),)
+    assert booting.value.__cause__ is None and booting.value.__suppress_context__
