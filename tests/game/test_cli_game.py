@@ -79,6 +79,31 @@ def test_migrate_cli_twice(sqlite_env, capsys, monkeypatch):
     assert capsys.readouterr().out == dump.read_text()
 
 
+def test_migrate_cli_reports_a_store_that_loses_writes(sqlite_env, capsys, monkeypatch):
+    from aethyr_domain.application import World
+    from aethyr_domain.errors import NotFoundError
+
+    script = sqlite_env / "s.txt"
+    script.write_text(SCRIPT)
+    dump = sqlite_env / "world.json"
+    assert main(["play", "--script", str(script), "--dump-world", str(dump)]) == 0
+    lost = json.loads(dump.read_text())["objects"][0]["id"]
+    monkeypatch.setenv("AETHYR_SQLITE_PATH", str(sqlite_env / "other.sqlite"))
+    real_get = World.get
+
+    def forgetful_get(self, object_id):  # this store never shows one object
+        if object_id == lost:
+            raise NotFoundError(object_id)
+        return real_get(self, object_id)
+
+    monkeypatch.setattr(World, "get", forgetful_get)
+    capsys.readouterr()
+    assert main(["migrate", str(dump)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"aethyr-es: object {lost!r} is missing from the event store")
+    assert "Traceback" not in err
+
+
 def test_flag_off_play_and_config_file(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     config = tmp_path / "c.toml"
