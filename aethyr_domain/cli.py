@@ -226,13 +226,10 @@ def load_world(config: ServerConfig, source: str) -> LiveWorld:
                 f"(expected {PROJECTION_HOOK}(config) -> LiveWorld)"
             ) from None
         return loader(config)
-    from aethyr_domain.event_store import open_world
+    from aethyr_domain.event_store import open_world_or_raise
     from aethyr_domain.replay import rebuild_world_state
 
-    try:
-        app = open_world(config)
-    except Exception as exc:
-        raise CliError(f"cannot open the event store: {type(exc).__name__}: {exc}") from None
+    app = open_world_or_raise(config, CliError)
     try:
         if source == "live":
             from aethyr_domain.delivery import deliver_pending
@@ -323,20 +320,19 @@ def _outbox_stats(config: ServerConfig) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- migrate
 def _migrate(args: argparse.Namespace) -> int:
-    from aethyr_domain.event_store import open_world
-    from aethyr_domain.migrate import migrate_to_event_store
+    from aethyr_domain.event_store import open_world_or_raise
+    from aethyr_domain.migrate import MigrationError, migrate_to_event_store
 
     config = _config(args)
     try:
         dump = loads(Path(args.dump).read_bytes())
     except OSError as exc:
         raise CliError(f"cannot read {args.dump}: {exc.strerror}") from None
-    try:
-        app = open_world(config)
-    except Exception as exc:
-        raise CliError(f"cannot open the event store: {type(exc).__name__}: {exc}") from None
+    app = open_world_or_raise(config, CliError)
     try:
         report = migrate_to_event_store(app, dump)
+    except MigrationError as exc:
+        raise CliError(str(exc)) from None
     finally:
         app.close()
     print(
@@ -351,16 +347,13 @@ def _migrate(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------- verify
 def _verify(args: argparse.Namespace) -> int:
     """Check the event store against immudb's proofs; exit 1 when a check fails."""
-    from aethyr_domain.event_store import open_world
+    from aethyr_domain.event_store import open_world_or_raise
     from aethyr_immudb_recorder.verification import VerificationError, verify_events
 
     config = _config(args)
     if config.event_store != "immudb":
         raise CliError(f"verify needs event_store = immudb (configured: {config.event_store})")
-    try:
-        app = open_world(config)
-    except Exception as exc:
-        raise CliError(f"cannot open the event store: {type(exc).__name__}: {exc}") from None
+    app = open_world_or_raise(config, CliError)
     try:
         recorder: Any = app.recorder
         report = verify_events(

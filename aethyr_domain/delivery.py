@@ -13,6 +13,12 @@ Failure policy:
   reopened (a fresh connection).
 * anything else (the domain refused the command, ``IntegrityError``, a malformed
   entry) is permanent: the entry moves to the dead letters and is never retried.
+
+Stopping: :meth:`Deliverer.stop` waits (bounded) for the thread to finish its round.
+The World and the outbox are closed only once nothing uses them: at once when the
+thread ended in time, otherwise by the thread itself as it exits (a round blocked on
+a hung store would otherwise find its connection closed under its feet); ``stop``
+then logs a warning and returns ``False``.
 """
 
 from __future__ import annotations
@@ -147,6 +153,11 @@ class Deliverer:
         self._stop = threading.Event()
         self._idle = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="aethyr-outbox", daemon=True)
+        # Who closes the World (and ``then``) after stop(): the caller, or the thread
+        # itself when it outlived stop()'s timeout. Guarded by ``_exit_lock``.
+        self._exit_lock = threading.Lock()
+        self._exited = False
+        self._on_exit: list[Callable[[], None]] = []
 
     def start(self) -> Deliverer:
         self._thread.start()
@@ -156,15 +167,42 @@ class Deliverer:
         """Tell the thread there is something new (called after each append)."""
         self._wake.set()
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop the thread (pending entries stay in the outbox) and close the World."""
+    def stop(self, timeout: float = 5.0, *, then: Callable[[], None] | None = None) -> bool:
+        """Stop the thread (pending entries stay in the outbox), then close the World
+        (when ``close_world``) and call ``then`` (e.g. the outbox's ``close``).
+
+        Returns ``True`` if the thread ended within ``timeout`` seconds: everything
+        is closed when ``stop`` returns. Otherwise the thread is still inside a
+        round (a store call that hangs, a World being opened) and still uses the
+        World and the outbox: nothing is closed under it; it closes them itself as
+        it leaves, ``stop`` logs a warning and returns ``False``.
+        """
         self._stop.set()
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
-        if self.world is not None and self.close_world:
-            self.world.close()
-        self.world = None
+        closers = [self._close_world]
+        if then is not None:
+            closers.append(then)
+        with self._exit_lock:
+            ended = self._exited or self._thread.ident is None  # ended, or never started
+            if not ended:
+                self._on_exit.extend(closers)
+        if not ended:
+            log.warning(
+                "outbox delivery thread still busy %.1fs after stop; it closes the World "
+                "and the outbox itself when its round ends",
+                timeout,
+            )
+            return False
+        for close in closers:
+            close()
+        return True
+
+    def _close_world(self) -> None:
+        world, self.world = self.world, None
+        if world is not None and self.close_world:
+            world.close()
 
     def drain(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for an empty backlog; True if it emptied."""
@@ -173,11 +211,26 @@ class Deliverer:
             return self._idle.wait_for(lambda: self.outbox.backlog() == 0, timeout)
 
     def _run(self) -> None:
+        try:
+            self._deliver_until_stopped()
+        finally:
+            with self._exit_lock:
+                self._exited = True
+                closers, self._on_exit = self._on_exit, []
+            for close in closers:  # stop() timed out: close what it left to us
+                try:
+                    close()
+                except Exception:
+                    log.exception("closing after the delivery thread stopped failed")
+
+    def _deliver_until_stopped(self) -> None:
         failures = 0
         while not self._stop.is_set():
             try:
                 if self.world is None:
                     self.world = self.world_factory()
+                    if self._stop.is_set():
+                        break  # stopped while the World was being opened
                 result = deliver_pending(
                     self.outbox, self.world, batch_size=self.config.outbox_batch_size
                 )

@@ -23,6 +23,7 @@ class OutboxSink:
     def __init__(self, outbox: Outbox, deliverer: Deliverer) -> None:
         self.outbox = outbox
         self.deliverer = deliverer
+        self._after_close: list[Callable[[], None]] = []
 
     @classmethod
     def start(
@@ -60,6 +61,32 @@ class OutboxSink:
     def backlog(self) -> int:
         return self.outbox.backlog()
 
-    def close(self) -> None:
-        self.deliverer.stop()
+    def after_close(self, closer: Callable[[], None]) -> None:
+        """Have :meth:`close` call ``closer`` (in registration order, after the outbox is
+        closed) once the delivery thread no longer runs - for what that thread uses
+        but does not own, such as a World the caller opened."""
+        self._after_close.append(closer)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop delivering, then close the World (if owned), the outbox and what
+        :meth:`after_close` registered.
+
+        If the delivery thread is still in a round after ``timeout`` seconds (a hung
+        store), nothing is closed under it: the thread closes everything as it ends
+        and a warning is logged (:meth:`~aethyr_domain.delivery.Deliverer.stop`).
+        """
+        self.deliverer.stop(timeout, then=self._closed)
+
+    def _closed(self) -> None:
+        """Close the outbox, then run every registered closer - all of them, even if one
+        raises (the first error is re-raised at the end)."""
         self.outbox.close()
+        closers, self._after_close = self._after_close, []
+        error: BaseException | None = None
+        for closer in closers:
+            try:
+                closer()
+            except Exception as exc:
+                error = error or exc
+        if error is not None:
+            raise error

@@ -6,7 +6,7 @@ event sourcing enabled (delivery, replay, stats, migration) use it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from eventsourcing.application import Application
@@ -23,6 +23,21 @@ def open_world(config: ServerConfig, **extra_env: str) -> World:
     env: dict[str, Any] = config.eventsourcing_env()
     env.update(extra_env)
     return World(env=env, snapshot_threshold=config.snapshot_threshold)
+
+
+def open_world_or_raise(config: ServerConfig, error: Callable[[str], Exception]) -> World:
+    """:func:`open_world`, any failure re-raised as ``error(message)``.
+
+    The message is the one wording every entry point uses, ``cannot open the event
+    store: <ExceptionType>: <detail>`` (the CLI prints it with exit code 2 through
+    ``CliError``, boot raises it as ``BootError``). The original exception is not
+    chained: its type and text are in the message, and a traceback would only
+    repeat them.
+    """
+    try:
+        return open_world(config)
+    except Exception as exc:
+        raise error(f"cannot open the event store: {type(exc).__name__}: {exc}") from None
 
 
 def close_world(world: World) -> None:

@@ -16,6 +16,10 @@ Order of the import:
 3. attributes, admin flags, room descriptions and exits;
 4. placement: each holder's inventory in the dump's order, then equipment (an item
    is put in the character's inventory and equipped from there).
+
+If an object the import just created (or found) cannot be read back from the store,
+the import stops with :class:`MigrationError` (what was written stays; a later run
+completes it).
 """
 
 from __future__ import annotations
@@ -29,6 +33,24 @@ from aethyr_domain import commands as c
 from aethyr_domain.errors import NotFoundError
 from aethyr_domain.live_world import LiveWorld, WorldObject
 from aethyr_domain.validation import SYSTEM_ACTOR
+
+
+class MigrationError(RuntimeError):
+    """The store does not show what the import wrote, so the import stopped.
+
+    ``object_id`` names the object that went missing. Nothing after it was
+    imported; what was written before stays (a later run completes it, the
+    import being convergent).
+    """
+
+    def __init__(self, object_id: str) -> None:
+        super().__init__(
+            f"object {object_id!r} is missing from the event store right after the import "
+            "created or found it: the store does not show the import's writes (was it "
+            "reset, or does the World read a different store than it writes?); the "
+            "import stopped there - run it again once the store is consistent"
+        )
+        self.object_id = object_id
 
 
 @dataclass
@@ -67,7 +89,8 @@ def migrate_to_event_store(
             run(c.DeleteGameObject(obj.id, actor=actor))
     for obj in alive:
         current = _current(world, obj.id)
-        assert current is not None
+        if current is None:  # created or found above: only a store losing writes gets here
+            raise MigrationError(obj.id)
         _update(run, dump, obj, current, actor)
     for holder, items in dump.inventories.items():
         for item_id in items:

@@ -12,7 +12,9 @@ delivery. From then on the game only writes to the outbox.
 Order matters at both ends: the projection subscribes before the delivery thread
 writes and stops after it stopped (eventsourcing 9.5's in-memory recorder iterates its
 listener set while inserting, so a subscriber joining or leaving during an insert can
-break that insert), and the store is closed last.
+break that insert), and the store is closed last. Both are registered with the sink's
+:meth:`~aethyr_domain.event_sink.OutboxSink.after_close`, so they run only once the
+delivery thread has ended - also when it outlives ``Manager.close``'s wait.
 
 :class:`ScriptRunner` runs ``<player>: <command text>`` lines (``aethyr-es play``).
 """
@@ -44,14 +46,11 @@ def boot(config: ServerConfig, *, world: Any = None) -> Manager:
         return Manager(config=config)
     from aethyr_domain.delivery import deliver_pending
     from aethyr_domain.event_sink import OutboxSink
-    from aethyr_domain.event_store import open_world
+    from aethyr_domain.event_store import open_world_or_raise
     from aethyr_domain.outbox import Outbox
     from aethyr_domain.replay import rebuild_world_state
 
-    try:
-        app = world if world is not None else open_world(config)
-    except Exception as exc:
-        raise BootError(f"cannot open the event store: {type(exc).__name__}: {exc}") from None
+    app = world if world is not None else open_world_or_raise(config, BootError)
     outbox = Outbox(config.outbox_path)
     try:
         deadline = time.monotonic() + config.outbox_drain_timeout
@@ -82,12 +81,14 @@ def boot(config: ServerConfig, *, world: Any = None) -> Manager:
                 f"cannot start the world projection: {type(exc).__name__}: {exc}"
             ) from None
         closers.append(projection.stop)
+        closers.append(projection.view.close)  # after stop: the follower used it
     if world is None:
         closers.append(app.close)
     sink = OutboxSink.start(config, world_factory=lambda: app, close_world=False)
+    for closer in closers:  # after the delivery thread ended, even if it ends late
+        sink.after_close(closer)
     manager = Manager(live, config=config, sink=sink)
     manager.projection = projection
-    manager.closers.extend(closers)
     return manager
 
 
@@ -96,11 +97,17 @@ def start_projection(config: ServerConfig, app: Any) -> Any:
 
     The view lives where ``config`` says (the events' store; in memory for POPO);
     returns the started :class:`~aethyr_domain.projections.runner.ProjectionService`.
+    The caller stops it, then closes its ``view`` (closed here if starting fails).
     """
     from aethyr_domain.projections.cli_commands import open_view
     from aethyr_domain.projections.runner import ProjectionService
 
-    return ProjectionService(app, open_view(config)).start()
+    view = open_view(config)
+    try:
+        return ProjectionService(app, view).start()
+    except BaseException:
+        view.close()
+        raise
 
 
 @dataclass

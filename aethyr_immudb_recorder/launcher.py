@@ -183,6 +183,14 @@ class ImmudbServer:
     unless ``keep_data`` is true or the folder was given. ``kill`` and
     ``start`` again reuse the same port and data dir (crash/restart tests).
     Only loopback addresses are accepted.
+
+    If the *first* :meth:`start` fails (no binary, the server exits or never
+    answers), the temporary folder and its log are removed before the error
+    propagates - a failed ``with ImmudbServer():`` never reaches ``__exit__``, so
+    nobody else would. A folder the caller gave is never removed, and neither is
+    the folder of a server that already ran (a failed restart after ``kill``
+    keeps the data to inspect; :meth:`stop` removes it as usual). The error
+    message carries the tail of the server's log.
     """
 
     def __init__(
@@ -210,6 +218,7 @@ class ImmudbServer:
         self.extra_args = extra_args
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
+        self._has_run = False  # a server came up on data_dir (its data may matter)
 
     @property
     def address(self) -> str:
@@ -238,10 +247,27 @@ class ImmudbServer:
         ]
 
     def start(self) -> ImmudbServer:
-        """Start the server and wait until it answers a health check."""
+        """Start the server and wait until it answers a health check.
+
+        On failure the process is gone and, on a first start, the temporary data
+        folder this object created is removed (see the class docstring).
+        """
         if self.running:
             return self
+        try:
+            self._launch()
+        except BaseException:
+            self.kill()
+            if not self._has_run and not self.keep_data:
+                self._remove_data()
+            raise
+        self._has_run = True
+        return self
+
+    def _launch(self) -> None:
         cmd = self.command()
+        if not self._given_dir:  # removed by a failed first start: start() again works
+            self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("IMMUDB_")}
         env["HOME"] = str(self.data_dir)  # keep immudb from reading a stray ~/immudb.toml
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the process
@@ -252,7 +278,12 @@ class ImmudbServer:
         finally:
             log.close()
         self.wait_ready()
-        return self
+
+    def _remove_data(self) -> None:
+        """Remove the data folder and its log (only ever called when not ``keep_data``)."""
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            self.log_path.unlink()
 
     @property
     def running(self) -> bool:
@@ -303,9 +334,7 @@ class ImmudbServer:
                 proc.wait()
         self.process = None
         if not self.keep_data:
-            shutil.rmtree(self.data_dir, ignore_errors=True)
-            with contextlib.suppress(OSError):
-                self.log_path.unlink()
+            self._remove_data()
 
     def kill(self) -> None:
         """SIGKILL the server (a crash); the data dir is kept for a restart."""

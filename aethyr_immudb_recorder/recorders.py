@@ -40,6 +40,20 @@ How the guarantees are met:
 Table names are interpolated into SQL only after :func:`table_identifier`
 has checked them against a strict identifier pattern; every value is a bound
 ``@param`` (hence the ``noqa: S608`` markers).
+
+Field types are checked before anything is sent, and a wrong one refuses the
+whole batch with :class:`~eventsourcing.persistence.DataError` naming the field
+(nothing is written): ``originator_version`` must be an ``int`` in the signed
+64-bit range, ``topic`` a ``str``, ``state`` ``bytes`` (or a ``bytearray`` /
+``memoryview``, stored as bytes), a tracking record's ``application_name`` a
+``str`` and ``notification_id`` an ``int``. A ``bool`` is refused although it is
+an ``int`` subclass: eventsourcing's SQLite recorder would store ``True`` as
+``1`` and its POPO recorder keep ``True``, so a ``bool`` version is a bug
+upstream, not a version. (Those two recorders store whatever they are given -
+SQLite coerces ``"1"`` to ``1`` - and PostgreSQL refuses a value it cannot
+convert with ``DataError``; immudb would coerce some values silently and report
+others as internal errors, hence the explicit checks and the library's
+``DataError``, "a problem with the processed data".)
 """
 
 from __future__ import annotations
@@ -221,14 +235,18 @@ class ImmudbAggregateRecorder(ImmudbRecorder, AggregateRecorder):
             if o is None:
                 o = names[("o", oid)] = f"@o{i}"
                 params[f"o{i}"] = oid
+            version = _checked_int64("originator_version", event.originator_version)
+            if not isinstance(event.topic, str):
+                raise _wrong_type("topic", "a str", event.topic)
+            if not isinstance(event.state, bytes | bytearray | memoryview):
+                raise _wrong_type("state", "bytes", event.state)
             t = names.get(("t", event.topic))
             if t is None:
                 t = names[("t", event.topic)] = f"@t{i}"
                 params[f"t{i}"] = event.topic
-            version = event.originator_version
-            if type(version) is int and 0 <= version < _INT64_LIMIT:
+            if type(version) is int and version >= 0:
                 v = str(version)
-            else:  # let the server judge anything unusual, as a bound value
+            else:  # negative, or an int subclass (IntEnum): a bound value
                 v = f"@v{i}"
                 params[f"v{i}"] = version
             params[f"s{i}"] = event.state
@@ -479,8 +497,8 @@ class ImmudbTrackingRecorder(ImmudbRecorder, TrackingRecorder):
 
     def _tracking_statement(self, tracking: Tracking) -> tuple[str, Params]:
         """The guarded tracking statements (one ``SQLExec``, no interactive read)."""
-        name = _checked_application_name(tracking)
-        params = {"tracking_name": name, "tracking_id": tracking.notification_id}
+        name, notification_id = _checked_tracking(tracking)
+        params = {"tracking_name": name, "tracking_id": notification_id}
         return self._guarded_tracking_sql, params
 
     def _explain_tracking_conflict(self, tracking: Tracking, exc: IntegrityError) -> None:
@@ -503,14 +521,14 @@ class ImmudbTrackingRecorder(ImmudbRecorder, TrackingRecorder):
 
     def _insert_tracking(self, tx: Transaction, tracking: Tracking) -> None:
         """Inside ``tx``: refuse a position not above the current one, else record it."""
-        name = _checked_application_name(tracking)
+        name, notification_id = _checked_tracking(tracking)
         rows = tx.query(self._select_tracking_sql, {"application_name": name})
         current = rows[0][0] if rows else None
-        if current is not None and current >= tracking.notification_id:
-            raise IntegrityError(_not_greater(name, tracking.notification_id, current))
+        if current is not None and current >= notification_id:
+            raise IntegrityError(_not_greater(name, notification_id, current))
         tx.execute(
             self._upsert_tracking_sql,
-            {"application_name": name, "notification_id": tracking.notification_id},
+            {"application_name": name, "notification_id": notification_id},
         )
 
     def max_tracking_id(self, application_name: str) -> int | None:
@@ -545,13 +563,33 @@ class ImmudbProcessRecorder(ImmudbTrackingRecorder, ImmudbApplicationRecorder, P
         return self._insert_events(stored_events, tracking=tracking)
 
 
-def _checked_application_name(tracking: Tracking) -> str:
-    """The tracking's application name, refused with ``DataError`` when too long for the table."""
+def _wrong_type(field: str, expected: str, value: object) -> DataError:
+    """The ``DataError`` for a field of the wrong type (names the type, never the value)."""
+    msg = f"{field} must be {expected}, got {type(value).__name__}; nothing was written"
+    return DataError(msg)
+
+
+def _checked_int64(field: str, value: object) -> int:
+    """``value`` if it is an ``int`` (not a ``bool``) that fits immudb's INTEGER, else
+    ``DataError`` naming ``field``."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _wrong_type(field, "an int", value)
+    if not -_INT64_LIMIT <= value < _INT64_LIMIT:
+        msg = f"{field} {value} is outside the signed 64-bit range; nothing was written"
+        raise DataError(msg)
+    return value
+
+
+def _checked_tracking(tracking: Tracking) -> tuple[str, int]:
+    """The tracking's application name and notification id, refused with ``DataError``
+    when of the wrong type or when the name is too long for the table."""
     name = tracking.application_name
+    if not isinstance(name, str):
+        raise _wrong_type("application_name", "a str", name)
     if len(name) > MAX_APPLICATION_NAME_LENGTH:
         msg = f"application name longer than {MAX_APPLICATION_NAME_LENGTH} characters"
         raise DataError(msg)
-    return name
+    return name, _checked_int64("notification_id", tracking.notification_id)
 
 
 def _not_greater(name: str, notification_id: int, current: int) -> str:

@@ -148,3 +148,65 @@ def test_server_that_never_answers_is_killed(tmp_path):
         server.start()
     assert not server.running
     server.stop()
+
+
+def _fake_server(tmp_path: Path, body: str) -> Path:
+    fake = tmp_path / "fake-immudb"
+    fake.write_text(f"#!/bin/sh\n{body}\n")
+    fake.chmod(0o755)
+    return fake
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [("exit 3", "exited with code 3"), ("exec sleep 60", "did not answer")],
+)
+def test_failed_enter_removes_the_temporary_data_dir_it_made(tmp_path, body, error):
+    server = ImmudbServer(binary=_fake_server(tmp_path, body), startup_timeout=1)
+    assert server.data_dir.is_dir()
+    with pytest.raises(launcher.ImmudbStartError, match=error), server:
+        pytest.fail("the with block must not run")  # pragma: no cover
+    assert not server.running
+    assert not server.data_dir.exists()
+    assert not server.log_path.exists()
+
+
+def test_failed_start_without_a_binary_removes_the_temporary_data_dir(tmp_path):
+    server = ImmudbServer(binary=tmp_path / "no-such-immudb")
+    with pytest.raises(OSError):
+        server.start()
+    assert not server.data_dir.exists()
+    assert not server.log_path.exists()
+
+
+def test_failed_start_keeps_a_data_dir_the_caller_gave(tmp_path):
+    given = tmp_path / "given"
+    given.mkdir()
+    (given / "keep.me").write_text("data")
+    server = ImmudbServer(data_dir=given, binary=_fake_server(tmp_path, "exit 3"))
+    with pytest.raises(launcher.ImmudbStartError):
+        server.start()
+    assert (given / "keep.me").read_text() == "data"
+    server.stop()
+    assert (given / "keep.me").exists()
+
+
+def test_start_after_a_failed_first_start_and_failed_restart_keeps_data(tmp_path, immudb_server):
+    """After a failed first start the same object can still start (the folder is made
+    again); a failed restart of a server that ran keeps its data until stop()."""
+    binary = launcher.build_immudb(quiet=True)
+    server = ImmudbServer(binary=_fake_server(tmp_path, "exit 3"), synced=True)
+    with pytest.raises(launcher.ImmudbStartError):
+        server.start()
+    server.binary = binary
+    try:
+        server.start()
+        assert ImmudbClient(server.address, timeout=10).healthCheck()
+        server.kill()
+        server.binary = _fake_server(tmp_path, "exit 4")
+        with pytest.raises(launcher.ImmudbStartError, match="exited with code 4"):
+            server.start()
+        assert any(server.data_dir.iterdir())  # the data of the server that ran
+    finally:
+        server.stop()
+    assert not server.data_dir.exists()

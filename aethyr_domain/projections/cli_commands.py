@@ -22,6 +22,7 @@ the library's ``ProjectionRunner`` does.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -40,7 +41,11 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def open_view(config: ServerConfig) -> WorldView:
-    """The world view on the configured store (created and migrated on first use)."""
+    """The world view on the configured store (created and migrated on first use).
+
+    The view owns the infrastructure factory built for it (its datastore and
+    connections): call ``view.close()`` when done with it.
+    """
     from eventsourcing.persistence import InfrastructureFactory
     from eventsourcing.utils import Environment
 
@@ -52,8 +57,13 @@ def open_view(config: ServerConfig) -> WorldView:
     factory: InfrastructureFactory[Any] = InfrastructureFactory.construct(
         Environment(WorldProjection.name, env)
     )
-    view = factory.tracking_recorder(view_class_for(env))
+    try:
+        view = factory.tracking_recorder(view_class_for(env))
+    except BaseException:
+        factory.close()  # e.g. SchemaTooNewError while attaching: release the datastore
+        raise
     assert isinstance(view, WorldView)
+    view.own(factory.close)
     return view
 
 
@@ -72,8 +82,11 @@ def load_world(config: ServerConfig) -> LiveWorld:
     app = _open_world(config)
     try:
         view = open_view(config)
-        ProjectionService(app, view).catch_up()
-        return world_from_dict(view.query(world_dict))
+        try:
+            ProjectionService(app, view).catch_up()
+            return world_from_dict(view.query(world_dict))
+        finally:
+            view.close()
     finally:
         app.close()
 
@@ -108,12 +121,16 @@ def _print_json(data: object) -> None:
 
 def _schema(args: argparse.Namespace, config: ServerConfig) -> int:
     view = open_view(config)
-    applied = view.applied_migrations()
+    try:
+        applied = view.applied_migrations()
+        generation = view.generation
+    finally:
+        view.close()
     version = max((m.version for m in applied), default=0)
     if args.json:
         _print_json({"version": version, "migrations": [m.as_dict() for m in applied]})
         return 0
-    print(f"read model schema version {version} (generation {view.generation})")
+    print(f"read model schema version {version} (generation {generation})")
     for m in applied:
         print(f"  {m.version:3d}  {m.applied_at}  {m.checksum[:12]}  {m.name}")
     return 0
@@ -123,7 +140,11 @@ def _rebuild(args: argparse.Namespace, config: ServerConfig) -> int:
     from aethyr_domain.projections.rebuild import cleanup, rebuild
 
     if args.cleanup:
-        dropped = cleanup(open_view(config))
+        view = open_view(config)
+        try:
+            dropped = cleanup(view)
+        finally:
+            view.close()
         if args.json:
             _print_json({"cleaned_up": list(dropped)})
         else:
@@ -132,7 +153,11 @@ def _rebuild(args: argparse.Namespace, config: ServerConfig) -> int:
         return 0
     app = _open_world(config)
     try:
-        report = rebuild(app, open_view(config))
+        view = open_view(config)
+        try:
+            report = rebuild(app, view)
+        finally:
+            view.close()
     finally:
         app.close()
     if args.json:
@@ -174,13 +199,17 @@ def run_project_process(
     every ``check_interval`` seconds that its generation is still the active one
     (a ``rebuild`` may have switched readers) and re-attaches if not, and stops
     on SIGTERM/SIGINT, after ``duration`` seconds, or when ``stop`` is set.
-    Returns the view's position (the last notification id applied) at the end.
+    A replaced view is closed (its datastore and connections), and so is the
+    last one at the end. Returns the view's position (the last notification id
+    applied) at the end.
     """
     from aethyr_domain.projections.runner import ProjectionService
 
     stop = stop if stop is not None else threading.Event()
     app = _open_world(config)
     position = 0
+    view: WorldView | None = None
+    service: ProjectionService | None = None
     try:
         view = open_view(config)
         service = ProjectionService(app, view)
@@ -197,13 +226,28 @@ def run_project_process(
                     service.stop()
                 except Exception as exc:  # the old generation was dropped under us
                     print(f"aethyr-es project: re-attaching after {exc}", file=sys.stderr)
+                finally:
+                    view.close()  # the replaced view's datastore and connections
+                view = service = None
                 view = open_view(config)
                 service = ProjectionService(app, view)
                 service.start()
-            service.update_lag()
+            try:
+                service.update_lag()
+            except Exception:
+                if view.is_current():
+                    raise
+                # A rebuild switched readers and dropped this view's tables between
+                # the check above and this read (each store fails differently: a
+                # missing table, a missing generation): re-attach at the next check.
         service.stop()
         position = int(view.max_tracking_id(app.name) or 0)
     finally:
+        if service is not None:  # already stopped unless an error brought us here
+            with contextlib.suppress(Exception):
+                service.stop()
+        if view is not None:
+            view.close()
         app.close()
     return position
 

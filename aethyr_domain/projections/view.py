@@ -19,6 +19,14 @@ Generations (blue/green)
     ``active``), which one a rebuild is filling (``building``). A view opened
     without a generation attaches to the active one, creating generation 1 with
     every migration on first use.
+
+Closing
+    :meth:`WorldView.close` releases what the view owns and is idempotent. A view
+    built by :func:`~.cli_commands.open_view` owns the infrastructure factory that
+    made it (the SQLite connection pool, the immudb sessions and channel), so
+    whoever opens a view closes it when done or when replacing it (e.g. after a
+    rebuild switched readers to a new generation). Views from
+    :meth:`WorldView.open_generation` share their parent's store and own nothing.
 """
 
 from __future__ import annotations
@@ -131,6 +139,9 @@ class WorldView(TrackingRecorder, ABC):
     version: int
     """The schema version of this view's generation (the latest after opening)."""
 
+    _closed = False
+    _owned: tuple[Callable[[], None], ...] = ()
+
     # -- backend surface -------------------------------------------------
     @abstractmethod
     def open_generation(self, generation: int) -> WorldView:
@@ -189,6 +200,33 @@ class WorldView(TrackingRecorder, ABC):
             self.generation = generation
             self.version = 0
             self.migrate(up_to=schema_version)
+
+    # -- life cycle ----------------------------------------------------------
+    def own(self, close: Callable[[], None]) -> None:
+        """Have :meth:`close` call ``close`` too (``open_view`` passes the ``close`` of
+        the factory that built this view, which owns its datastore)."""
+        with self._meta_lock:
+            self._owned = (*self._owned, close)
+
+    @property
+    def closed(self) -> bool:
+        """``True`` once :meth:`close` was called."""
+        return self._closed
+
+    def close(self) -> None:
+        """Release what this view owns (its factory's connections); idempotent.
+
+        The view must not be used afterwards. A view that owns nothing (one from
+        :meth:`open_generation`, or one built on a datastore the caller keeps) only
+        records that it was closed.
+        """
+        with self._meta_lock:
+            if self._closed:
+                return
+            self._closed = True
+            owned, self._owned = self._owned, ()
+        for close in reversed(owned):
+            close()
 
     def migrate(self, up_to: int | None = None) -> list[AppliedMigration]:
         """Apply pending migrations (up to ``up_to``, default all) to this view's

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from aethyr_domain.cli import main
+from aethyr_domain.world_dump import dumps
 
 SCRIPT = """\
 # comment lines and blank lines are ignored
@@ -78,6 +79,31 @@ def test_migrate_cli_twice(sqlite_env, capsys, monkeypatch):
     assert capsys.readouterr().out == dump.read_text()
 
 
+def test_migrate_cli_reports_a_store_that_loses_writes(sqlite_env, capsys, monkeypatch):
+    from aethyr_domain.application import World
+    from aethyr_domain.errors import NotFoundError
+
+    script = sqlite_env / "s.txt"
+    script.write_text(SCRIPT)
+    dump = sqlite_env / "world.json"
+    assert main(["play", "--script", str(script), "--dump-world", str(dump)]) == 0
+    lost = json.loads(dump.read_text())["objects"][0]["id"]
+    monkeypatch.setenv("AETHYR_SQLITE_PATH", str(sqlite_env / "other.sqlite"))
+    real_get = World.get
+
+    def forgetful_get(self, object_id):  # this store never shows one object
+        if object_id == lost:
+            raise NotFoundError(object_id)
+        return real_get(self, object_id)
+
+    monkeypatch.setattr(World, "get", forgetful_get)
+    capsys.readouterr()
+    assert main(["migrate", str(dump)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"aethyr-es: object {lost!r} is missing from the event store")
+    assert "Traceback" not in err
+
+
 def test_flag_off_play_and_config_file(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     config = tmp_path / "c.toml"
@@ -108,3 +134,62 @@ def test_bad_configuration_and_inputs_exit_2(tmp_path, monkeypatch, capsys):
     bad.write_text('{"format": "other"}')
     assert main(["migrate", str(bad)]) == 2
     assert "invalid world dump" in capsys.readouterr().err
+
+
+UNOPENABLE = (
+    "aethyr-es: cannot open the event store: InterfaceError: unable to open database file\n"
+)
+
+
+def test_an_unopenable_store_is_one_message_with_exit_2_everywhere(sqlite_env, monkeypatch, capsys):
+    """world (replay and live), migrate and play say the same thing, exit code 2."""
+    from aethyr_domain.live_world import LiveWorld
+
+    dump = sqlite_env / "world.json"
+    dump.write_text(dumps(LiveWorld()))
+    monkeypatch.setenv("AETHYR_SQLITE_PATH", str(sqlite_env / "no-such-dir" / "ev.sqlite"))
+    for argv in (
+        ["world", "--json"],
+        ["world", "--json", "--source", "live"],
+        ["migrate", str(dump)],
+        ["play", "--script", str(dump)],  # boot fails before the script is read
+    ):
+        assert main(argv) == 2, argv
+        out, err = capsys.readouterr()
+        assert (out, err) == ("", UNOPENABLE), argv
+
+
+def test_verify_on_an_unreachable_immudb_says_it_cannot_open_the_store(
+    tmp_path, monkeypatch, capsys
+):
+    from aethyr_immudb_recorder.launcher import free_port
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AETHYR_EVENT_SOURCING_ENABLED", "1")
+    monkeypatch.setenv("AETHYR_EVENT_STORE", "immudb")
+    monkeypatch.setenv("AETHYR_IMMUDB_PORT", str(free_port()))  # nothing listens there
+    monkeypatch.setenv("AETHYR_RETRY_ATTEMPTS", "0")
+    assert main(["verify"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("aethyr-es: cannot open the event store: OperationalError: ")
+    assert "immudb server unavailable" in err and "Traceback" not in err
+
+
+def test_boot_and_the_cli_share_the_wording(tmp_path):
+    from aethyr_domain.config import ServerConfig
+    from aethyr_domain.event_store import open_world_or_raise
+    from aethyr_domain.session import BootError, boot
+
+    config = ServerConfig(
+        event_sourcing_enabled=True,
+        event_store="sqlite",
+        sqlite_path=str(tmp_path / "no-such-dir" / "ev.sqlite"),
+        outbox_path=str(tmp_path / "ob.sqlite"),
+    )
+    with pytest.raises(BootError) as booting:
+        boot(config)
+    with pytest.raises(KeyError) as opening:
+        open_world_or_raise(config, KeyError)
+    assert str(booting.value) == UNOPENABLE.removeprefix("aethyr-es: ").rstrip("\n")
+    assert opening.value.args == (str(booting.value),)
+    assert booting.value.__cause__ is None and booting.value.__suppress_context__

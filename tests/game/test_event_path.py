@@ -10,8 +10,9 @@ import pytest
 
 from aethyr_domain import ServerConfig
 from aethyr_domain.cli import DEMO_SCRIPT
+from aethyr_domain.errors import NotFoundError
 from aethyr_domain.event_store import iter_notifications, open_world, topic_name
-from aethyr_domain.migrate import migrate_to_event_store
+from aethyr_domain.migrate import MigrationError, migrate_to_event_store
 from aethyr_domain.replay import rebuild_world_state
 from aethyr_domain.session import ScriptRunner, boot
 from aethyr_domain.world_dump import dumps, loads
@@ -97,6 +98,38 @@ def test_migrate_dump_into_fresh_store_twice(store, tmp_path):
     assert second.already_present == len(manager.world.objects)
     assert sum(_event_types(target).values()) == count
     source.close()
+    target.close()
+
+
+class ForgetfulWorld:
+    """A real World whose reads never show one object, as a store that lost (or never
+    kept) a write would look to the import."""
+
+    def __init__(self, world, lost_id):
+        self.world, self.lost_id = world, lost_id
+
+    def handle(self, command):
+        return self.world.handle(command)
+
+    def get(self, object_id):
+        if object_id == self.lost_id:
+            raise NotFoundError(object_id)
+        return self.world.get(object_id)
+
+
+def test_migrate_stops_with_a_typed_error_when_the_store_loses_an_object(store, tmp_path):
+    config = _config(store, tmp_path)
+    source = open_world(config)
+    manager, _n, _t = _play(config, source)
+    source.close()
+    dump = loads(dumps(manager.world))
+    lost = sorted(dump.rooms)[0]
+    target = open_world(config.replace(sqlite_path=str(tmp_path / "imported.sqlite")))
+    with pytest.raises(MigrationError, match=rf"object {lost!r} is missing") as refused:
+        migrate_to_event_store(ForgetfulWorld(target, lost), dump)
+    assert refused.value.object_id == lost
+    assert "import stopped" in str(refused.value)
+    assert target.get(lost).name == dump.objects[lost].name  # the write itself happened
     target.close()
 
 

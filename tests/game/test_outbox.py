@@ -3,10 +3,13 @@ delivery across a SIGKILL of the game process."""
 
 from __future__ import annotations
 
+import logging
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -15,6 +18,7 @@ from eventsourcing.persistence import OperationalError
 
 from aethyr_domain.config import ServerConfig
 from aethyr_domain.delivery import deliver_pending, recover_in_flight
+from aethyr_domain.event_sink import OutboxSink
 from aethyr_domain.event_store import iter_notifications, last_version, open_world, topic_name
 from aethyr_domain.outbox import Outbox
 
@@ -99,6 +103,105 @@ def test_transient_fault_keeps_the_entry_first_in_line(tmp_path, world):
     deliver_pending(outbox, flaky)
     assert outbox.backlog() == 0
     assert last_version(world, "a") == 2
+
+
+class BlockingWorld:
+    """Delegates to a real World; ``handle`` waits for ``release`` (a hung store call)
+    and ``close`` is recorded (then closes the real World)."""
+
+    def __init__(self, world):
+        self.world = world
+        self.recorder = world.recorder
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.closed = threading.Event()
+        self.used_after_close = False
+
+    def handle(self, command):
+        self.entered.set()
+        assert self.release.wait(30), "the test never released the world"
+        self.used_after_close = self.closed.is_set()
+        return self.world.handle(command)
+
+    def close(self):
+        self.closed.set()
+        self.world.close()
+
+
+def _sink_config(tmp_path):
+    return ServerConfig(
+        event_sourcing_enabled=True,
+        event_store="sqlite",
+        sqlite_path=str(tmp_path / "ev.sqlite"),
+        outbox_path=str(tmp_path / "ob.sqlite"),
+    )
+
+
+def test_stop_leaves_closing_to_a_delivery_thread_stuck_in_a_round(tmp_path, caplog):
+    """stop() times out while the thread is inside world.handle: neither the World nor
+    the outbox is closed under it; the thread closes both when its round ends."""
+    config = _sink_config(tmp_path)
+    blocking = BlockingWorld(open_world(config))
+    sink = OutboxSink.start(config, world_factory=lambda: blocking)
+    sink.emit("CreateRoom", {"id": "hall", "name": "Hall", "description": ""}, "system")
+    assert blocking.entered.wait(10)
+    with caplog.at_level(logging.WARNING, logger="aethyr_domain.delivery"):
+        sink.close(timeout=0.05)
+    assert "still busy" in caplog.text
+    assert not blocking.closed.is_set()
+    assert sink.outbox.backlog() == 1  # the outbox is still open for the thread
+    blocking.release.set()
+    assert blocking.closed.wait(10)  # the thread closed the World as it left
+    sink.deliverer._thread.join(10)
+    assert not blocking.used_after_close
+    with pytest.raises(sqlite3.ProgrammingError):  # ... and the outbox, after the World
+        sink.outbox.backlog()
+    again = Outbox(config.outbox_path)
+    assert (again.backlog(), again.delivered_count(), again.dead_letters()) == (0, 1, [])
+    again.close()
+    check = open_world(config)
+    assert check.get("hall").name == "Hall"
+    check.close()
+
+
+def test_stop_while_the_world_is_being_opened_closes_it_once_opened(tmp_path, caplog):
+    config = _sink_config(tmp_path)
+    opening, release = threading.Event(), threading.Event()
+    blocking = BlockingWorld(open_world(config))
+    blocking.release.set()
+
+    def slow_factory():
+        opening.set()
+        assert release.wait(30)
+        return blocking
+
+    outbox_closed = threading.Event()
+    sink = OutboxSink.start(config, world_factory=slow_factory)
+    sink.after_close(outbox_closed.set)
+    sink.emit("CreateRoom", {"id": "hall", "name": "Hall", "description": ""}, "system")
+    assert opening.wait(10)
+    with caplog.at_level(logging.WARNING, logger="aethyr_domain.delivery"):
+        sink.close(timeout=0.05)
+    assert "still busy" in caplog.text
+    assert not outbox_closed.is_set()
+    release.set()
+    assert blocking.closed.wait(10) and outbox_closed.wait(10)
+    assert not blocking.entered.is_set()  # stopped: no round after the World opened
+    again = Outbox(config.outbox_path)
+    assert again.backlog() == 1  # still pending, for the next start
+    again.close()
+
+
+def test_stop_of_an_idle_thread_closes_at_once(tmp_path):
+    config = _sink_config(tmp_path)
+    blocking = BlockingWorld(open_world(config))
+    blocking.release.set()
+    sink = OutboxSink.start(config, world_factory=lambda: blocking)
+    sink.emit("CreateRoom", {"id": "hall", "name": "Hall", "description": ""}, "system")
+    assert sink.drain(10)
+    closed = []
+    assert sink.deliverer.stop(10, then=lambda: closed.append(True)) is True
+    assert blocking.closed.is_set() and closed == [True]
 
 
 def test_in_flight_marker_settles_an_interrupted_delivery(tmp_path, world):

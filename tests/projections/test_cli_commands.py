@@ -176,9 +176,12 @@ def assert_process_caught_up(proc, config, app, head, live) -> None:
     from aethyr_domain.world_dump import canonical_json
 
     view = open_view(config)
-    deadline = time.monotonic() + 60
-    while not view.has_tracking_id(app.name, head):
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "the projection process did not catch up"
-        time.sleep(0.1)
-    assert canonical_json(view.query(world_dict)) == dumps(live)
+    try:
+        deadline = time.monotonic() + 60
+        while not view.has_tracking_id(app.name, head):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the projection process did not catch up"
+            time.sleep(0.1)
+        assert canonical_json(view.query(world_dict)) == dumps(live)
+    finally:
+        view.close()

@@ -18,7 +18,7 @@ from uuid import uuid4
 
 import grpc
 import pytest
-from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
+from eventsourcing.persistence import DataError, IntegrityError, StoredEvent, Tracking
 
 from aethyr_immudb_recorder.datastore import ImmudbDatastore
 from aethyr_immudb_recorder.errors import ErrorKind, classify
@@ -79,6 +79,64 @@ def test_unusual_versions_round_trip(datastore: ImmudbDatastore) -> None:
     events = [StoredEvent(originator_id, v, "t", b"x") for v in versions]
     recorder.insert_events(events)
     assert [e.originator_version for e in recorder.select_events(originator_id)] == versions
+
+
+BAD_FIELDS = [
+    ("originator_version", "1", "an int"),
+    ("originator_version", 1.5, "an int"),
+    ("originator_version", None, "an int"),
+    ("originator_version", True, "an int"),  # an int subclass, but never a version
+    ("originator_version", 2**63, "signed 64-bit"),
+    ("originator_version", -(2**63) - 1, "signed 64-bit"),
+    ("topic", 1, "a str"),
+    ("topic", None, "a str"),
+    ("topic", b"t", "a str"),
+    ("state", "x", "bytes"),
+    ("state", None, "bytes"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "expected"), BAD_FIELDS)
+def test_wrong_field_type_refuses_the_whole_batch(
+    datastore: ImmudbDatastore, field: str, value: object, expected: str
+) -> None:
+    """A bad field anywhere in a batch is a DataError naming it; nothing is written."""
+    recorder = _application(datastore)
+    good, bad = uuid4(), uuid4()
+    fields: dict[str, object] = {
+        "originator_id": bad,
+        "originator_version": 1,
+        "topic": "t",
+        "state": b"x",
+    }
+    fields[field] = value
+    batch = [StoredEvent(good, 1, "t", b"ok"), StoredEvent(**fields)]  # type: ignore[arg-type]
+    with pytest.raises(DataError, match=rf"^{field} .*{expected}.*nothing was written"):
+        recorder.insert_events(batch)
+    assert recorder.select_events(good) == []
+    assert recorder.max_notification_id() is None
+    assert recorder.insert_events(batch[:1]) == [1]  # never sent: no id was used up
+
+
+@pytest.mark.parametrize(
+    ("tracking", "field"),
+    [
+        (Tracking("upstream", 1.5), "notification_id"),  # type: ignore[arg-type]
+        (Tracking("upstream", "2"), "notification_id"),  # type: ignore[arg-type]
+        (Tracking(7, 2), "application_name"),  # type: ignore[arg-type]
+    ],
+)
+def test_wrong_tracking_type_refuses_events_and_tracking(
+    datastore: ImmudbDatastore, tracking: Tracking, field: str
+) -> None:
+    recorder = _process(datastore)
+    originator_id = uuid4()
+    with pytest.raises(DataError, match=rf"^{field} must be"):
+        recorder.insert_events([StoredEvent(originator_id, 1, "t", b"x")], tracking=tracking)
+    with pytest.raises(DataError, match=rf"^{field} must be"):
+        recorder.insert_tracking(tracking)
+    assert recorder.select_events(originator_id) == []
+    assert recorder.max_tracking_id("upstream") is None
 
 
 def test_duplicate_version_raises_and_writes_nothing(datastore: ImmudbDatastore) -> None:
