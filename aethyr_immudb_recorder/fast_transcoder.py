@@ -50,7 +50,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 import orjson
@@ -128,18 +128,26 @@ def _header(codes: list[str]) -> bytes:
     return MARKER + ",".join(codes).encode("ascii") if codes else b""
 
 
+class _LeadingDatetimeHeader(bytes):
+    """The plan of the commonest shape by far: a timestamp first, then natives (and UUIDs)."""
+
+    __slots__ = ()
+
+
+_JSON_FORMAT = object()
+"""The plan of every shape while a transcoding for dict or list is registered."""
+
+
 class _Plan:
     """How to write one shape (the exact types of a dict's values, in order)."""
 
-    __slots__ = ("codes", "datetimes", "header", "leading_datetime_only", "others")
+    __slots__ = ("codes", "datetimes", "header", "others")
 
     def __init__(self, codes: list[str], datetimes: tuple[int, ...], others: tuple[int, ...]):
         self.codes = codes
         self.datetimes = datetimes
         self.others = others
         self.header = _header(codes)
-        # The commonest shape by far: the event's timestamp first, then plain values.
-        self.leading_datetime_only = datetimes == (0,) and not others
 
 
 class FastOrjsonTranscoder(OrjsonTranscoder):
@@ -151,7 +159,7 @@ class FastOrjsonTranscoder(OrjsonTranscoder):
 
     def __init__(self) -> None:
         super().__init__()
-        self._plans: dict[tuple[type, ...], _Plan | bytes] = {}
+        self._plans: dict[tuple[type, ...], _Plan | bytes | object] = {}
         self._fixers: dict[bytes, Callable[[dict[str, Any]], dict[str, Any]]] = {}
         self._coded: dict[type, str] = {}
         self._containers_are_plain = True
@@ -178,27 +186,33 @@ class FastOrjsonTranscoder(OrjsonTranscoder):
 
     def encode(self, obj: Any) -> bytes:
         """Encode ``obj``: a dict in the typed-header format, anything else as JSON."""
-        if type(obj) is dict and self._containers_are_plain:
+        if type(obj) is dict:
             shape = tuple(map(type, obj.values()))
-            plan = self._plans.get(shape)
-            if plan is None:
+            try:
+                plan = self._plans[shape]
+            except KeyError:
                 plan = self._plans[shape] = self._plan(shape)
             try:
-                if type(plan) is bytes:
-                    return plan + _dumps(obj)
-                plan = cast("_Plan", plan)
-                if plan.leading_datetime_only:
+                kind = type(plan)
+                if kind is _LeadingDatetimeHeader:  # the commonest shape: check one offset
                     for first in obj.values():
                         tz = first.tzinfo
                         if tz is None or tz is UTC:
-                            return plan.header + _dumps(obj)
+                            return plan + _dumps(obj)  # type: ignore[operator]
                         break
-                return self._encode_planned(obj, plan)
+                    return self._encode_planned(obj, self._plan(shape, expand=True))  # type: ignore[arg-type]
+                if kind is bytes:
+                    return plan + _dumps(obj)  # type: ignore[operator]
+                if plan is not _JSON_FORMAT:
+                    return self._encode_planned(obj, plan)  # type: ignore[arg-type]
             except (_UseStdlib, orjson.JSONEncodeError, RecursionError):
                 pass  # non-str keys, huge ints, non-finite floats: the JSON-compatible format
         return super().encode(obj)
 
-    def _plan(self, shape: tuple[type, ...]) -> _Plan | bytes:
+    def _plan(self, shape: tuple[type, ...], *, expand: bool = False) -> _Plan | bytes | object:
+        """How to write dicts of this shape: a header alone when no value needs a check."""
+        if not self._containers_are_plain:
+            return _JSON_FORMAT
         codes: list[str] = []
         datetimes: list[int] = []
         others: list[int] = []
@@ -213,21 +227,28 @@ class FastOrjsonTranscoder(OrjsonTranscoder):
             if kind is datetime:
                 datetimes.append(position)
         plan = _Plan(codes, tuple(datetimes), tuple(others))
-        # Only natives and UUIDs: nothing to check per value, the header is the plan.
-        return plan.header if not datetimes and not others else plan
+        if expand or others or plan.datetimes not in ((), (0,)):
+            return plan
+        if datetimes:  # a leading datetime, natives and UUIDs: only its offset to check
+            return _LeadingDatetimeHeader(plan.header)
+        return plan.header  # natives and UUIDs: nothing to check per value
 
     def _encode_planned(self, obj: dict[Any, Any], plan: _Plan) -> bytes:
         values = list(obj.values())
         walked: list[int] = []
         for position in plan.datetimes:
             value = values[position]
-            if not _offset_is_whole_minutes(value):
+            tz = value.tzinfo
+            if tz is not None and tz is not UTC and not _offset_is_whole_minutes(value):
                 values[position] = self._plain(value)
                 walked.append(position)
         for position in plan.others:
             value = values[position]
             kind = type(value)
-            if (kind is dict or kind is list) and _is_plain(value):
+            if kind is dict:  # the first level inline: most dicts in events hold natives only
+                if set(map(type, value.values())) <= _NATIVE or _is_plain(value):
+                    continue
+            elif kind is list and _is_plain(value):
                 continue
             plain = self._plain(value)
             if plain is not value:

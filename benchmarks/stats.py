@@ -107,13 +107,14 @@ def targets(results: Results) -> list[str]:
                     results.median(scenario, "postgres"),
                     1.0,
                 )
-    for transcoder in ("OrjsonTranscoder", "FastOrjsonTranscoder"):
-        ratio(
-            f"{transcoder} vs JSONTranscoder, transcode",
-            results.median("transcode", transcoder),
-            results.median("transcode", "JSONTranscoder"),
-            3.0,
-        )
+    for scenario in ("transcode", "transcode played"):
+        for transcoder in ("OrjsonTranscoder", "FastOrjsonTranscoder"):
+            ratio(
+                f"{transcoder} vs JSONTranscoder, {scenario}",
+                results.median(scenario, transcoder),
+                results.median(scenario, "JSONTranscoder"),
+                3.0,
+            )
     for (scenario, backend), summary in results.summaries.items():
         if scenario.startswith("replay ") and summary.unit == "events/s":
             goal = {"popo": 50_000.0, "immudb": 25_000.0, "immudb-synced": 25_000.0}.get(backend)

@@ -49,6 +49,8 @@ def test_runner_writes_results_for_every_scenario_and_backend(
     assert units[("projection-lag p99", "popo")] == "ms"
     assert ("transcode", "OrjsonTranscoder") in measured
     assert ("transcode", "JSONTranscoder") in measured
+    for transcoder in ("JSONTranscoder", "OrjsonTranscoder", "FastOrjsonTranscoder"):
+        assert ("transcode played", transcoder) in measured
     skipped = {(row["scenario"], row["backend"]): row["reason"] for row in document["skipped"]}
     assert "subscribe" in skipped[("subscribe-latency", "sqlite")]
     assert any("transcode" in line for line in document["targets"])
