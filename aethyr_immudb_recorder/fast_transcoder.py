@@ -78,6 +78,9 @@ _NATIVE: frozenset[type] = frozenset({str, int, bool, type(None)})
 
 _NATIVE_OR_CONTAINER = _NATIVE | {dict, list}
 
+_CACHE_LIMIT = 4096
+"""Plans and header readers kept at most; events have a few dozen shapes, odd data more."""
+
 _dumps = orjson.dumps
 _fromisoformat = datetime.fromisoformat
 _LEADING_DATETIME_ONLY = MARKER + b"d0{"
@@ -191,6 +194,8 @@ class FastOrjsonTranscoder(OrjsonTranscoder):
             try:
                 plan = self._plans[shape]
             except KeyError:
+                if len(self._plans) >= _CACHE_LIMIT:  # odd dicts of many shapes: start again
+                    self._plans.clear()
                 plan = self._plans[shape] = self._plan(shape)
             try:
                 kind = type(plan)
@@ -279,6 +284,8 @@ class FastOrjsonTranscoder(OrjsonTranscoder):
         header = data[1:end]
         fixer = self._fixers.get(header)
         if fixer is None:
+            if len(self._fixers) >= _CACHE_LIMIT:
+                self._fixers.clear()
             fixer = self._fixers[header] = self._fixer(header)
         return fixer(_loads(data[end:]))  # starts with "{": a dict, or a decode error
 

@@ -204,6 +204,14 @@ class TestSameValuesAsJSONTranscoder(TestCase):
         self.assertFalse(data.startswith(MARKER))
         self.assertEqual(transcoder.decode(data), {"a": 1})
 
+    def test_caches_stay_bounded_for_dicts_of_many_shapes(self) -> None:
+        kinds = [1, "s", uuid4(), datetime(2020, 1, 1, tzinfo=UTC)]
+        for n in range(5000):
+            state = {str(i): kinds[(n >> (2 * i)) % 4] for i in range(7)}
+            self.assertEqual(self.fast.decode(self.fast.encode(state)), state)
+        self.assertLessEqual(len(self.fast._plans), 4096)
+        self.assertLessEqual(len(self.fast._fixers), 4096)
+
     def test_corrupt_payloads_raise_value_errors(self) -> None:
         for data, message in (
             (MARKER + b"d0", "no JSON object"),
