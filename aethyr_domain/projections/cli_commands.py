@@ -68,9 +68,32 @@ def open_view(config: ServerConfig) -> WorldView:
 
 
 def _open_world(config: ServerConfig) -> World:
-    from aethyr_domain.event_store import open_world
+    """The World for a CLI command; a store that cannot be opened is a ``CliError``."""
+    from aethyr_domain.cli import CliError
+    from aethyr_domain.event_store import open_world_or_raise
 
-    return open_world(config)
+    return open_world_or_raise(config, CliError)
+
+
+def _open_cli_view(config: ServerConfig) -> WorldView:
+    """:func:`open_view` for a CLI command: failures become one line and exit code 2.
+
+    A store that cannot be opened gets the wording of
+    :func:`~aethyr_domain.event_store.open_world_or_raise`; a read model whose schema
+    this code cannot use (too new, edited migrations) its own message.
+    """
+    from eventsourcing.persistence import PersistenceError
+
+    from aethyr_domain.cli import CliError
+    from aethyr_domain.projections.migrations import SchemaError
+
+    try:
+        return open_view(config)
+    except SchemaError as exc:
+        raise CliError(str(exc)) from None
+    except PersistenceError as exc:
+        msg = f"cannot open the event store: {type(exc).__name__}: {exc}"
+        raise CliError(msg) from None
 
 
 def load_world(config: ServerConfig) -> LiveWorld:
@@ -81,7 +104,7 @@ def load_world(config: ServerConfig) -> LiveWorld:
 
     app = _open_world(config)
     try:
-        view = open_view(config)
+        view = _open_cli_view(config)
         try:
             ProjectionService(app, view).catch_up()
             return world_from_dict(view.query(world_dict))
@@ -120,7 +143,7 @@ def _print_json(data: object) -> None:
 
 
 def _schema(args: argparse.Namespace, config: ServerConfig) -> int:
-    view = open_view(config)
+    view = _open_cli_view(config)
     try:
         applied = view.applied_migrations()
         generation = view.generation
@@ -140,7 +163,7 @@ def _rebuild(args: argparse.Namespace, config: ServerConfig) -> int:
     from aethyr_domain.projections.rebuild import cleanup, rebuild
 
     if args.cleanup:
-        view = open_view(config)
+        view = _open_cli_view(config)
         try:
             dropped = cleanup(view)
         finally:
@@ -153,7 +176,7 @@ def _rebuild(args: argparse.Namespace, config: ServerConfig) -> int:
         return 0
     app = _open_world(config)
     try:
-        view = open_view(config)
+        view = _open_cli_view(config)
         try:
             report = rebuild(app, view)
         finally:
@@ -211,7 +234,7 @@ def run_project_process(
     view: WorldView | None = None
     service: ProjectionService | None = None
     try:
-        view = open_view(config)
+        view = _open_cli_view(config)
         service = ProjectionService(app, view)
         if once:
             service.catch_up()

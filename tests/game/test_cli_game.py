@@ -142,7 +142,7 @@ UNOPENABLE = (
 
 
 def test_an_unopenable_store_is_one_message_with_exit_2_everywhere(sqlite_env, monkeypatch, capsys):
-    """world (replay and live), migrate and play say the same thing, exit code 2."""
+    """world (every source), migrate, play and the projection commands say the same thing."""
     from aethyr_domain.live_world import LiveWorld
 
     dump = sqlite_env / "world.json"
@@ -153,6 +153,14 @@ def test_an_unopenable_store_is_one_message_with_exit_2_everywhere(sqlite_env, m
         ["world", "--json", "--source", "live"],
         ["migrate", str(dump)],
         ["play", "--script", str(dump)],  # boot fails before the script is read
+        # the projections' commands too
+        ["world", "--json", "--source", "projection"],
+        ["world", "--json", "--at", "1"],
+        ["schema"],
+        ["rebuild"],
+        ["rebuild", "--cleanup"],
+        ["project", "--once"],
+        ["history", "some-id"],
     ):
         assert main(argv) == 2, argv
         out, err = capsys.readouterr()
@@ -193,3 +201,22 @@ def test_boot_and_the_cli_share_the_wording(tmp_path):
     assert str(booting.value) == UNOPENABLE.removeprefix("aethyr-es: ").rstrip("\n")
     assert opening.value.args == (str(booting.value),)
     assert booting.value.__cause__ is None and booting.value.__suppress_context__
+
+
+def test_a_read_model_newer_than_the_code_is_one_line_with_exit_2(sqlite_env, monkeypatch, capsys):
+    from aethyr_domain.projections import migrations
+
+    assert main(["schema"]) == 0  # creates the read model at the code's version
+    capsys.readouterr()
+    original = migrations.MIGRATIONS
+    future = migrations.Migration(len(original) + 1, "from the future", ())
+    monkeypatch.setattr(migrations, "MIGRATIONS", (*original, future))
+    assert main(["schema"]) == 0  # newer code migrates it one version further
+    capsys.readouterr()
+    monkeypatch.setattr(migrations, "MIGRATIONS", original)
+    for argv in (["schema"], ["world", "--json", "--source", "projection"], ["rebuild"]):
+        assert main(argv) == 2, argv
+        out, err = capsys.readouterr()
+        assert out == "", argv
+        assert err.startswith("aethyr-es: ") and "only knows" in err, (argv, err)
+        assert "Traceback" not in err
