@@ -163,6 +163,16 @@ class SQLiteWorldView(WorldView, SQLiteTrackingRecorder):
 
     def _apply_migration(self, generation: int, migration: Migration, applied_at: str) -> None:
         with self._write() as c:
+            # Under the write lock (BEGIN IMMEDIATE), look again: another process
+            # opening the same new file may have applied this migration since we
+            # read the list. Then there is nothing to do (its CREATE TABLEs would
+            # fail here, and the migration row's key is taken).
+            c.execute(
+                f"SELECT 1 FROM {META_MIGRATIONS} WHERE generation = ? AND version = ?",
+                (generation, migration.version),
+            )
+            if c.fetchone() is not None:
+                return
             if migration.version == 1:
                 c.execute(tracking_ddl(SQLITE, generation))
             for op in migration.operations:
