@@ -70,7 +70,6 @@ __all__ = ["MARKER", "FastOrjsonTranscoder"]
 MARKER = b"\x1e"
 """First byte of every payload in this transcoder's own format."""
 
-_MARKER_INT = MARKER[0]
 _OPEN_BRACE = ord("{")
 
 _NATIVE: frozenset[type] = frozenset({str, int, bool, type(None)})
@@ -330,18 +329,17 @@ class FastOrjsonTranscoder(OrjsonTranscoder):
         return fix
 
     def _revive_tagged(self, value: Any) -> Any:
-        """Revive a ``w`` value: tagged dicts, innermost first (floats need no checks here)."""
-        try:
-            return self._revive(value)
-        except _UseStdlib:  # a float beyond 2**63: legitimate in this format, revive it slowly
-            return self._decode_obj_tree(value)
+        """Revive a ``w`` value as ``json``'s ``object_hook`` would: tagged dicts, innermost first.
 
-    def _decode_obj_tree(self, value: Any) -> Any:
+        New containers are built (the decoded value is not changed in place), and
+        unlike ``OrjsonTranscoder``'s reviver no float is suspected of having been
+        a huge integer: this format never holds one (orjson refuses to write them).
+        """
         kind = type(value)
         if kind is list:
-            return [self._decode_obj_tree(v) for v in value]
+            return [self._revive_tagged(v) for v in value]
         if kind is dict:
-            return self._decode_obj({k: self._decode_obj_tree(v) for k, v in value.items()})
+            return self._decode_obj({k: self._revive_tagged(v) for k, v in value.items()})
         return value
 
 
