@@ -37,7 +37,12 @@ def open_world_or_raise(config: ServerConfig, error: Callable[[str], Exception])
     try:
         return open_world(config)
     except Exception as exc:
-        raise error(f"cannot open the event store: {type(exc).__name__}: {exc}") from None
+        raise error(cannot_open_message(exc)) from None
+
+
+def cannot_open_message(exc: BaseException) -> str:
+    """The one wording for a store that cannot be opened (the World's or a view's)."""
+    return f"cannot open the event store: {type(exc).__name__}: {exc}"
 
 
 def close_world(world: World) -> None:

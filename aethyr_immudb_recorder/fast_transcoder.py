@@ -56,14 +56,7 @@ from uuid import UUID
 import orjson
 from eventsourcing.persistence import DatetimeAsISO, Transcoding, UUIDAsHex
 
-from aethyr_immudb_recorder.transcoder import (
-    _UNKNOWN_SAFETY,
-    OrjsonTranscoder,
-    _new_object,
-    _set_uuid_int,
-    _set_uuid_is_safe,
-    _UseStdlib,
-)
+from aethyr_immudb_recorder.transcoder import OrjsonTranscoder, _UseStdlib, _uuid_from_int
 
 __all__ = ["MARKER", "FastOrjsonTranscoder"]
 
@@ -118,10 +111,7 @@ def _offset_is_whole_minutes(value: datetime) -> bool:
 def _uuid_from_canonical(data: Any) -> UUID:
     """``UUID(data)`` for orjson's canonical 36-character form, minus its parsing layers."""
     if type(data) is str and len(data) == 36:
-        uuid = _new_object(UUID)
-        _set_uuid_int(uuid, int(data.replace("-", ""), 16))
-        _set_uuid_is_safe(uuid, _UNKNOWN_SAFETY)
-        return uuid
+        return _uuid_from_int(int(data.replace("-", ""), 16))
     return UUID(data)
 
 

@@ -106,11 +106,16 @@ def _uuid_from_hex(data: Any) -> UUID:
     sets the same slots directly; anything else goes through ``UUIDAsHex``.
     """
     if type(data) is str and len(data) == 32 and data.isalnum():
-        uuid = _new_object(UUID)
-        _set_uuid_int(uuid, int(data, 16))
-        _set_uuid_is_safe(uuid, _UNKNOWN_SAFETY)
-        return uuid
+        return _uuid_from_int(int(data, 16))
     return _UUID_AS_HEX.decode(data)
+
+
+def _uuid_from_int(value: int) -> UUID:
+    """``UUID(int=value)`` for a value already known to be 128-bit: the slots set directly."""
+    uuid = _new_object(UUID)
+    _set_uuid_int(uuid, value)
+    _set_uuid_is_safe(uuid, _UNKNOWN_SAFETY)
+    return uuid
 
 
 def _datetime_from_iso(data: Any) -> datetime:

@@ -85,6 +85,7 @@ def _open_cli_view(config: ServerConfig) -> WorldView:
     from eventsourcing.persistence import PersistenceError
 
     from aethyr_domain.cli import CliError
+    from aethyr_domain.event_store import cannot_open_message
     from aethyr_domain.projections.migrations import SchemaError
 
     try:
@@ -92,8 +93,7 @@ def _open_cli_view(config: ServerConfig) -> WorldView:
     except SchemaError as exc:
         raise CliError(str(exc)) from None
     except PersistenceError as exc:
-        msg = f"cannot open the event store: {type(exc).__name__}: {exc}"
-        raise CliError(msg) from None
+        raise CliError(cannot_open_message(exc)) from None
 
 
 def load_world(config: ServerConfig) -> LiveWorld:
