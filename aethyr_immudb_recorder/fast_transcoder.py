@@ -111,8 +111,10 @@ def _offset_is_whole_minutes(value: datetime) -> bool:
 def _uuid_from_canonical(data: Any) -> UUID:
     """``UUID(data)`` for orjson's canonical 36-character form, minus its parsing layers."""
     if type(data) is str and len(data) == 36:
-        return _uuid_from_int(int(data.replace("-", ""), 16))
-    return UUID(data)
+        digits = data.replace("-", "")
+        if len(digits) == 32:  # the four hyphens were there: 128 bits at most
+            return _uuid_from_int(int(digits, 16))
+    return UUID(data)  # anything else: UUID's own checks (and its ValueError)
 
 
 def _header(codes: list[str]) -> bytes:

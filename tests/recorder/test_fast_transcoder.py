@@ -227,6 +227,9 @@ class TestSameValuesAsJSONTranscoder(TestCase):
                 self.fast.decode(data)
         with self.assertRaisesRegex(ValueError, "no JSON object"):
             self.fast.decode(MARKER + b"d0[1]")
+        for bad_uuid in ("f" * 36, "f" * 35, "g" * 8 + str(uuid4())[8:]):
+            with self.subTest(uuid=bad_uuid), self.assertRaises(ValueError):
+                self.fast.decode(MARKER + b'u0{"id":"' + bad_uuid.encode() + b'"}')
 
 
 class TestApplications(TestCase):
