@@ -193,9 +193,10 @@ class FastOrjsonTranscoder(OrjsonTranscoder):
                 if kind is _LeadingDatetimeHeader:  # the commonest shape: check one offset
                     for first in obj.values():
                         tz = first.tzinfo
-                        if tz is None or tz is UTC:
+                        if tz is None or tz is UTC or _offset_is_whole_minutes(first):
                             return plan + _dumps(obj)  # type: ignore[operator]
                         break
+                    # An offset with seconds (rare): tag it, through the general plan.
                     return self._encode_planned(obj, self._plan(shape, expand=True))  # type: ignore[arg-type]
                 if kind is bytes:
                     return plan + _dumps(obj)  # type: ignore[operator]
