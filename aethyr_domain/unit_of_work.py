@@ -8,17 +8,15 @@ lookup helpers raise the domain's typed errors, so handlers read like rules.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
-from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import BaseAggregate
 
 from aethyr_domain.errors import NotFoundError, ObjectDeletedError, WrongKindError
 from aethyr_domain.game_object import GameObject
 from aethyr_domain.player_name_index import PlayerNameIndex
-
-if TYPE_CHECKING:
-    from eventsourcing.application import Application
 
 T = TypeVar("T", bound=GameObject)
 
@@ -26,21 +24,40 @@ T = TypeVar("T", bound=GameObject)
 MAX_NESTING = 1000
 
 
-class UnitOfWork:
-    """Aggregates loaded or created by one attempt at one command."""
+#: Loads one aggregate by id (``None`` if there is none).
+Loader = Callable[[str], "BaseAggregate[str] | None"]
 
-    def __init__(self, app: Application[str]) -> None:
-        self._app = app
+
+def repository_loader(app: Application[str]) -> Loader:
+    """A :data:`Loader` reading the application's repository (the event store)."""
+
+    def load(aggregate_id: str) -> BaseAggregate[str] | None:
+        try:
+            aggregate: BaseAggregate[str] = app.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return aggregate
+
+    return load
+
+
+class UnitOfWork:
+    """Aggregates loaded or created by one attempt at one command.
+
+    ``source`` is either an application (aggregates come from its repository, as
+    :meth:`~aethyr_domain.application.World.handle` does) or a :data:`Loader`
+    (the game's in-process :class:`~aethyr_domain.decision.Decider` passes one that
+    returns private copies of its cached aggregates).
+    """
+
+    def __init__(self, source: Application[str] | Loader) -> None:
+        self._load_one = repository_loader(source) if isinstance(source, Application) else source
         self._loaded: dict[str, BaseAggregate[str] | None] = {}
         self._new: list[BaseAggregate[str]] = []
 
     def _load(self, aggregate_id: str) -> BaseAggregate[str] | None:
         if aggregate_id not in self._loaded:
-            try:
-                aggregate: BaseAggregate[str] | None = self._app.repository.get(aggregate_id)
-            except AggregateNotFoundError:
-                aggregate = None
-            self._loaded[aggregate_id] = aggregate
+            self._loaded[aggregate_id] = self._load_one(aggregate_id)
         return self._loaded[aggregate_id]
 
     def exists(self, object_id: str) -> bool:
