@@ -72,6 +72,14 @@ class InvariantViolationError(DomainError):
     """
 
 
+class SlotOccupiedError(InvariantViolationError):
+    """The character already wears or wields something where the item would go.
+
+    Raised by ``EquipItem`` when the slot (at the item's layer) or a conflicting hand
+    slot is taken; the game tries the other slot of a pair (left/right) on this error.
+    """
+
+
 class ConcurrencyConflictError(DomainError):
     """Other writers kept changing the same objects; the command gave up.
 

@@ -8,13 +8,16 @@ because the store is slow or down.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from aethyr_domain.config import ServerConfig
+from aethyr_domain.decision import Decision
 from aethyr_domain.delivery import OUTBOX_BACKLOG, Deliverer
 from aethyr_domain.event_store import open_world
 from aethyr_domain.outbox import Outbox
+from aethyr_domain.values import thaw
 
 
 class OutboxSink:
@@ -43,6 +46,23 @@ class OutboxSink:
         deliverer = Deliverer(outbox, config, factory, close_world=close_world).start()
         OUTBOX_BACKLOG.set(outbox.backlog())
         return cls(outbox, deliverer)
+
+    def record(self, decision: Decision) -> None:
+        """Queue what the game decided (a decision without events records nothing).
+
+        Temporary adapter: the outbox still stores the command (name, fields, actor)
+        and delivery runs it on the World again; the outbox rework stores
+        ``decision.events`` instead.
+        """
+        if not decision.events:
+            return
+        command = decision.command
+        fields = {
+            f.name: thaw(getattr(command, f.name))
+            for f in dataclasses.fields(command)
+            if f.name not in ("actor", "password")
+        }
+        self.emit(type(command).__name__, fields, command.actor)
 
     def emit(self, command: str, fields: Mapping[str, Any], actor: str) -> None:
         self.outbox.append(command, fields, actor)

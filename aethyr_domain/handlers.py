@@ -27,14 +27,19 @@ from typing import Any
 
 from aethyr_domain import commands as c
 from aethyr_domain.equipment_slots import LAYER_ATTRIBUTE, MAX_LAYER, WIELD_SLOTS, conflicting_slots
-from aethyr_domain.errors import AlreadyExistsError, InvariantViolationError, WrongKindError
+from aethyr_domain.errors import (
+    AlreadyExistsError,
+    InvariantViolationError,
+    SlotOccupiedError,
+    WrongKindError,
+)
 from aethyr_domain.game_object import GameObject
 from aethyr_domain.passwords import legacy_md5_hash
 from aethyr_domain.player import Player
 from aethyr_domain.player_name_index import PlayerNameIndex, name_index_id
 from aethyr_domain.room import Room
 from aethyr_domain.unit_of_work import MAX_NESTING, UnitOfWork
-from aethyr_domain.validation import thaw
+from aethyr_domain.values import thaw
 
 Handler = Callable[[UnitOfWork, Any, str | None], None]
 
@@ -324,7 +329,7 @@ def equip_item(uow: UnitOfWork, cmd: c.EquipItem, _: str | None) -> None:
     for slot in conflicting_slots(cmd.slot) or (cmd.slot,):
         occupant = character.occupant(slot, layer)
         if occupant is not None:
-            raise InvariantViolationError(
+            raise SlotOccupiedError(
                 f"{character.name!r} already has something in {slot.replace('_', ' ')}."
             )
     character.lose(item.id, cmd.actor)

@@ -1,23 +1,29 @@
 """The live world: the game's own in-memory state, read on every tick.
 
 The game never asks the event store anything while it runs; it reads this model.
-Each mutating method here corresponds one-to-one to a command of
-:mod:`aethyr_domain.commands` (and so to the event it records), which is what keeps
-the live world, a replay of the event log and the projections comparable byte for
-byte (:mod:`aethyr_domain.world_dump`). The methods do the state change only; the
-game rules (who may take what, where an item can be worn) live in
-:class:`aethyr_domain.manager.Manager`, and the method :meth:`LiveWorld.apply`
-dispatches a ``(command name, fields)`` pair to the matching method.
+It decides nothing and has no rules: it is a read-friendly copy of the world's
+aggregates (players, rooms, inventories in arrival order, layered equipment), written
+only by :func:`load_aggregate`. The game's :class:`~aethyr_domain.decision.Decider`
+runs every command's handler on the aggregates, and the Manager then loads the
+aggregates the command changed; a replay of the event log
+(:func:`~aethyr_domain.replay.rebuild_world_state`) loads every aggregate with the
+same function. So the live world, a replay and the projections print the same
+``world --json`` bytes (:mod:`aethyr_domain.world_dump`) by construction.
 
-Standard library only: the flag-off game imports nothing from eventsourcing.
+It imports the world's aggregate classes (the eventsourcing domain model), never a
+store.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+
+from aethyr_domain.game_object import GameObject
+from aethyr_domain.player import Player
+from aethyr_domain.room import Room
 
 _V = TypeVar("_V")
 
@@ -25,7 +31,7 @@ JSONValue = Any  # str | int | float | bool | None | list | dict (checked by the
 
 
 class WorldStateError(LookupError):
-    """A live-world mutation named an object that does not exist (a bug in the caller)."""
+    """A live-world lookup (:meth:`LiveWorld.require`) named an object that does not exist."""
 
 
 @dataclass
@@ -160,148 +166,11 @@ class LiveWorld:
         """A deep copy (for comparisons and tests)."""
         return copy.deepcopy(self)
 
-    # ------------------------------------------------------- the mutations
-    # One method per command of aethyr_domain.commands, same field names.
-    def create_game_object(
-        self,
-        id: str,
-        name: str,
-        generic: str,
-        container_id: str | None = None,
-    ) -> WorldObject:
-        obj = WorldObject(id=id, name=name, generic=generic)
-        self.objects[id] = obj
-        if container_id is not None:
-            self._place(obj, container_id)
-        return obj
-
-    def update_game_object_attribute(self, id: str, key: str, value: JSONValue) -> None:
-        self.require(id).attributes[key] = copy.deepcopy(value)
-
-    def update_game_object_attributes(self, id: str, attributes: Mapping[str, JSONValue]) -> None:
-        obj = self.require(id)
-        for key, value in attributes.items():
-            obj.attributes[key] = copy.deepcopy(value)
-
-    def update_game_object_container(self, id: str, container_id: str | None) -> None:
-        """Move the object into ``container_id``'s inventory (or nowhere)."""
-        obj = self.require(id)
-        self._detach(obj)
-        if container_id is not None:
-            self._place(obj, container_id)
-
-    def delete_game_object(self, id: str) -> None:
-        """Soft-delete: the object leaves its holder; exits leading to a room go."""
-        obj = self.require(id)
-        self._detach(obj)
-        obj.deleted = True
-        if id in self.rooms:
-            self.rooms[id].exits.clear()
-            for room in self.rooms.values():
-                for direction, target in list(room.exits.items()):
-                    if target == id:
-                        del room.exits[direction]
-
-    def create_player(self, id: str, name: str, password_hash: str = "") -> WorldObject:
-        obj = self.create_game_object(id, name, "player")
-        self.players[id] = PlayerState(password_hash=password_hash)
-        return obj
-
-    def update_player_password(self, id: str, password_hash: str = "") -> None:
-        self._player(id).password_hash = password_hash
-
-    def update_player_admin_status(self, id: str, admin: bool) -> None:
-        self._player(id).admin = bool(admin)
-
-    def create_room(self, id: str, name: str, description: str = "") -> WorldObject:
-        obj = self.create_game_object(id, name, "room")
-        self.rooms[id] = RoomState(description=description)
-        return obj
-
-    def update_room_description(self, id: str, description: str) -> None:
-        self._room(id).description = description
-
-    def add_room_exit(self, id: str, direction: str, target_room_id: str) -> None:
-        self._room(id).exits[direction] = target_room_id
-
-    def remove_room_exit(self, id: str, direction: str) -> None:
-        self._room(id).exits.pop(direction, None)
-
-    def add_item_to_inventory(
-        self, id: str, item_id: str, position: tuple[int, int] | None = None
-    ) -> None:
-        """Move ``item_id`` into holder ``id``'s inventory (kept in place if already there)."""
-        item = self.require(item_id)
-        if item.container == id and item_id in self.inventories.get(id, ()):
-            return
-        self._detach(item)
-        self._place(item, id)
-
-    def remove_item_from_inventory(self, id: str, item_id: str) -> None:
-        """Take ``item_id`` out of ``id``'s inventory; it is then nowhere."""
-        self._detach(self.require(item_id))
-
-    def equip_item(self, id: str, item_id: str, slot: str) -> None:
-        """Character ``id`` wears ``item_id`` (from its inventory) in ``slot``."""
-        item = self.require(item_id)
-        self._detach(item)
-        item.container = id
-        layer = 0 if slot.endswith("_wield") else self.layer_of(item_id)
-        self.equipment.setdefault(id, {}).setdefault(slot, {})[layer] = item_id
-
-    def unequip_item(self, id: str, item_id: str, slot: str) -> None:
-        """Character ``id`` takes ``item_id`` off; it goes back to the inventory."""
-        item = self.require(item_id)
-        self._detach(item)
-        self._place(item, id)
-
-    def _place(self, obj: WorldObject, holder_id: str) -> None:
-        obj.container = holder_id
-        self.inventories.setdefault(holder_id, []).append(obj.id)
-
-    def _detach(self, obj: WorldObject) -> None:
-        """Take ``obj`` out of its holder's inventory or equipment; container becomes None."""
-        holder = obj.container
-        obj.container = None
-        if holder is None:
-            return
-        items = self.inventories.get(holder)
-        if items is not None and obj.id in items:
-            items.remove(obj.id)
-            if not items:
-                del self.inventories[holder]
-        slots = self.equipment.get(holder)
-        if slots:
-            for slot, layers in list(slots.items()):
-                for layer, worn_id in list(layers.items()):
-                    if worn_id == obj.id:
-                        del layers[layer]
-                if not layers:
-                    del slots[slot]
-            if not slots:
-                del self.equipment[holder]
-
-    def layer_of(self, item_id: str) -> int:
-        """The item's ``layer`` attribute (0 when absent or not an int)."""
-        obj = self.objects.get(item_id)
-        value = obj.attributes.get("layer", 0) if obj is not None else 0
-        return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-    def apply(self, command: str, fields: Mapping[str, Any]) -> None:
-        """Apply the change a command ``command`` with ``fields`` describes.
-
-        ``fields`` are the command's fields (``actor`` is ignored; a plaintext
-        ``password`` is ignored too: the Manager sends ``password_hash``, which is kept).
-        """
-        method = getattr(self, _METHODS[command])
-        kwargs = {k: v for k, v in fields.items() if k not in ("actor", "password")}
-        method(**kwargs)
-
-    def _player(self, object_id: str) -> PlayerState:
-        return _lookup(self.players, "player", object_id)
-
-    def _room(self, object_id: str) -> RoomState:
-        return _lookup(self.rooms, "room", object_id)
+    # ------------------------------------------------------- the one writer
+    def update_from(self, aggregates: Iterable[Any]) -> None:
+        """Take over the state of ``aggregates`` (see :func:`load_aggregate`)."""
+        for aggregate in aggregates:
+            load_aggregate(self, aggregate)
 
 
 def _lookup(table: Mapping[str, _V], kind: str, object_id: str) -> _V:
@@ -312,25 +181,48 @@ def _lookup(table: Mapping[str, _V], kind: str, object_id: str) -> _V:
         raise WorldStateError(f"no {kind} {object_id!r} in the live world") from None
 
 
-#: Command class name -> LiveWorld method name.
-_METHODS: dict[str, str] = {
-    "CreateGameObject": "create_game_object",
-    "UpdateGameObjectAttribute": "update_game_object_attribute",
-    "UpdateGameObjectAttributes": "update_game_object_attributes",
-    "UpdateGameObjectContainer": "update_game_object_container",
-    "DeleteGameObject": "delete_game_object",
-    "CreatePlayer": "create_player",
-    "UpdatePlayerPassword": "update_player_password",
-    "UpdatePlayerAdminStatus": "update_player_admin_status",
-    "CreateRoom": "create_room",
-    "UpdateRoomDescription": "update_room_description",
-    "AddRoomExit": "add_room_exit",
-    "RemoveRoomExit": "remove_room_exit",
-    "AddItemToInventory": "add_item_to_inventory",
-    "RemoveItemFromInventory": "remove_item_from_inventory",
-    "EquipItem": "equip_item",
-    "UnequipItem": "unequip_item",
-}
+def load_aggregate(world: LiveWorld, aggregate: Any) -> None:
+    """Make ``world``'s entry for ``aggregate`` exactly what the aggregate holds.
 
-#: The 16 command names the live world understands.
-COMMAND_NAMES: tuple[str, ...] = tuple(_METHODS)
+    The one translation from the world's aggregates to live state, used both by
+    :func:`~aethyr_domain.replay.rebuild_world_state` (every aggregate of the log, in
+    creation order) and by the game after each accepted command (the aggregates the
+    :class:`~aethyr_domain.decision.Decider` changed), so the live world equals a
+    replay of the log by construction. The object, its player or room part, its
+    inventory (in the aggregate's order) and its equipment are replaced as a whole;
+    an aggregate that is not a game object (the player-name index) is ignored.
+
+    Attribute values are shared with the aggregate, not copied: the Decider never
+    changes a cached aggregate in place (it works on private copies), so nothing
+    changes them under the live world.
+    """
+    if not isinstance(aggregate, GameObject):
+        return
+    object_id = aggregate.id
+    world.objects[object_id] = WorldObject(
+        id=object_id,
+        name=aggregate.name,
+        generic=aggregate.generic,
+        container=aggregate.container_id,
+        attributes=dict(aggregate.attributes),
+        deleted=bool(aggregate.deleted),
+    )
+    if isinstance(aggregate, Player):
+        world.players[object_id] = PlayerState(
+            admin=bool(aggregate.admin), password_hash=aggregate.password_hash
+        )
+    if isinstance(aggregate, Room):
+        world.rooms[object_id] = RoomState(
+            description=aggregate.description, exits=dict(aggregate.exits)
+        )
+    if aggregate.inventory:
+        world.inventories[object_id] = list(aggregate.inventory)
+    else:
+        world.inventories.pop(object_id, None)
+    equipment: dict[str, dict[int, str]] = {}
+    for item_id, (slot, layer) in aggregate.equipment.items():
+        equipment.setdefault(slot, {})[int(layer)] = item_id
+    if equipment:
+        world.equipment[object_id] = equipment
+    else:
+        world.equipment.pop(object_id, None)

@@ -5,16 +5,26 @@ re-homing, ``add_player``, ``set_password``, ``drop_player`` and friends), with 
 difference that matters: every change goes through a single private step,
 :meth:`Manager._change`, which
 
-1. checks the change by building the matching command of
-   :mod:`aethyr_domain.commands` (bad input raises before anything changes),
-2. applies it to the :class:`~aethyr_domain.live_world.LiveWorld`, and
-3. when event sourcing is enabled, hands the command (name, fields, actor) to the
-   sink (the durable outbox) exactly once.
+1. builds the matching command of :mod:`aethyr_domain.commands` (bad input raises
+   before anything changes),
+2. has the game's :class:`~aethyr_domain.decision.Decider` decide it: the World's own
+   handlers run on the world's aggregates in memory, so there is one rule set for the
+   game and the event store. A refusal becomes a :class:`GameError` with the
+   handler's message; nothing changes,
+3. loads the aggregates the command changed into the
+   :class:`~aethyr_domain.live_world.LiveWorld`, with the same function a replay of
+   the log uses (:func:`~aethyr_domain.live_world.load_aggregate`), so the live world
+   equals a replay by construction, and
+4. when event sourcing is enabled, hands the :class:`~aethyr_domain.decision.Decision`
+   (the command, its actor and the events it produced) to the sink (the durable
+   outbox) exactly once. A command that changed nothing is not recorded.
 
-So the live world and the event store see the same sequence of changes, each
-recorded with the acting player as ``actor``. With ``event_sourcing_enabled`` off the
-sink is ``None`` and no event-sourcing module is imported (the commands module is
-plain dataclasses).
+The Manager decides nothing the handlers decide. What it adds are the rules of the
+player's verbs, which a command does not carry (``get`` needs a movable object,
+``put`` a container, ``wear`` an item with a position: see
+:mod:`aethyr_domain.object_classes`): they only refuse, or choose the slot a command
+names. With ``event_sourcing_enabled`` off the sink is ``None`` and no store module is
+imported (the Decider uses the eventsourcing domain model, never a store).
 
 Game rules (who may take what, where things are worn) raise :class:`GameError`,
 whose message is meant for the player.
@@ -28,11 +38,18 @@ from typing import Any, Protocol
 
 from aethyr_domain import commands, passwords, validation
 from aethyr_domain.config import ServerConfig
+from aethyr_domain.decision import Decider, Decision
 from aethyr_domain.directions import OPPOSITES, normalise_direction
-from aethyr_domain.equipment_slots import MAX_LAYER, SLOTS, conflicting_slots
-from aethyr_domain.errors import InvalidCommandError
+from aethyr_domain.equipment_slots import normalise_slot
+from aethyr_domain.errors import DomainError, InvalidCommandError, SlotOccupiedError
 from aethyr_domain.live_world import LiveWorld, WorldObject
-from aethyr_domain.object_classes import PAIRED_POSITIONS, ObjectClass
+from aethyr_domain.object_classes import (
+    PAIRED_POSITIONS,
+    ObjectClass,
+    is_container,
+    is_movable,
+    wear_position,
+)
 
 SYSTEM = "system"
 GARBAGE_DUMP_ID = "garbage-dump"
@@ -43,13 +60,13 @@ class GameError(Exception):
 
 
 class CommandSink(Protocol):
-    """Where the Manager sends commands when event sourcing is on (the outbox)."""
+    """Where the Manager sends what it decided when event sourcing is on (the outbox)."""
 
-    def emit(self, command: str, fields: Mapping[str, Any], actor: str) -> None:
-        """Record one command durably (must not wait for the event store)."""
+    def record(self, decision: Decision) -> None:
+        """Record one decision (it has events) durably; must not wait for the event store."""
 
     def close(self) -> None:
-        """Stop background work (pending commands stay in the outbox)."""
+        """Stop background work (what is pending stays in the outbox)."""
 
 
 def new_goid() -> str:
@@ -58,7 +75,12 @@ def new_goid() -> str:
 
 
 class Manager:
-    """The game's facade over the live world (and, when enabled, the event store)."""
+    """The game's facade over the live world (and, when enabled, the event store).
+
+    ``decider`` holds the world's aggregates (default: an empty world); the live world
+    is built from them unless ``world`` is given, which must then show the same
+    aggregates (boot passes both, built from the same log).
+    """
 
     def __init__(
         self,
@@ -66,9 +88,18 @@ class Manager:
         *,
         config: ServerConfig | None = None,
         sink: CommandSink | None = None,
+        decider: Decider | None = None,
         new_id: Callable[[], str] = new_goid,
     ) -> None:
-        self.world = world if world is not None else LiveWorld()
+        if decider is None:
+            if world is not None and world.objects:
+                raise ValueError("a live world with objects needs the Decider holding them")
+            decider = Decider()
+        self.decider = decider
+        if world is None:
+            world = LiveWorld()
+            world.update_from(decider.aggregates.values())
+        self.world = world
         self.config = config if config is not None else ServerConfig()
         self.sink = sink
         self.new_id = new_id
@@ -80,14 +111,15 @@ class Manager:
         self.closers: list[Callable[[], None]] = []
 
     @classmethod
-    def from_config(cls, config: ServerConfig, world: LiveWorld | None = None) -> Manager:
-        """A Manager for ``config``: with an outbox sink when event sourcing is on."""
+    def from_config(cls, config: ServerConfig) -> Manager:
+        """A Manager for ``config`` over an empty world: with an outbox sink when event
+        sourcing is on (:func:`~aethyr_domain.session.boot` loads the world first)."""
         sink: CommandSink | None = None
         if config.event_sourcing_enabled:
             from aethyr_domain.event_sink import OutboxSink
 
             sink = OutboxSink.start(config)
-        return cls(world, config=config, sink=sink)
+        return cls(config=config, sink=sink)
 
     def close(self) -> None:
         """Stop the sink's background delivery (the outbox keeps what is pending), then
@@ -99,15 +131,38 @@ class Manager:
             closer()
 
     # ----------------------------------------------------------------- core
-    def _change(self, command: str, actor: str, **fields: Any) -> None:
-        """Check, apply to the live world, and emit one command."""
+    def _change(self, kind: type[commands.Command], actor: str, **fields: Any) -> Decision:
+        """Build, decide, load into the live world and record one command."""
         try:
-            getattr(commands, command)(**fields, actor=actor)
+            command = kind(**fields, actor=actor)
         except InvalidCommandError as exc:
             raise GameError(str(exc)) from None
-        self.world.apply(command, fields)
-        if self.sink is not None:
-            self.sink.emit(command, fields, actor)
+        try:
+            decision = self.decider.decide(command)
+        except DomainError as exc:
+            raise GameError(str(exc)) from None
+        self._accepted(decision)
+        return decision
+
+    def _accepted(self, decision: Decision) -> None:
+        self.world.update_from(decision.changed)
+        if self.sink is not None and decision.events:
+            self.sink.record(decision)
+
+    def _equip_first_free(self, player_id: str, item_id: str, slots: list[str]) -> str | None:
+        """Equip in the first of ``slots`` the ``EquipItem`` handler accepts; ``None`` if
+        every one is occupied. Any other refusal is the player's message."""
+        for slot in slots:
+            try:
+                command = commands.EquipItem(player_id, item_id, slot, actor=player_id)
+                decision = self.decider.decide(command)
+            except SlotOccupiedError:
+                continue
+            except DomainError as exc:
+                raise GameError(str(exc)) from None
+            self._accepted(decision)
+            return slot
+        return None
 
     # ---------------------------------------------------------------- reads
     def get_object(self, object_id: str) -> WorldObject | None:
@@ -165,8 +220,7 @@ class Manager:
     ) -> WorldObject:
         """Create a room (no exits yet)."""
         rid = room_id or self.new_id()
-        self._refuse_existing(rid)
-        self._change("CreateRoom", actor, id=rid, name=name, description=description)
+        self._change(commands.CreateRoom, actor, id=rid, name=name, description=description)
         return self.world.require(rid)
 
     def create_object(
@@ -185,7 +239,6 @@ class Manager:
         defaults merged with ``vars``), one ``UpdateGameObjectAttributes``.
         """
         oid = object_id or self.new_id()
-        self._refuse_existing(oid)
         if room is not None and self.world.get(room) is None:
             raise GameError(f"There is no {room!r} to put it in.")
         attributes = klass.initial_attributes()
@@ -195,14 +248,14 @@ class Manager:
         except InvalidCommandError as exc:
             raise GameError(str(exc)) from None
         self._change(
-            "CreateGameObject",
+            commands.CreateGameObject,
             actor,
             id=oid,
             name=name or klass.default_name,
             generic=klass.generic,
             container_id=room,
         )
-        self._change("UpdateGameObjectAttributes", actor, id=oid, attributes=attributes)
+        self._change(commands.UpdateGameObjectAttributes, actor, id=oid, attributes=attributes)
         return self.world.require(oid)
 
     def add_player(
@@ -219,15 +272,12 @@ class Manager:
         Names are unique, case-insensitively. Emits ``CreatePlayer`` and an
         ``UpdateGameObjectContainer`` placing the player in the room.
         """
-        if self.world.find_player_by_name(name) is not None:
-            raise GameError(f"The name {name} is already taken.")
         target = room or self.ensure_start_room().id
         pid = player_id or self.new_id()
-        self._refuse_existing(pid)
         # Hash before the command enters the outbox: no plaintext password on disk.
         hashed = _hash_checked(password)
-        self._change("CreatePlayer", actor, id=pid, name=name, password_hash=hashed)
-        self._change("UpdateGameObjectContainer", actor, id=pid, container_id=target)
+        self._change(commands.CreatePlayer, actor, id=pid, name=name, password_hash=hashed)
+        self._change(commands.UpdateGameObjectContainer, actor, id=pid, container_id=target)
         self.online.add(pid)
         return self.world.require(pid)
 
@@ -236,7 +286,7 @@ class Manager:
         """Change a player's password (emits ``UpdatePlayerPassword``)."""
         self._player(player_id)
         hashed = _hash_checked(password)  # no plaintext password in the outbox
-        self._change("UpdatePlayerPassword", actor, id=player_id, password_hash=hashed)
+        self._change(commands.UpdatePlayerPassword, actor, id=player_id, password_hash=hashed)
 
     def check_password(self, player_id: str, password: str) -> bool:
         """True if ``password`` is the player's password (checked against the live hash)."""
@@ -246,7 +296,7 @@ class Manager:
     def set_admin(self, player_id: str, admin: bool, *, actor: str = SYSTEM) -> None:
         """Grant or revoke admin rights (emits ``UpdatePlayerAdminStatus``)."""
         self._player(player_id)
-        self._change("UpdatePlayerAdminStatus", actor, id=player_id, admin=admin)
+        self._change(commands.UpdatePlayerAdminStatus, actor, id=player_id, admin=admin)
 
     def is_admin(self, player_id: str) -> bool:
         state = self.world.players.get(player_id)
@@ -257,7 +307,9 @@ class Manager:
         player = self._player(player_id)
         if player.container is None:
             start = self.ensure_start_room().id
-            self._change("UpdateGameObjectContainer", player_id, id=player_id, container_id=start)
+            self._change(
+                commands.UpdateGameObjectContainer, player_id, id=player_id, container_id=start
+            )
         self.online.add(player_id)
 
     def drop_player(self, player_id: str) -> None:
@@ -272,18 +324,13 @@ class Manager:
 
     # ------------------------------------------------------------ moves
     def move_object(self, object_id: str, destination: str, *, actor: str) -> None:
-        """Put an object into ``destination``'s inventory (``UpdateGameObjectContainer``)."""
+        """Put an object into ``destination``'s inventory (``UpdateGameObjectContainer``).
+
+        The handler decides (rooms are never held, players only in rooms, no cycles,
+        worn items must be removed first)."""
         obj = self._object(object_id)
         dest = self._object(destination)
-        if self.world.is_room(obj.id):
-            raise GameError("Rooms cannot be moved.")
-        if self.world.is_player(obj.id) and not self.world.is_room(dest.id):
-            raise GameError("A player can only be in a room.")
-        if self.world.contains(obj.id, dest.id):
-            raise GameError(f"You cannot put {obj.name} inside itself.")
-        if self.world.slot_of(obj.container or "", obj.id) is not None:
-            raise GameError(f"{obj.name} is worn or wielded; it must be removed first.")
-        self._change("UpdateGameObjectContainer", actor, id=obj.id, container_id=dest.id)
+        self._change(commands.UpdateGameObjectContainer, actor, id=obj.id, container_id=dest.id)
 
     def move_player(self, player_id: str, direction: str) -> WorldObject:
         """Walk through the current room's exit ``direction``; returns the new room."""
@@ -302,7 +349,7 @@ class Manager:
         item = self._object(item_id)
         if self.world.is_player(item.id) or self.world.is_room(item.id):
             raise GameError(f"You cannot take {item.name}.")
-        if item.attributes.get("movable") is not True and not self.is_admin(player_id):
+        if not is_movable(item.attributes) and not self.is_admin(player_id):
             raise GameError(f"You cannot take {item.name}.")
         self.move_object(item.id, player_id, actor=player_id)
 
@@ -317,10 +364,8 @@ class Manager:
         """``put X in C``: C must be a container."""
         item = self._object(item_id)
         container = self._object(container_id)
-        if container.attributes.get("is_container") is not True:
+        if not is_container(container.attributes):
             raise GameError(f"You cannot put anything in {container.name}.")
-        if item.id == container.id:
-            raise GameError(f"You cannot put {item.name} inside itself.")
         self.move_object(item.id, container.id, actor=player_id)
 
     def give(self, player_id: str, item_id: str, receiver_id: str) -> None:
@@ -333,10 +378,15 @@ class Manager:
 
     # -------------------------------------------------------- equipment
     def wear(self, player_id: str, item_id: str, position: str | None = None) -> str:
-        """Wear an item from the inventory; returns the slot used."""
+        """Wear an item from the inventory; returns the slot used.
+
+        The item's ``position`` says where it goes (a pair such as ``hand``: the left,
+        then the right one); the ``EquipItem`` handler decides the rest (the item's
+        ``layer``, a free slot at that layer).
+        """
         item = self._object(item_id)
-        natural = item.attributes.get("position")
-        if not isinstance(natural, str) or natural == "wield":
+        natural = wear_position(item.attributes)
+        if natural is None or natural == "wield":
             raise GameError(f"You cannot wear {item.name}.")
         wanted = _slot_name(position) if position else natural
         if wanted != natural and wanted.removeprefix("left_").removeprefix("right_") != natural:
@@ -344,24 +394,26 @@ class Manager:
                 f"You cannot wear {item.name} on your {_nice(wanted)}. "
                 f"It is intended to be worn on the {_nice(natural)}."
             )
-        slot = self._free_slot(player_id, item, wanted)
+        names = [f"left_{wanted}", f"right_{wanted}"] if wanted in PAIRED_POSITIONS else [wanted]
+        slots = [name for name in names if normalise_slot(name) == name]
+        if not slots:
+            raise GameError(f"You cannot wear {item.name}.")
+        slot = self._equip_first_free(player_id, item.id, slots)
         if slot is None:
             raise GameError(f"You are already wearing something where {item.name} would be worn.")
-        self._equip(player_id, item, slot)
         return slot
 
     def wield(self, player_id: str, item_id: str, hand: str | None = None) -> str:
         """Wield a weapon (``left``/``right`` hand, or the first free one); returns the slot."""
         item = self._object(item_id)
-        if item.attributes.get("position") != "wield":
+        if wear_position(item.attributes) != "wield":
             raise GameError(f"You cannot wield {item.name}.")
         if hand is not None and hand not in ("left", "right"):
             raise GameError("Wield it in your left or right hand?")
         candidates = [f"{hand}_wield"] if hand else ["right_wield", "left_wield"]
-        for slot in candidates:
-            if self._wield_free(player_id, slot):
-                self._equip(player_id, item, slot)
-                return slot
+        slot = self._equip_first_free(player_id, item.id, candidates)
+        if slot is not None:
+            return slot
         if hand:
             raise GameError("You are already wielding something in that hand.")
         raise GameError("You need an empty hand.")
@@ -372,37 +424,13 @@ class Manager:
         slot = self.world.slot_of(player_id, item.id)
         if slot is None:
             raise GameError(f"You are not wearing {item.name}.")
-        self._change("UnequipItem", player_id, id=player_id, item_id=item.id, slot=slot)
+        self._change(commands.UnequipItem, player_id, id=player_id, item_id=item.id, slot=slot)
         return slot
-
-    def _equip(self, player_id: str, item: WorldObject, slot: str) -> None:
-        if item.container != player_id or item.id not in self.world.inventories.get(player_id, []):
-            raise GameError(f"You are not holding {item.name}.")
-        self._change("EquipItem", player_id, id=player_id, item_id=item.id, slot=slot)
-
-    def _free_slot(self, player_id: str, item: WorldObject, position: str) -> str | None:
-        layer = self.world.layer_of(item.id)
-        if not 0 <= layer <= MAX_LAYER:
-            return None
-        names = (
-            [f"left_{position}", f"right_{position}"]
-            if position in PAIRED_POSITIONS
-            else [position]
-        )
-        taken = self.world.equipment.get(player_id, {})
-        for name in names:
-            if name in SLOTS and layer not in taken.get(name, {}):
-                return name
-        return None
-
-    def _wield_free(self, player_id: str, slot: str) -> bool:
-        taken = self.world.equipment.get(player_id, {})
-        return all(not taken.get(other) for other in conflicting_slots(slot))
 
     # ---------------------------------------------------- rooms & attrs
     def set_room_description(self, room_id: str, description: str, *, actor: str) -> None:
         self._room(room_id)
-        self._change("UpdateRoomDescription", actor, id=room_id, description=description)
+        self._change(commands.UpdateRoomDescription, actor, id=room_id, description=description)
 
     def add_exit(self, room_id: str, direction: str, target_room_id: str, *, actor: str) -> str:
         """Add (or replace) an exit; returns the canonical direction."""
@@ -412,9 +440,13 @@ class Manager:
         if canonical is None:
             raise GameError(f"{direction!r} is not a direction.")
         if canonical in self.world.rooms[room_id].exits:
-            self._change("RemoveRoomExit", actor, id=room_id, direction=canonical)
+            self._change(commands.RemoveRoomExit, actor, id=room_id, direction=canonical)
         self._change(
-            "AddRoomExit", actor, id=room_id, direction=canonical, target_room_id=target_room_id
+            commands.AddRoomExit,
+            actor,
+            id=room_id,
+            direction=canonical,
+            target_room_id=target_room_id,
         )
         return canonical
 
@@ -423,7 +455,7 @@ class Manager:
         canonical = normalise_direction(direction)
         if canonical is None or canonical not in self.world.rooms[room_id].exits:
             raise GameError("There is no exit that way.")
-        self._change("RemoveRoomExit", actor, id=room_id, direction=canonical)
+        self._change(commands.RemoveRoomExit, actor, id=room_id, direction=canonical)
 
     def link_rooms(self, room_id: str, direction: str, target_room_id: str, *, actor: str) -> None:
         """Two-way link: ``direction`` from ``room_id`` and the opposite way back."""
@@ -432,43 +464,44 @@ class Manager:
 
     def update_attribute(self, object_id: str, key: str, value: Any, *, actor: str) -> None:
         self._object(object_id)
-        self._change("UpdateGameObjectAttribute", actor, id=object_id, key=key, value=value)
+        self._change(commands.UpdateGameObjectAttribute, actor, id=object_id, key=key, value=value)
 
     def update_attributes(
         self, object_id: str, attributes: Mapping[str, Any], *, actor: str
     ) -> None:
         self._object(object_id)
-        self._change("UpdateGameObjectAttributes", actor, id=object_id, attributes=dict(attributes))
+        self._change(
+            commands.UpdateGameObjectAttributes, actor, id=object_id, attributes=dict(attributes)
+        )
 
     # ---------------------------------------------------------- deletion
     def delete_object(self, object_id: str, *, actor: str) -> None:
-        """Delete an object; what it holds or wears moves to its room first.
+        """Delete an object; what it holds or wears moves to its room.
 
-        As in the original: contents are re-homed to the room that contains the
-        deleted object, or to the "Garbage Dump" room when there is none (the
-        dump is created on first use). Players are refused (use ``delete_player``).
+        The ``DeleteGameObject`` handler re-homes the contents to the room that
+        contains the deleted object. When there is none (a room, or an object in no
+        room), the contents go to the "Garbage Dump" room first, as in the original
+        (the dump is created on first use). Players are refused (use
+        ``delete_player``), and so are the start room and the dump.
         """
         obj = self._object(object_id)
         if self.world.is_player(obj.id):
             raise GameError("Use deleteplayer to delete a player.")
         if obj.id in (self.config.start_room, GARBAGE_DUMP_ID):
             raise GameError(f"{obj.name} cannot be deleted.")
-        home = self.room_of(obj.id)
-        if home is None or home == obj.id:
-            home = None
-        contents = [item_id for _s, _l, item_id in self.world.worn(obj.id)]
-        contents += [item.id for item in self.world.inventory(obj.id)]
-        if contents:
-            if home is None:
-                home = self.ensure_room(GARBAGE_DUMP_ID, "Garbage Dump", actor=actor).id
-            for item_id in contents:
-                if self.world.is_player(item_id) and not self.world.is_room(home):
-                    continue  # pragma: no cover - home is always a room here
-                slot = self.world.slot_of(obj.id, item_id)
+        contents: list[tuple[str | None, str]] = [
+            (slot, item_id) for slot, _l, item_id in self.world.worn(obj.id)
+        ]
+        contents += [(None, item.id) for item in self.world.inventory(obj.id)]
+        if contents and (self.world.is_room(obj.id) or self.room_of(obj.id) is None):
+            dump = self.ensure_room(GARBAGE_DUMP_ID, "Garbage Dump", actor=actor).id
+            for slot, item_id in contents:
                 if slot is not None:
-                    self._change("UnequipItem", actor, id=obj.id, item_id=item_id, slot=slot)
-                self._change("UpdateGameObjectContainer", actor, id=item_id, container_id=home)
-        self._change("DeleteGameObject", actor, id=obj.id)
+                    self._change(commands.UnequipItem, actor, id=obj.id, item_id=item_id, slot=slot)
+                self._change(
+                    commands.UpdateGameObjectContainer, actor, id=item_id, container_id=dump
+                )
+        self._change(commands.DeleteGameObject, actor, id=obj.id)
 
     def _delete_tree(self, object_id: str, actor: str) -> None:
         """Delete an object and, depth first, everything inside it."""
@@ -476,7 +509,7 @@ class Manager:
             self._delete_tree(inner, actor)
         for inner_obj in list(self.world.inventory(object_id)):
             self._delete_tree(inner_obj.id, actor)
-        self._change("DeleteGameObject", actor, id=object_id)
+        self._change(commands.DeleteGameObject, actor, id=object_id)
 
     # ----------------------------------------------------------- helpers
     def _object(self, object_id: str) -> WorldObject:
@@ -496,10 +529,6 @@ class Manager:
         if obj is None or not self.world.is_room(room_id):
             raise GameError("There is no such room.")
         return obj
-
-    def _refuse_existing(self, object_id: str) -> None:
-        if object_id in self.world.objects:
-            raise GameError(f"An object with id {object_id!r} already exists.")
 
 
 def _matches(obj: WorldObject, wanted: str) -> bool:

@@ -4,12 +4,22 @@ In the Ruby game each class set instance variables in its constructor: the gener
 noun, whether the object can be picked up (``@movable``), and for wearables where
 they go (``info.position``) and on which layer (``info.layer``; 0 is outermost). Here
 a class is plain data: the attributes a new object starts with. They are stored on
-the object (so a replay or a projection knows them too) and read by the Manager's
-rules: ``movable`` for get/take, ``position``/``layer`` for wear and wield, and
-``container`` for put.
+the object (so a replay or a projection knows them too).
 
-Positions such as ``hand`` or ``foot`` name a pair of slots; the Manager picks the
-first free of ``left_<position>`` and ``right_<position>``, as the original's
+Who reads them, each in exactly one place:
+
+* ``layer`` is a rule of the world: the ``EquipItem`` handler
+  (:mod:`aethyr_domain.handlers`) decides it (an integer from 0 to
+  :data:`~aethyr_domain.equipment_slots.MAX_LAYER`, else the item cannot be worn).
+* ``movable`` (may a player ``get`` it), ``is_container`` (may a player ``put``
+  something in it) and ``position`` (where ``wear``/``wield`` put it) are rules of
+  the player's verbs, which the commands do not carry: the functions below read
+  them, for the Manager and the action layer alike. They only ever refuse a verb
+  or choose the slot a command names; whether the command is then allowed is the
+  handlers' decision.
+
+Positions such as ``hand`` or ``foot`` name a pair of slots; the Manager tries
+``left_<position>``, then ``right_<position>``, as the original's
 ``Equipment#find_empty_position`` did. ``wield`` likewise means either hand.
 """
 
@@ -109,6 +119,24 @@ CATALOGUE: Mapping[str, ObjectClass] = MappingProxyType(
 PAIRED_POSITIONS = frozenset(
     {"arm", "wrist", "foot", "ankle", "ring_finger", "ear", "hand", "shoulder", "wield"}
 )
+
+
+def is_movable(attributes: Mapping[str, Any]) -> bool:
+    """May a player pick the object up? Only if ``movable`` is ``true`` (the bool)."""
+    return attributes.get("movable") is True
+
+
+def is_container(attributes: Mapping[str, Any]) -> bool:
+    """May a player put things in the object? Only if ``is_container`` is ``true``."""
+    return attributes.get("is_container") is True
+
+
+def wear_position(attributes: Mapping[str, Any]) -> str | None:
+    """Where the object is worn (``"torso"``, ``"hand"``...) or ``"wield"``; ``None`` if
+    ``position`` is absent or not a string (the object is then neither worn nor
+    wielded)."""
+    position = attributes.get("position")
+    return position if isinstance(position, str) else None
 
 
 def lookup(class_name: str) -> ObjectClass | None:

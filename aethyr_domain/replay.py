@@ -24,6 +24,7 @@ Both feed the replay metrics (events replayed, rate).
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,15 +32,12 @@ from typing import Any
 from eventsourcing.application import Application
 
 from aethyr_domain.event_store import iter_notifications
-from aethyr_domain.game_object import GameObject
-from aethyr_domain.live_world import LiveWorld, PlayerState, RoomState, WorldObject
-from aethyr_domain.player import Player
+from aethyr_domain.live_world import LiveWorld
 from aethyr_domain.projections import metrics
 from aethyr_domain.projections.memory_view import MemoryWorldView
 from aethyr_domain.projections.projection import apply_event
 from aethyr_domain.projections.queries import world_dict
 from aethyr_domain.projections.view import Rows
-from aethyr_domain.room import Room
 
 PAGE_SIZE = 500
 #: Notifications per read when rebuilding (fewer round trips to a server).
@@ -128,12 +126,14 @@ def _count(events: int, seconds: float) -> None:
         metrics.REPLAY_RATE.set(events / seconds)
 
 
-def _final_aggregates(app: Application[Any]) -> tuple[dict[str, Any], int]:
+def final_aggregates(app: Application[Any]) -> tuple[dict[str, Any], int]:
     """Every aggregate in its latest state, in order of creation, and the events read.
 
     One pass over the notification log: each event is decoded once and applied
     to its aggregate with ``mutate`` - what ``repository.get`` does per aggregate,
-    without one ``select_events`` round trip per aggregate.
+    without one ``select_events`` round trip per aggregate. Boot hands these
+    aggregates to the game's :class:`~aethyr_domain.decision.Decider` and builds the
+    live world from them.
     """
     aggregates: dict[str, Any] = {}
     to_domain_event = app.mapper.to_domain_event
@@ -146,42 +146,39 @@ def _final_aggregates(app: Application[Any]) -> tuple[dict[str, Any], int]:
     return aggregates, count
 
 
-def rebuild_world_state(app: Application[Any], world: LiveWorld | None = None) -> LiveWorld:
-    """Reconstruct the live world from the event store.
+def live_world_of(aggregates: Mapping[str, Any], world: LiveWorld | None = None) -> LiveWorld:
+    """The live world holding ``aggregates`` (each loaded with
+    :func:`~aethyr_domain.live_world.load_aggregate`, in the mapping's order).
 
     ``world`` (optional) is filled in place - its previous content is replaced -
     and returned; otherwise a new :class:`LiveWorld` is returned.
     """
-    started = time.perf_counter()
     live = world if world is not None else LiveWorld()
     live.objects.clear()
     live.players.clear()
     live.rooms.clear()
     live.inventories.clear()
     live.equipment.clear()
-    aggregates, events = _final_aggregates(app)
-    for object_id, aggregate in aggregates.items():
-        if not isinstance(aggregate, GameObject):
-            continue  # e.g. the player-name index
-        live.objects[object_id] = WorldObject(
-            id=object_id,
-            name=aggregate.name,
-            generic=aggregate.generic,
-            container=aggregate.container_id,
-            attributes=dict(aggregate.attributes),
-            deleted=bool(aggregate.deleted),
-        )
-        if isinstance(aggregate, Player):
-            live.players[object_id] = PlayerState(
-                admin=bool(aggregate.admin), password_hash=aggregate.password_hash
-            )
-        if isinstance(aggregate, Room):
-            live.rooms[object_id] = RoomState(
-                description=aggregate.description, exits=dict(aggregate.exits)
-            )
-        if aggregate.inventory:
-            live.inventories[object_id] = list(aggregate.inventory)
-        for item_id, (slot, layer) in aggregate.equipment.items():
-            live.equipment.setdefault(object_id, {}).setdefault(slot, {})[int(layer)] = item_id
-    _count(events, time.perf_counter() - started)
+    live.update_from(aggregates.values())
     return live
+
+
+def rebuild_world_state(app: Application[Any], world: LiveWorld | None = None) -> LiveWorld:
+    """Reconstruct the live world from the event store.
+
+    ``world`` (optional) is filled in place - its previous content is replaced -
+    and returned; otherwise a new :class:`LiveWorld` is returned.
+    """
+    return load_world(app, world)[1]
+
+
+def load_world(
+    app: Application[Any], world: LiveWorld | None = None
+) -> tuple[dict[str, Any], LiveWorld]:
+    """The latest aggregates (:func:`final_aggregates`) and the live world built from
+    them (:func:`live_world_of`): what the game's boot needs, in one pass over the log."""
+    started = time.perf_counter()
+    aggregates, events = final_aggregates(app)
+    live = live_world_of(aggregates, world)
+    _count(events, time.perf_counter() - started)
+    return aggregates, live

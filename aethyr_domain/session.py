@@ -1,9 +1,11 @@
 """Booting a game session: the Manager, its live world and (optionally) its event path.
 
-With event sourcing off, the live world starts empty and nothing else happens. With
-it on, boot is the one moment the game reads the event store: it delivers what the
-outbox still holds (bounded by ``outbox_drain_timeout``), rebuilds the live world from
-the event log (:func:`~aethyr_domain.replay.rebuild_world_state`), starts the world
+With event sourcing off, the world starts empty (an empty
+:class:`~aethyr_domain.decision.Decider` and live world; no store module is imported,
+no file is created). With it on, boot is the one moment the game reads the event
+store: it delivers what the outbox still holds (bounded by ``outbox_drain_timeout``),
+reads the log once into the world's aggregates - the Decider's - and builds the live
+world from them (:func:`~aethyr_domain.replay.load_world`), starts the world
 projection in process when ``projections_enabled`` (a
 :class:`~aethyr_domain.projections.runner.ProjectionService` that catches the read
 model up and follows the log; ``manager.projection``) and then starts the background
@@ -29,6 +31,7 @@ from typing import Any, TextIO
 
 from aethyr_domain.actions import Actions
 from aethyr_domain.config import ServerConfig
+from aethyr_domain.decision import Decider
 from aethyr_domain.manager import SYSTEM, GameError, Manager
 
 
@@ -48,7 +51,7 @@ def boot(config: ServerConfig, *, world: Any = None) -> Manager:
     from aethyr_domain.event_sink import OutboxSink
     from aethyr_domain.event_store import open_world_or_raise
     from aethyr_domain.outbox import Outbox
-    from aethyr_domain.replay import rebuild_world_state
+    from aethyr_domain.replay import load_world
 
     app = world if world is not None else open_world_or_raise(config, BootError)
     outbox = Outbox(config.outbox_path)
@@ -60,7 +63,7 @@ def boot(config: ServerConfig, *, world: Any = None) -> Manager:
             raise BootError(
                 f"{outbox.backlog()} command(s) still in the outbox after boot delivery"
             )
-        live = rebuild_world_state(app)
+        aggregates, live = load_world(app)
     except Exception as exc:
         if world is None:
             app.close()  # boot opened it: do not leak its connection
@@ -87,7 +90,7 @@ def boot(config: ServerConfig, *, world: Any = None) -> Manager:
     sink = OutboxSink.start(config, world_factory=lambda: app, close_world=False)
     for closer in closers:  # after the delivery thread ended, even if it ends late
         sink.after_close(closer)
-    manager = Manager(live, config=config, sink=sink)
+    manager = Manager(live, config=config, sink=sink, decider=Decider(aggregates))
     manager.projection = projection
     return manager
 

@@ -21,9 +21,10 @@ password               6-128 chars, no control characters
 description            0-8000 chars; control characters other than newline and
                        tab are refused
 attribute key          1-64 chars: ``[A-Za-z_][A-Za-z0-9_.]*``
-attribute value        JSON-like: str, int, float (finite), bool, None, lists and
-                       str-keyed dicts, nested at most 8 deep, at most 16 KiB as
-                       JSON
+attribute value        what :mod:`aethyr_domain.values` allows: JSON data with
+                       signed 64-bit integers, finite floats, strings of at most
+                       4096 characters, nested at most 8 deep, at most 64 KiB as
+                       UTF-8 JSON
 attributes (batch)     1-64 keys, each a valid key/value
 position               None or two ints ``(x, y)``, each 0-10000
 admin                  a real ``bool``
@@ -32,13 +33,12 @@ admin                  a real ``bool``
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from aethyr_domain import values
 from aethyr_domain.errors import InvalidCommandError
 
 SYSTEM_ACTOR = "system"
@@ -57,8 +57,6 @@ MIN_PASSWORD = 6
 MAX_PASSWORD = 128
 MAX_DESCRIPTION = 8000
 MAX_ATTRIBUTES = 64
-MAX_VALUE_DEPTH = 8
-MAX_VALUE_BYTES = 16 * 1024
 MAX_POSITION = 10_000
 
 
@@ -178,51 +176,14 @@ def attribute_key(value: object, field: str = "key") -> str:
     return text
 
 
-def _freeze(field: str, value: object, depth: int) -> Any:
-    if depth > MAX_VALUE_DEPTH:
-        raise InvalidCommandError(field, f"is nested more than {MAX_VALUE_DEPTH} levels deep")
-    if isinstance(value, str):
-        _require_unicode(field, value)
-        return value
-    if value is None or isinstance(value, (bool, int)):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise InvalidCommandError(field, "must not be NaN or infinite")
-        return value
-    if isinstance(value, (list, tuple)):
-        return tuple(_freeze(field, item, depth + 1) for item in value)
-    if isinstance(value, Mapping):
-        frozen: dict[str, Any] = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise InvalidCommandError(field, "dictionary keys must be strings")
-            _require_unicode(field, key)
-            frozen[key] = _freeze(field, item, depth + 1)
-        return MappingProxyType(frozen)
-    raise InvalidCommandError(field, f"cannot hold a value of type {type(value).__name__}")
-
-
-def thaw(value: Any) -> Any:
-    """Turn a frozen attribute value back into plain JSON data (lists, dicts)."""
-    if isinstance(value, tuple):
-        return [thaw(item) for item in value]
-    if isinstance(value, Mapping):
-        return {key: thaw(item) for key, item in value.items()}
-    return value
-
-
 def attribute_value(value: object, field: str = "value") -> Any:
-    """Check an attribute value and return a read-only copy of it.
+    """Check an attribute value (the rules of :mod:`aethyr_domain.values`) and return a
+    read-only copy of it.
 
     Lists become tuples and dicts become read-only mappings, so the command
-    that holds the value stays immutable; :func:`thaw` turns it back.
+    that holds the value stays immutable; :func:`aethyr_domain.values.thaw` turns it back.
     """
-    frozen = _freeze(field, value, 1)
-    size = len(json.dumps(thaw(frozen), separators=(",", ":")).encode())
-    if size > MAX_VALUE_BYTES:
-        raise InvalidCommandError(field, f"is larger than {MAX_VALUE_BYTES} bytes as JSON")
-    return frozen
+    return values.check(value, field)
 
 
 def attributes(value: object) -> Mapping[str, Any]:

@@ -1,22 +1,31 @@
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
 from aethyr_domain.actions import Actions
+from aethyr_domain.decision import Decision
 from aethyr_domain.manager import Manager
 
 
 class RecordingSink:
-    """A CommandSink that keeps what it is given (name, fields, actor)."""
+    """A CommandSink that keeps the decisions it is given, and each one's command as
+    (name, fields, actor)."""
 
     def __init__(self) -> None:
+        self.decisions: list[Decision] = []
         self.emitted: list[tuple[str, dict[str, Any], str]] = []
         self.closed = False
 
-    def emit(self, command: str, fields: Any, actor: str) -> None:
-        self.emitted.append((command, dict(fields), actor))
+    def record(self, decision: Decision) -> None:
+        assert decision.events, "a decision without events must not be recorded"
+        self.decisions.append(decision)
+        command = decision.command
+        fields = {f.name: getattr(command, f.name) for f in dataclasses.fields(command)}
+        actor = fields.pop("actor")
+        self.emitted.append((type(command).__name__, fields, actor))
 
     def close(self) -> None:
         self.closed = True

@@ -1,16 +1,15 @@
 """A scripted session of world changes, applied to a live world and a ``World``.
 
-Each step is a command of :mod:`aethyr_domain.commands` (name, fields, actor),
-exactly what the game's Manager hands to its sink: :func:`play` applies it to
-the :class:`~aethyr_domain.live_world.LiveWorld` (as the Manager does) and
-executes it on the event-sourced ``World``. Afterwards the live world and the
-event log describe the same state, so a projection or a replay of the log
-must print the same ``world --json`` bytes as the live world.
+Each step is a command of :mod:`aethyr_domain.commands` (name, fields, actor):
+:func:`play` executes it on the event-sourced ``World`` and loads the aggregates it
+changed into the :class:`~aethyr_domain.live_world.LiveWorld` (as the game's Manager
+does with its Decider's aggregates). Afterwards the live world and the event log
+describe the same state, so a projection (the read model's own event logic) or a
+replay of the log must print the same ``world --json`` bytes as the live world.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from aethyr_domain import commands
@@ -91,13 +90,6 @@ ACTIONS: list[Step] = [
 SCRIPT: list[Step] = SETUP + ACTIONS
 
 
-def live_fields(command: commands.Command) -> dict[str, Any]:
-    """The command's (normalised) fields, as the Manager hands them to the live world."""
-    return {
-        f.name: getattr(command, f.name) for f in dataclasses.fields(command) if f.name != "actor"
-    }
-
-
 def command_of(step: Step) -> commands.Command:
     name, fields, actor = step
     command: commands.Command = getattr(commands, name)(**fields, actor=actor)
@@ -108,7 +100,7 @@ def play(world: World, live: LiveWorld | None = None, steps: list[Step] = SCRIPT
     """Run ``steps`` on ``world`` and on the live world; return the live world."""
     live = live if live is not None else LiveWorld()
     for step in steps:
-        command = command_of(step)
-        world.handle(command)
-        live.apply(step[0], live_fields(command))
+        recordings = world.handle(command_of(step))
+        changed = dict.fromkeys(str(r.domain_event.originator_id) for r in recordings)
+        live.update_from(world.repository.get(aggregate_id) for aggregate_id in changed)
     return live

@@ -12,7 +12,7 @@ import pytest
 
 from aethyr_domain import passwords
 from aethyr_domain.application import World
-from aethyr_domain.live_world import LiveWorld
+from aethyr_domain.live_world import LiveWorld, WorldObject
 from aethyr_domain.projections import metrics
 from aethyr_domain.replay import (
     TimeTravelError,
@@ -46,7 +46,8 @@ def test_rebuild_fills_a_given_live_world_in_place() -> None:
     world = World(env=FAST_ENV)
     live = play(world)
     stale = LiveWorld()
-    stale.create_game_object("junk", "junk", "prop")
+    stale.objects["junk"] = WorldObject(id="junk", name="junk", generic="prop")
+    stale.inventories["junk"] = ["ghost"]
     assert rebuild_world_state(world, stale) is stale
     assert dumps(stale) == dumps(live)
 
