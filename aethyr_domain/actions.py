@@ -13,13 +13,15 @@ Admin verbs (``acreate``, ``acroom``, ``acexit``, ``adelete``, ``aput``, ``adesc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
+from aethyr_domain import values
 from aethyr_domain.directions import ABBREVIATIONS, DIRECTIONS, normalise_direction
 from aethyr_domain.live_world import WorldObject
 from aethyr_domain.manager import GameError, Manager
-from aethyr_domain.object_classes import class_names, lookup
+from aethyr_domain.object_classes import class_names, is_container, lookup
 
 Output = list[tuple[str, str]]
 _Handler = Callable[["Actions", str, str], Output]
@@ -115,7 +117,7 @@ class Actions:
             lines = [
                 f"{obj.name}: {desc}" if isinstance(desc, str) and desc else f"You see {obj.name}."
             ]
-            if obj.attributes.get("is_container") is True:
+            if is_container(obj.attributes):
                 inside = [o.name for o in self.world.inventory(obj.id)]
                 lines.append("It contains: " + (", ".join(inside) if inside else "nothing") + ".")
             return [(player_id, "\n".join(lines))]
@@ -375,6 +377,7 @@ class Actions:
         if self.world.is_room(obj.id):
             self.manager.set_room_description(obj.id, text.strip(), actor=player_id)
         else:
+            _check_value("That description", text.strip())
             self.manager.update_attribute(obj.id, "short_desc", text.strip(), actor=player_id)
         return [(player_id, f"Description of {obj.name} set.")]
 
@@ -384,7 +387,10 @@ class Actions:
             return [(player_id, "Usage: aset <object> <attribute> <value>")]
         obj = self._find_any(player_id, words[0])
         key = _ASET_ALIASES.get(words[1].lower(), words[1].lstrip("@"))
-        self.manager.update_attribute(obj.id, key, _coerce(words[2]), actor=player_id)
+        subject = f"Cannot set {key}: the value"
+        value = _coerce(words[2], subject)
+        _check_value(subject, value)
+        self.manager.update_attribute(obj.id, key, value, actor=player_id)
         return [(player_id, f"Set {key} of {obj.name}.")]
 
     def _deleteplayer(self, player_id: str, rest: str) -> Output:
@@ -408,14 +414,32 @@ _ASET_ALIASES = {
 }
 
 
-def _coerce(text: str) -> Any:
-    """Typed values for ``aset``: integers, true/false, or the text."""
+_INTEGER = re.compile(r"-?[0-9]+")
+_DECIMAL = re.compile(r"-?([0-9]+\.[0-9]*|\.[0-9]+|[0-9]+(?=[eE]))([eE][-+]?[0-9]+)?")
+
+
+def _coerce(text: str, subject: str) -> Any:
+    """Typed values for ``aset``: integers (``12``), decimals (``1.5``, ``2e3``), true/false,
+    or else the text itself (so ``nan`` or ``inf`` are words, not numbers)."""
     value = text.strip()
-    if value.lstrip("-").isdigit():
+    if _INTEGER.fullmatch(value):
+        if len(value.lstrip("-").lstrip("0")) > len(str(values.MAX_INT)):
+            # far outside 64 bits (and Python refuses to parse over 4300 digits)
+            _check_value(subject, values.MAX_INT + 1)
         return int(value)
+    if _DECIMAL.fullmatch(value):
+        return float(value)
     if value.lower() in ("true", "false"):
         return value.lower() == "true"
     return value
+
+
+def _check_value(subject: str, value: Any) -> None:
+    """Refuse, with a message for the player, a value no attribute may hold
+    (:mod:`aethyr_domain.values`); nothing is written."""
+    problem = values.problem(value)
+    if problem is not None:
+        raise GameError(f"{subject} {problem}.")
 
 
 _MOVE_WORDS = frozenset(DIRECTIONS) | frozenset(ABBREVIATIONS)

@@ -320,6 +320,7 @@ def _outbox_stats(config: ServerConfig) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- migrate
 def _migrate(args: argparse.Namespace) -> int:
+    from aethyr_domain.errors import InvalidCommandError
     from aethyr_domain.event_store import open_world_or_raise
     from aethyr_domain.migrate import MigrationError, migrate_to_event_store
 
@@ -333,6 +334,8 @@ def _migrate(args: argparse.Namespace) -> int:
         report = migrate_to_event_store(app, dump)
     except MigrationError as exc:
         raise CliError(str(exc)) from None
+    except InvalidCommandError as exc:
+        raise CliError(f"cannot import {args.dump}: {exc}") from None
     finally:
         app.close()
     print(

@@ -20,6 +20,18 @@ from aethyr_domain.outbox import Outbox
 from aethyr_domain.values import thaw
 
 
+def command_entry(decision: Decision) -> tuple[str, dict[str, Any], str]:
+    """The decision's command as the outbox stores it: (class name, JSON fields, actor)
+    (temporary, with :meth:`OutboxSink.record`; a plaintext password is never kept)."""
+    command = decision.command
+    fields = {
+        f.name: thaw(getattr(command, f.name))
+        for f in dataclasses.fields(command)
+        if f.name not in ("actor", "password")
+    }
+    return type(command).__name__, fields, command.actor
+
+
 class OutboxSink:
     """Durable, non-blocking command sink feeding the World in the background."""
 
@@ -54,15 +66,8 @@ class OutboxSink:
         and delivery runs it on the World again; the outbox rework stores
         ``decision.events`` instead.
         """
-        if not decision.events:
-            return
-        command = decision.command
-        fields = {
-            f.name: thaw(getattr(command, f.name))
-            for f in dataclasses.fields(command)
-            if f.name not in ("actor", "password")
-        }
-        self.emit(type(command).__name__, fields, command.actor)
+        if decision.events:
+            self.emit(*command_entry(decision))
 
     def emit(self, command: str, fields: Mapping[str, Any], actor: str) -> None:
         self.outbox.append(command, fields, actor)

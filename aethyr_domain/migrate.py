@@ -17,6 +17,12 @@ Order of the import:
 4. placement: each holder's inventory in the dump's order, then equipment (an item
    is put in the character's inventory and equipped from there).
 
+Before anything is written, every object's attributes are checked as the commands
+will check them (:mod:`aethyr_domain.values`: 64-bit integers, finite floats, bounded
+strings...): a dump holding a value the world refuses raises
+:class:`~aethyr_domain.errors.InvalidCommandError` naming the object, and nothing is
+imported.
+
 If an object the import just created (or found) cannot be read back from the store,
 the import stops with :class:`MigrationError` (what was written stays; a later run
 completes it).
@@ -30,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aethyr_domain import commands as c
-from aethyr_domain.errors import NotFoundError
+from aethyr_domain.errors import InvalidCommandError, NotFoundError
 from aethyr_domain.live_world import LiveWorld, WorldObject
 from aethyr_domain.validation import SYSTEM_ACTOR
 
@@ -68,7 +74,12 @@ class MigrationReport:
 def migrate_to_event_store(
     world: Any, dump: LiveWorld, *, actor: str = SYSTEM_ACTOR
 ) -> MigrationReport:
-    """Bring the event store of ``world`` (a ``World``) up to the state of ``dump``."""
+    """Bring the event store of ``world`` (a ``World``) up to the state of ``dump``.
+
+    Raises :class:`~aethyr_domain.errors.InvalidCommandError` (nothing written) if the
+    dump holds an attribute the world refuses.
+    """
+    _check_attributes(dump)
     report = MigrationReport()
 
     def run(command: c.Command) -> None:
@@ -112,6 +123,17 @@ def migrate_to_event_store(
                 run(c.AddItemToInventory(character, item_id, actor=actor))
                 run(c.EquipItem(character, item_id, slot, actor=actor))
     return report
+
+
+def _check_attributes(dump: LiveWorld) -> None:
+    """Every object's attributes as the import's commands will carry them."""
+    for obj in sorted(dump.objects.values(), key=lambda o: o.id):
+        if not obj.attributes:
+            continue
+        try:
+            c.UpdateGameObjectAttributes(obj.id, obj.attributes)
+        except InvalidCommandError as exc:
+            raise InvalidCommandError(f"object {obj.id!r}", str(exc)) from None
 
 
 def _current(world: Any, object_id: str) -> Any:

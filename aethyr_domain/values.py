@@ -99,12 +99,15 @@ def thaw(value: Any) -> Any:
     return value
 
 
-def _string(text: str, what: str) -> str:
+def _string(text: str, what: str | None) -> str:
+    """Check one string; ``what`` names it inside a list or dict (``None``: the value)."""
     if len(text) > MAX_STRING:
-        raise _RefusedError(f"has {what} longer than {MAX_STRING} characters")
-    if _SURROGATE.search(text):
-        raise _RefusedError(f"has {what} that is not valid Unicode (undecodable bytes)")
-    return text
+        problem = f"longer than {MAX_STRING} characters"
+    elif _SURROGATE.search(text):
+        problem = "not valid Unicode (it holds undecodable bytes)"
+    else:
+        return text
+    raise _RefusedError(f"is {problem}" if what is None else f"has {what} that is {problem}")
 
 
 def _freeze(value: object, depth: int) -> Any:
@@ -123,7 +126,7 @@ def _freeze(value: object, depth: int) -> Any:
             raise _RefusedError("is not a finite number (NaN and infinity are not allowed)")
         return float(value)
     if isinstance(value, str):
-        return _string(value, "a string")
+        return _string(value, None if depth == 1 else "a string")
     if isinstance(value, (list, tuple)):
         return tuple(_freeze(item, depth + 1) for item in value)
     if isinstance(value, Mapping):

@@ -9,6 +9,7 @@ event by event with what the real store holds.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from typing import Any
@@ -16,7 +17,9 @@ from typing import Any
 from aethyr_domain import commands
 from aethyr_domain.actions import Actions
 from aethyr_domain.application import World
+from aethyr_domain.decision import Decision
 from aethyr_domain.manager import Manager
+from aethyr_domain.values import thaw
 
 ITEMS = 12
 
@@ -30,13 +33,20 @@ class GameLoad:
         self.emitted: list[tuple[str, dict[str, Any], str]] = []
         self.latencies: list[float] = []
         sink: Any = manager.sink
-        original = sink.emit
+        original = sink.record
 
-        def emit(command: str, fields: Any, actor: str) -> None:
-            self.emitted.append((command, json.loads(json.dumps(dict(fields))), actor))
-            original(command, fields, actor)
+        def record(decision: Decision) -> None:
+            command = decision.command
+            fields = {
+                f.name: thaw(getattr(command, f.name))
+                for f in dataclasses.fields(command)
+                if f.name not in ("actor", "password")
+            }
+            entry = (type(command).__name__, json.loads(json.dumps(fields)), command.actor)
+            self.emitted.append(entry)
+            original(decision)
 
-        sink.emit = emit  # the Manager calls self.sink.emit
+        sink.record = record  # the Manager calls self.sink.record
         self.alice = manager.add_player("Alice", "alice-secret-pw").id
         manager.set_admin(self.alice, True)
         self.players = [

@@ -11,6 +11,7 @@ from prometheus_client import REGISTRY, generate_latest
 
 from aethyr_domain.config import ServerConfig
 from aethyr_domain.delivery import deliver_pending
+from aethyr_domain.event_sink import command_entry
 from aethyr_domain.event_store import iter_events, iter_notifications, open_world
 from aethyr_domain.manager import Manager
 from aethyr_domain.outbox import Outbox
@@ -29,8 +30,8 @@ class OutboxOnly:
     def __init__(self, outbox: Outbox) -> None:
         self.outbox = outbox
 
-    def emit(self, command, fields, actor):
-        self.outbox.append(command, fields, actor)
+    def record(self, decision):
+        self.outbox.append(*command_entry(decision))
 
     def close(self):
         return None
