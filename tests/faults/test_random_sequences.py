@@ -16,16 +16,16 @@ runs are reproducible). See ``docs/reliability.md`` for the measured time.
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import hypothesis.strategies as st
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from aethyr_domain import commands, passwords
+from aethyr_domain import passwords
 from aethyr_domain.actions import Actions
 from aethyr_domain.application import World
+from aethyr_domain.decision import Decision
 from aethyr_domain.manager import Manager
 from aethyr_domain.projections.memory_view import MemoryWorldView
 from aethyr_domain.projections.queries import world_dict
@@ -39,13 +39,14 @@ VERBS = ["get", "drop", "wear", "wield", "remove", "unwield", "look at"]
 
 
 class WorldSink:
-    """A CommandSink handing each command to a World at once (refusals would fail)."""
+    """A CommandSink handing each decided command to a World at once (a refusal there,
+    which would be a dead letter, fails the test)."""
 
     def __init__(self, world: World) -> None:
         self.world = world
 
-    def emit(self, command: str, fields: Any, actor: str) -> None:
-        self.world.handle(getattr(commands, command)(**dict(fields), actor=actor))
+    def record(self, decision: Decision) -> None:
+        self.world.handle(decision.command)
 
     def close(self) -> None:
         return None
