@@ -1,8 +1,9 @@
 """aethyr_domain: the world of the Aethyr MUD as event-sourced aggregates.
 
-The public names are loaded lazily (PEP 562), so ``import aethyr_domain`` and
-using :class:`ServerConfig` or :class:`Manager` with event sourcing off never
-imports the ``eventsourcing`` library. See ``docs/index.md``.
+The public names are loaded lazily (PEP 562), so ``import aethyr_domain`` imports
+nothing else, and using :class:`ServerConfig` or :class:`Manager` with event sourcing
+off imports the ``eventsourcing`` domain model only (the rules live with the
+aggregates), never a store. See ``docs/index.md``.
 """
 
 from __future__ import annotations

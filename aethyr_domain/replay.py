@@ -12,7 +12,11 @@ Two ways, one result:
   order, without one ``select_events`` round trip per aggregate (measured: the
   per-aggregate loading was about 3-4x slower in memory and far slower on a
   server; see ``docs/performance.md``). Snapshots are not needed for this
-  pass. This is what the game calls at boot when event sourcing is enabled.
+  pass. Each aggregate becomes live state through
+  :func:`~aethyr_domain.live_world.load_aggregate`, the function the game uses after
+  every decided command, so a replay and the live world cannot differ in how they read
+  an aggregate. At boot the game calls :func:`load_world`, which also hands back the
+  aggregates (they become its :class:`~aethyr_domain.decision.Decider`'s).
 * :func:`replay_world` replays the log *event by event* into an in-memory
   read model (the projection's own logic, :mod:`aethyr_domain.projections.projection`)
   and can stop at a notification id or at a time: that is time travel
