@@ -21,7 +21,6 @@ keeps CI runs reproducible.
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import tempfile
