@@ -103,7 +103,7 @@ def test_migrate_refuses_a_dump_holding_such_a_value_and_writes_nothing(
     assert not world.recorder.max_notification_id()  # nothing was written
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(value=accepted_values)
 def test_every_accepted_value_is_stored_and_read_back_unchanged(value: Any) -> None:
     if values.problem(value) is not None:  # the size rule, rarely

@@ -42,7 +42,7 @@ from aethyr_domain.replay import rebuild_world_state
 from aethyr_domain.session import boot
 from aethyr_domain.world_dump import canonical_json, dumps
 
-SEQUENCES = int(os.environ.get("AETHYR_ONE_TRUTH_SEQUENCES", "60"))
+SEQUENCES = int(os.environ.get("AETHYR_ONE_TRUTH_SEQUENCES", "40"))
 IMMUDB_SEQUENCES = int(os.environ.get("AETHYR_ONE_TRUTH_IMMUDB_SEQUENCES", "5"))
 
 #: The objects every sequence starts with (class, name) and the words that find them.
