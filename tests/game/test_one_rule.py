@@ -183,3 +183,43 @@ def test_reproduction_2_layer_true_then_wear_no_dead_letter_and_restart_equals_l
     replayed = _cli(["world", "--json"], tmp_path)
     assert replayed.stdout == live
     assert json.loads(live)["equipment"] == {}  # not worn, in the game or in the store
+
+
+def test_an_out_of_range_value_typed_in_play_is_refused_and_nothing_is_stored(tmp_path):
+    """Reproduction 1's input: the admin is told why, and the store never sees the value."""
+    played = _cli(["play"], tmp_path, "@admin al\nal: aset here @n 99999999999999999999999999999\n")
+    assert played.returncode == 0, played.stderr
+    assert "  Cannot set n: the value is an integer outside the signed 64-bit range" in (
+        played.stdout
+    )
+    stats = json.loads(_cli(["stats", "--json"], tmp_path).stdout)
+    assert "GameObjectAttributeUpdated" not in stats["event_types"]
+    assert stats["outbox"]["dead_letters"] == 0
+
+
+def test_migrate_refuses_a_dump_holding_an_out_of_range_value_with_one_line(tmp_path):
+    dump = {
+        "format": "aethyr-world/1",
+        "objects": [
+            {
+                "id": "box",
+                "name": "a box",
+                "generic": "box",
+                "container": None,
+                "attributes": {"n": 10**30},
+                "deleted": False,
+            }
+        ],
+        "players": {},
+        "rooms": {},
+        "inventories": {},
+        "equipment": {},
+    }
+    (tmp_path / "dump.json").write_text(json.dumps(dump))
+    migrated = _cli(["migrate", "dump.json"], tmp_path)
+    assert migrated.returncode == 2
+    assert migrated.stderr == (
+        "aethyr-es: cannot import dump.json: object 'box': attributes[n]: is an integer "
+        f"outside the signed 64-bit range ({values.MIN_INT} to {values.MAX_INT})\n"
+    )
+    assert json.loads(_cli(["stats", "--json"], tmp_path).stdout)["events"] == 0
