@@ -120,6 +120,8 @@ class ImmudbFactory(InfrastructureFactory[ImmudbTrackingRecorder]):
         recorder = type(self).aggregate_recorder_class(
             datastore=self.datastore, events_table_name=self._events_table(purpose)
         )
+        if purpose == "snapshots":
+            recorder.stored_kind = "snapshot"
         if self.env_create_table():
             recorder.create_table()
         return recorder
