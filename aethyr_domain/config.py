@@ -17,6 +17,7 @@ without touching any event-sourcing code.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 import typing
@@ -135,6 +136,12 @@ class ServerConfig:
                 out.append(
                     f"{f.name}: expected {expected.__name__}, got {_describe(f.name, value)}"
                 )
+        if out:
+            return out
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                out.append(f"{f.name}: must be a finite number, got {value!r}")
         if out:
             return out
         if self.event_store not in EVENT_STORES:
@@ -262,6 +269,11 @@ def _read_toml(path: Path, problems: list[str]) -> dict[str, Any]:
             data = tomllib.load(fh)
     except OSError as exc:
         problems.append(f"config file {str(path)!r}: cannot be read ({exc.strerror})")
+        return {}
+    except UnicodeDecodeError as exc:  # TOML is UTF-8 by definition
+        problems.append(
+            f"config file {str(path)!r}: not UTF-8 (byte {exc.start}: {exc.reason})"
+        )
         return {}
     except tomllib.TOMLDecodeError as exc:
         problems.append(f"config file {str(path)!r}: not valid TOML ({exc})")
