@@ -367,11 +367,11 @@ def _migrate(args: argparse.Namespace) -> int:
     from aethyr_domain.migrate import InvalidDumpError, MigrationError, migrate_to_event_store
 
     config = _config(args)
-    require_event_sourcing(config, "migrate")
     try:
         dump = loads(Path(args.dump).read_bytes())
     except OSError as exc:
         raise CliError(f"cannot read {args.dump}: {exc.strerror}") from None
+    require_event_sourcing(config, "migrate")  # (a bad dump is reported either way)
     app = open_world_or_raise(config, CliError)
     try:
         report = migrate_to_event_store(app, dump)  # checked whole first: all or nothing

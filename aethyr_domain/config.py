@@ -226,6 +226,10 @@ class ServerConfig:
                 "IMMUDB_PORT": str(self.immudb_port),
                 "IMMUDB_USER": self.immudb_username,
                 "IMMUDB_PASSWORD": self.immudb_password.reveal(),
+                # what the recorder's default-password warning tells users to set
+                "IMMUDB_PASSWORD_SETTING": (
+                    f"immudb_password in the config file or {ENV_PREFIX}IMMUDB_PASSWORD"
+                ),
                 "IMMUDB_DATABASE": self.immudb_database,
                 "IMMUDB_MAX_RETRIES": str(self.retry_attempts),
                 "IMMUDB_RETRY_DELAY": str(self.retry_base_delay),
@@ -271,9 +275,7 @@ def _read_toml(path: Path, problems: list[str]) -> dict[str, Any]:
         problems.append(f"config file {str(path)!r}: cannot be read ({exc.strerror})")
         return {}
     except UnicodeDecodeError as exc:  # TOML is UTF-8 by definition
-        problems.append(
-            f"config file {str(path)!r}: not UTF-8 (byte {exc.start}: {exc.reason})"
-        )
+        problems.append(f"config file {str(path)!r}: not UTF-8 (byte {exc.start}: {exc.reason})")
         return {}
     except tomllib.TOMLDecodeError as exc:
         problems.append(f"config file {str(path)!r}: not valid TOML ({exc})")

@@ -48,8 +48,7 @@ OUTBOX_ERRORS = Counter("aethyr_outbox_delivery_errors", "Transient delivery fai
 #: refusal): unlike the counter above it survives a restart, so "> 0" is an alert.
 OUTBOX_DEAD_LETTERS = Gauge(
     "aethyr_outbox_dead_letter_commands",
-    "Commands in the outbox's dead letters (refused by the event store), waiting for an "
-    "operator",
+    "Commands in the outbox's dead letters (refused by the event store), waiting for an operator",
 )
 
 TRANSIENT: tuple[type[BaseException], ...] = (

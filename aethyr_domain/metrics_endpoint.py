@@ -64,7 +64,6 @@ def serve_metrics(config: ServerConfig) -> MetricsEndpoint | None:
     except OSError as exc:  # EADDRINUSE, EACCES, socket.gaierror (unresolvable name), ...
         reason = exc.strerror or str(exc)
         raise MetricsEndpointError(
-            f"cannot serve metrics on {address}:{port} (metrics_address, metrics_port): "
-            f"{reason}"
+            f"cannot serve metrics on {address}:{port} (metrics_address, metrics_port): {reason}"
         ) from None
     return MetricsEndpoint(server, address, port)

@@ -42,8 +42,8 @@ from aethyr_domain import commands as c
 from aethyr_domain.decision import Decider
 from aethyr_domain.errors import DomainError, NotFoundError
 from aethyr_domain.game_object import GameObject
-from aethyr_domain.unit_of_work import repository_loader
 from aethyr_domain.live_world import LiveWorld, WorldObject
+from aethyr_domain.unit_of_work import repository_loader
 from aethyr_domain.validation import SYSTEM_ACTOR
 
 

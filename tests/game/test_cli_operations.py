@@ -130,9 +130,7 @@ def _events(config: ServerConfig) -> int:
 
 
 @pytest.mark.parametrize("problem", ["invalid player name", "containment cycle"])
-def test_migrate_of_a_bad_dump_is_one_line_exit_2_and_imports_nothing(
-    sqlite_env, capsys, problem
-):
+def test_migrate_of_a_bad_dump_is_one_line_exit_2_and_imports_nothing(sqlite_env, capsys, problem):
     things = _many_things(40)
     room = _obj("start-room", "The Starting Room", "room", None)
     if problem == "invalid player name":
@@ -160,9 +158,7 @@ def test_migrate_of_a_good_dump_still_imports_everything_once(sqlite_env, capsys
     things = _many_things(5)
     room = _obj("start-room", "The Starting Room", "room", None)
     dump = sqlite_env / "good.json"
-    dump.write_text(
-        json.dumps(_dump([*things, room], {"start-room": [t["id"] for t in things]}))
-    )
+    dump.write_text(json.dumps(_dump([*things, room], {"start-room": [t["id"] for t in things]})))
     assert main(["migrate", str(dump)]) == 0
     first = _events(ServerConfig.load())
     assert first > 5
