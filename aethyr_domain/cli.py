@@ -363,15 +363,15 @@ def _outbox_stats(config: ServerConfig) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- migrate
 def _migrate(args: argparse.Namespace) -> int:
-    from aethyr_domain.event_store import open_world_or_raise
-    from aethyr_domain.migrate import InvalidDumpError, MigrationError, migrate_to_event_store
-
     config = _config(args)
     try:
         dump = loads(Path(args.dump).read_bytes())
     except OSError as exc:
         raise CliError(f"cannot read {args.dump}: {exc.strerror}") from None
     require_event_sourcing(config, "migrate")  # (a bad dump is reported either way)
+    from aethyr_domain.event_store import open_world_or_raise
+    from aethyr_domain.migrate import InvalidDumpError, MigrationError, migrate_to_event_store
+
     app = open_world_or_raise(config, CliError)
     try:
         report = migrate_to_event_store(app, dump)  # checked whole first: all or nothing
@@ -391,13 +391,13 @@ def _migrate(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------- verify
 def _verify(args: argparse.Namespace) -> int:
     """Check the event store against immudb's proofs; exit 1 when a check fails."""
-    from aethyr_domain.event_store import open_world_or_raise
-    from aethyr_immudb_recorder.verification import VerificationError, verify_events
-
     config = _config(args)
     require_event_sourcing(config, "verify")
     if config.event_store != "immudb":
         raise CliError(f"verify needs event_store = immudb (configured: {config.event_store})")
+    from aethyr_domain.event_store import open_world_or_raise
+    from aethyr_immudb_recorder.verification import VerificationError, verify_events
+
     app = open_world_or_raise(config, CliError)
     try:
         recorder: Any = app.recorder

@@ -165,9 +165,9 @@ def test_metric_names_follow_prometheus_conventions() -> None:
     families = exported_families()
     ours = {n: t for n, t in families.items() if n.startswith("aethyr_")}
     assert ours
-    for name, kind in families.items():
+    for name in families:
         assert not name.startswith("immudb_"), f"{name}: inside immudb's own namespace"
-    for name, kind in ours.items():
+    for name in ours:
         assert "per_second" not in name and "_rate" not in name, f"{name}: a pre-computed rate"
         assert not name.endswith("_total"), f"{name}: the client adds _total to counters"
         for unit in ("milliseconds", "_ms", "minutes", "hours", "bytes_kb", "percent"):
