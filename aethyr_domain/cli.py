@@ -306,6 +306,8 @@ def _stats(args: argparse.Namespace) -> int:
         report["outbox"] = _outbox_stats(config)
     # An unreachable store is exit code 2, after the report (the outbox is still shown).
     status = 0 if reachable else 2
+    if not reachable:
+        print(f"aethyr-es: the event store is {report['store_health']}", file=sys.stderr)
     if args.json:
         sys.stdout.write(json.dumps(report, sort_keys=True, indent=2) + "\n")
         return status
@@ -321,8 +323,6 @@ def _stats(args: argparse.Namespace) -> int:
             f"outbox: backlog {ob['backlog']}, delivered {ob['delivered']}, "
             f"dead letters {ob['dead_letters']}"
         )
-    if not reachable:
-        print(f"aethyr-es: the event store is {report['store_health']}", file=sys.stderr)
     return status
 
 

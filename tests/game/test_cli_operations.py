@@ -171,3 +171,104 @@ def test_migrate_of_a_good_dump_still_imports_everything_once(sqlite_env, capsys
         [t["id"] for t in things] + ["start-room"]
     )
     assert world["inventories"]["start-room"] == [t["id"] for t in things]
+
+
+# -------------------------------------------------------------- stats, verify
+def test_stats_on_an_unreachable_store_reports_it_and_exits_2(sqlite_env, monkeypatch, capsys):
+    monkeypatch.setenv("AETHYR_SQLITE_PATH", str(sqlite_env / "no-such-dir" / "ev.sqlite"))
+    assert main(["stats", "--json"]) == 2
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert report["store_health"].startswith("unreachable: ")
+    assert report["outbox"]["backlog"] == 0
+    assert err.startswith("aethyr-es: the event store is unreachable: ") and "Traceback" not in err
+    assert main(["stats"]) == 2
+    out, err = capsys.readouterr()
+    assert "event store: sqlite (unreachable: " in out
+    assert err.startswith("aethyr-es: the event store is unreachable: ")
+
+
+def test_stats_on_a_reachable_store_exits_0(sqlite_env, capsys):
+    assert main(["stats", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["store_health"] == "ok"
+
+
+@pytest.mark.immudb
+def test_verify_of_an_unknown_aggregate_exits_2_and_trusts_nothing(tmp_path, monkeypatch, capsys):
+    from aethyr_domain.commands import CreateRoom
+    from tests.faults.support import immudb_config, write_config_file
+    from tests.immudb_harness import fresh_database, server
+
+    config = immudb_config(server(), fresh_database("vfy"), tmp_path)
+    app = open_world(config)
+    try:
+        app.handle(CreateRoom("hall", "The Hall", "A hall."))
+    finally:
+        app.close()
+    config_file = write_config_file(config, tmp_path / "aethyr.toml")
+    assert main(["verify", "--config", str(config_file), "--aggregate", "no-such-id"]) == 2
+    line = one_line_error(capsys)
+    assert line == (
+        "aethyr-es: no events of aggregate 'no-such-id' in the store: nothing to verify"
+    )
+    assert not Path(config.immudb_state_file).exists()  # no state trusted on the way
+    assert main(["verify", "--config", str(config_file), "--aggregate", "hall"]) == 0
+    assert "verified 2 event row(s) of aggregate 'hall'" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------- config
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN", "Infinity"])
+def test_server_config_refuses_non_finite_floats_from_the_environment(value):
+    from aethyr_domain.config import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        ServerConfig.load(environ={"AETHYR_OUTBOX_POLL_INTERVAL": value})
+    assert "outbox_poll_interval: must be a finite number" in str(info.value)
+
+
+@pytest.mark.parametrize("key", ["outbox_drain_timeout", "retry_base_delay", "retry_max_delay"])
+@pytest.mark.parametrize("value", ["nan", "inf", "+inf"])
+def test_server_config_refuses_non_finite_floats_from_a_file(tmp_path, key, value):
+    from aethyr_domain.config import ConfigError
+
+    path = tmp_path / "c.toml"
+    path.write_text(f"{key} = {value}\n")
+    with pytest.raises(ConfigError) as info:
+        ServerConfig.load(path, environ={})
+    assert f"{key}: must be a finite number" in str(info.value)
+
+
+def test_server_config_refuses_non_finite_floats_given_directly():
+    from aethyr_domain.config import ConfigError
+
+    with pytest.raises(ConfigError, match="outbox_drain_timeout: must be a finite number"):
+        ServerConfig(outbox_drain_timeout=float("inf"))
+    assert ServerConfig(outbox_drain_timeout=0.0).outbox_drain_timeout == 0.0
+
+
+# ---------------------------------------------------------- default password
+@pytest.mark.immudb
+def test_the_default_password_warning_names_the_key_aethyr_es_reads(tmp_path, caplog):
+    import logging
+
+    from aethyr_immudb_recorder import datastore
+    from tests.faults.support import immudb_config
+    from tests.immudb_harness import fresh_database, server
+
+    srv = server()
+    datastore._warned_default.discard(srv.address)
+    caplog.set_level(logging.WARNING)
+    app = open_world(immudb_config(srv, fresh_database("pw"), tmp_path))
+    try:
+        app.recorder.max_notification_id()
+    finally:
+        app.close()
+    (warning,) = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING and "default admin password" in r.getMessage()
+    ]
+    assert "immudb_password in the config file or AETHYR_IMMUDB_PASSWORD" in warning
+    assert "set IMMUDB_PASSWORD" not in warning  # a key aethyr-es ignores
+    assert "immuadmin" not in warning  # a tool the project does not ship
+    assert "--admin-password" in warning  # the immudb server's flag (the launcher's binary)
