@@ -27,6 +27,7 @@ pytestmark = pytest.mark.immudb
 
 OUTAGE_SECONDS = 8.0
 WORLD = "world_projection"
+ERRORS = "aethyr_projection_follower_errors_total"
 
 
 def _write(config, prefix: str, rooms: int) -> int:
@@ -46,9 +47,7 @@ def test_project_survives_a_long_immudb_outage_and_stops_on_sigterm(tmp_path: Pa
     port = free_port()
     proc: subprocess.Popen[str] | None = None
     try:
-        config = immudb_config(
-            server, "aethyr", tmp_path, metrics_enabled=True, metrics_port=port
-        )
+        config = immudb_config(server, "aethyr", tmp_path, metrics_enabled=True, metrics_port=port)
         head = _write(config, "before", rooms=5)
         config_file = write_config_file(config, tmp_path / "aethyr.toml")
         env = {
@@ -65,8 +64,9 @@ def test_project_survives_a_long_immudb_outage_and_stops_on_sigterm(tmp_path: Pa
         )
         wait_for(
             port,
-            lambda s: value(s, "aethyr_projection_events_processed_total", projection=WORLD)
-            == head,
+            lambda s: (
+                value(s, "aethyr_projection_events_processed_total", projection=WORLD) == head
+            ),
             what="the projection to catch up",
         )
 
@@ -74,11 +74,7 @@ def test_project_survives_a_long_immudb_outage_and_stops_on_sigterm(tmp_path: Pa
         down_at = time.monotonic()
         samples = wait_for(
             port,
-            lambda s: (
-                value(s, "aethyr_projection_follower_errors_total", projection=WORLD, reason="outage")
-                or 0
-            )
-            >= 1,
+            lambda s: (value(s, ERRORS, projection=WORLD, reason="outage") or 0) >= 1,
             timeout=OUTAGE_SECONDS,
             what="the outage to be counted",
         )
@@ -91,9 +87,10 @@ def test_project_survives_a_long_immudb_outage_and_stops_on_sigterm(tmp_path: Pa
         assert new_head > head
         samples = wait_for(
             port,
-            lambda s: value(s, "aethyr_projection_events_processed_total", projection=WORLD)
-            == new_head
-            and value(s, "aethyr_projection_lag_events", projection=WORLD) == 0,
+            lambda s: (
+                value(s, "aethyr_projection_events_processed_total", projection=WORLD) == new_head
+                and value(s, "aethyr_projection_lag_events", projection=WORLD) == 0
+            ),
             timeout=60,
             what="the projection to catch up after the restart",
         )

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,56 @@ def test_rebuild_serves_metrics_while_it_runs(tmp_path, monkeypatch, capsys):
     assert (value(samples, "aethyr_projection_rebuild_seconds_total", projection=WORLD) or 0) > 0
     with pytest.raises(OSError):  # the endpoint was closed with the command
         scrape(port)
+
+
+def test_project_stuck_on_an_event_keeps_retrying_and_says_so(tmp_path, caplog):
+    """An event the projection cannot apply: the follower stays up, retries with back-off,
+    and reports it in the log, ``aethyr_projection_stuck_events`` and the errors counter."""
+    import logging
+    import threading
+    import uuid
+
+    from eventsourcing.persistence import StoredEvent
+
+    from aethyr_domain.config import ServerConfig
+    from aethyr_domain.event_store import open_world
+    from aethyr_domain.projections import metrics
+    from aethyr_domain.projections.cli_commands import run_project_process
+
+    config = ServerConfig(
+        event_sourcing_enabled=True,
+        event_store="sqlite",
+        sqlite_path=str(tmp_path / "ev.sqlite"),
+        outbox_path=str(tmp_path / "ob.sqlite"),
+        retry_base_delay=0.05,
+        retry_max_delay=0.2,
+    )
+    app = open_world(config)
+    try:
+        bad = StoredEvent(
+            originator_id=str(uuid.uuid4()), originator_version=1, topic="no.such:Event", state=b""
+        )
+        app.recorder.insert_events([bad])
+    finally:
+        app.close()
+    errors = metrics.FOLLOWER_ERRORS.labels(WORLD, "event")
+    before = errors._value.get()
+    caplog.set_level(logging.WARNING)
+    stop = threading.Event()
+    position: list[int] = []
+    runner = threading.Thread(
+        target=lambda: position.append(run_project_process(config, stop=stop, check_interval=0.05))
+    )
+    runner.start()
+    try:
+        deadline = time.monotonic() + 30
+        while errors._value.get() < before + 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert errors._value.get() >= before + 3  # retried again and again, still alive
+        assert runner.is_alive()
+        assert metrics.STUCK_EVENTS.labels(WORLD)._value.get() == 1
+    finally:
+        stop.set()
+        runner.join(30)
+    assert position == [0]  # it never got past the bad event
+    assert any("cannot apply the next event" in r.getMessage() for r in caplog.records)
