@@ -392,9 +392,9 @@ def _migrate(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     """Check the event store against immudb's proofs; exit 1 when a check fails."""
     config = _config(args)
-    require_event_sourcing(config, "verify")
     if config.event_store != "immudb":
         raise CliError(f"verify needs event_store = immudb (configured: {config.event_store})")
+    require_event_sourcing(config, "verify")
     from aethyr_domain.event_store import open_world_or_raise
     from aethyr_immudb_recorder.verification import VerificationError, verify_events
 

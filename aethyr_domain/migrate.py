@@ -36,6 +36,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from eventsourcing.application import Application
 from eventsourcing.domain import BaseAggregate
 
 from aethyr_domain import commands as c
@@ -43,7 +44,7 @@ from aethyr_domain.decision import Decider
 from aethyr_domain.errors import DomainError, NotFoundError
 from aethyr_domain.game_object import GameObject
 from aethyr_domain.live_world import LiveWorld, WorldObject
-from aethyr_domain.unit_of_work import repository_loader
+from aethyr_domain.unit_of_work import Loader, repository_loader
 from aethyr_domain.validation import SYSTEM_ACTOR
 
 
@@ -93,7 +94,7 @@ class _LoadingDecider(Decider):
 
     def __init__(self, world: Any) -> None:
         super().__init__(scrypt_n=_DRY_RUN_SCRYPT_N)
-        self._load = repository_loader(world)
+        self._load = _loader(world)
         self._absent: set[str] = set()
 
     def _cache(self, aggregate_id: str) -> None:
@@ -112,6 +113,22 @@ class _LoadingDecider(Decider):
     def _private_copy(self, aggregate_id: str) -> BaseAggregate[str] | None:
         self._cache(aggregate_id)
         return super()._private_copy(aggregate_id)
+
+
+def _loader(world: Any) -> Loader:
+    """Read aggregates from a ``World``'s repository (every kind, the player-name index
+    included); from anything else that quacks like one, through its ``get``."""
+    if isinstance(world, Application):
+        return repository_loader(world)
+
+    def load(aggregate_id: str) -> BaseAggregate[str] | None:
+        try:
+            aggregate: BaseAggregate[str] = world.get(aggregate_id)
+        except NotFoundError:
+            return None
+        return aggregate
+
+    return load
 
 
 class _DryRunWorld:
