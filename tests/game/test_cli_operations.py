@@ -67,6 +67,16 @@ def test_a_utf8_bom_at_the_start_of_a_script_is_ignored(sqlite_env, capsys):
     assert "expected '<player>: <command>'" not in out
 
 
+def test_a_utf8_bom_at_the_start_of_standard_input_is_ignored(sqlite_env, capsys, monkeypatch):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("\ufeff@admin ann\nann: look\n"))
+    assert main(["play"]) == 0
+    out = capsys.readouterr().out
+    assert "* ann is now an admin" in out
+    assert "expected '<player>: <command>'" not in out
+
+
 # ------------------------------------------------------------------ metrics
 def test_the_metrics_port_in_use_is_one_line_and_exit_2(sqlite_env, monkeypatch, capsys):
     with socket.socket() as taken:
