@@ -174,3 +174,16 @@ def test_metric_names_follow_prometheus_conventions() -> None:
             assert unit not in name, f"{name}: not a base unit"
     assert "aethyr_recorder_stored_events_appended" in ours  # events and snapshots: one
     assert not any("snapshot" in n for n in ours)  # ... told apart by the kind label
+
+
+def test_a_missing_promtool_fails_in_ci_and_skips_elsewhere(monkeypatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
+    monkeypatch.delenv("AETHYR_REQUIRE_IMMUDB", raising=False)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception):
+        promtool()
+    for flag in ("CI", "AETHYR_REQUIRE_IMMUDB"):
+        monkeypatch.setenv(flag, "1")
+        with pytest.raises(pytest.fail.Exception, match="promtool not found"):
+            promtool()
+        monkeypatch.delenv(flag)

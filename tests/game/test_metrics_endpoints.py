@@ -198,3 +198,34 @@ def test_project_stuck_on_an_event_keeps_retrying_and_says_so(tmp_path, caplog):
         runner.join(30)
     assert position == [0]  # it never got past the bad event
     assert any("cannot apply the next event" in r.getMessage() for r in caplog.records)
+
+
+def test_the_dead_letter_gauge_counts_what_the_outbox_holds(tmp_path):
+    """``aethyr_outbox_dead_letter_commands`` rises with each refusal and is set from the
+    outbox when delivery starts, so it survives a restart (the alert's "> 0")."""
+    from aethyr_domain.config import ServerConfig
+    from aethyr_domain.delivery import OUTBOX_DEAD_LETTERS, Deliverer, deliver_pending
+    from aethyr_domain.event_store import open_world
+    from aethyr_domain.outbox import Outbox
+
+    config = ServerConfig(
+        event_sourcing_enabled=True,
+        event_store="sqlite",
+        sqlite_path=str(tmp_path / "ev.sqlite"),
+        outbox_path=str(tmp_path / "ob.sqlite"),
+    )
+    world = open_world(config)
+    outbox = Outbox(config.outbox_path)
+    try:
+        OUTBOX_DEAD_LETTERS.set(0)
+        outbox.append("NoSuchCommand", {"id": "x"}, "system")
+        outbox.append("NoSuchCommand", {"id": "y"}, "system")
+        assert deliver_pending(outbox, world).dead == 2
+        assert OUTBOX_DEAD_LETTERS._value.get() == 2
+        OUTBOX_DEAD_LETTERS.set(0)  # as in a new process
+        deliverer = Deliverer(outbox, config, lambda: world, close_world=False).start()
+        assert OUTBOX_DEAD_LETTERS._value.get() == 2
+        assert deliverer.stop()
+    finally:
+        outbox.close()
+        world.close()
