@@ -168,9 +168,11 @@ def test_migrate_of_a_bad_dump_is_one_line_exit_2_and_imports_nothing(sqlite_env
 
 def test_migrate_of_a_good_dump_still_imports_everything_once(sqlite_env, capsys):
     things = _many_things(5)
+    player = _obj("p-ann", "ann", "player", "start-room")
     room = _obj("start-room", "The Starting Room", "room", None)
     dump = sqlite_env / "good.json"
-    dump.write_text(json.dumps(_dump([*things, room], {"start-room": [t["id"] for t in things]})))
+    held = [t["id"] for t in things] + ["p-ann"]
+    dump.write_text(json.dumps(_dump([*things, player, room], {"start-room": held})))
     assert main(["migrate", str(dump)]) == 0
     first = _events(ServerConfig.load())
     assert first > 5
@@ -179,10 +181,8 @@ def test_migrate_of_a_good_dump_still_imports_everything_once(sqlite_env, capsys
     capsys.readouterr()
     assert main(["world", "--json"]) == 0
     world = json.loads(capsys.readouterr().out)
-    assert sorted(o["id"] for o in world["objects"]) == sorted(
-        [t["id"] for t in things] + ["start-room"]
-    )
-    assert world["inventories"]["start-room"] == [t["id"] for t in things]
+    assert sorted(o["id"] for o in world["objects"]) == sorted([*held, "start-room"])
+    assert world["inventories"]["start-room"] == held
 
 
 # -------------------------------------------------------------- stats, verify
