@@ -198,7 +198,7 @@ def _play(args: argparse.Namespace) -> int:
 
     config = _config(args)
     script = read_script(args.script) if args.script else None  # before anything starts
-    serve_metrics(config)  # one scrape: recorder, outbox and projection metrics
+    serve_metrics(config, "play")  # one scrape: recorder, outbox and projection metrics
     try:
         manager = boot(config)
     except BootError as exc:

@@ -17,10 +17,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from prometheus_client import Gauge
+
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
 
     from aethyr_domain.config import ServerConfig
+
+
+#: ``aethyr_info`` (prometheus' global registry): which processes serve metrics.
+INFO = Gauge(
+    "aethyr_info",
+    "Always 1: one series per aethyr-es process serving metrics, labelled with its "
+    "command, whether event sourcing is on, and the event store.",
+    ["command", "event_sourcing", "event_store"],
+)
 
 
 class MetricsEndpointError(RuntimeError):
@@ -48,11 +59,21 @@ class MetricsEndpoint:
         self.close()
 
 
-def serve_metrics(config: ServerConfig) -> MetricsEndpoint | None:
-    """Start the endpoint if ``config.metrics_enabled`` (else ``None``)."""
+def serve_metrics(config: ServerConfig, command: str) -> MetricsEndpoint | None:
+    """Start the endpoint if ``config.metrics_enabled`` (else ``None``).
+
+    ``command`` (``play``, ``project``, ``rebuild``) labels ``aethyr_info``, the
+    gauge (always 1) that tells which processes run, and with which store.
+    """
     if not config.metrics_enabled:
         return None
     from prometheus_client import start_http_server
+
+    INFO.labels(
+        command,
+        "true" if config.event_sourcing_enabled else "false",
+        config.event_store if config.event_sourcing_enabled else "none",
+    ).set(1)
 
     if config.event_sourcing_enabled:
         from aethyr_domain.projections import metrics

@@ -53,11 +53,12 @@ def exported_families() -> dict[str, str]:
     processes that serve them do)."""
     import prometheus_client
 
-    from aethyr_domain import delivery
+    from aethyr_domain import delivery, metrics_endpoint
     from aethyr_domain.projections import metrics as projection_metrics
     from aethyr_immudb_recorder.metrics import Metrics
 
-    assert delivery.OUTBOX_BACKLOG is not None  # registered in the global registry
+    # registered in the global registry when imported
+    assert delivery.OUTBOX_BACKLOG is not None and metrics_endpoint.INFO is not None
     recorder = CollectorRegistry()
     Metrics(recorder)
     registries: list[Collector] = [
@@ -146,7 +147,7 @@ def test_the_dashboard_shows_each_part_of_the_system() -> None:
     ids = [p["id"] for p in dashboard["panels"]]
     assert len(ids) == len(set(ids))
     exprs = " ".join(_dashboard_exprs())
-    for prefix in ("aethyr_outbox_", "aethyr_projection_", "aethyr_recorder_", "process_"):
+    for prefix in ("aethyr_info", "aethyr_outbox_", "aethyr_projection_", "aethyr_recorder_"):
         assert prefix in exprs
     assert "aethyr_recorder_replication_lag_seconds" in exprs
 

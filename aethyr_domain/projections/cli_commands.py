@@ -179,7 +179,7 @@ def _rebuild(args: argparse.Namespace, config: ServerConfig) -> int:
         return 0
     from aethyr_domain.metrics_endpoint import serve_metrics
 
-    endpoint = serve_metrics(config)  # progress and speed while it runs
+    endpoint = serve_metrics(config, "rebuild")  # progress and speed while it runs
     try:
         app = _open_world(config)
         try:
@@ -391,7 +391,7 @@ def _project(args: argparse.Namespace, config: ServerConfig) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
     _log_to_stderr()
-    endpoint = serve_metrics(config)
+    endpoint = serve_metrics(config, "project")
     try:
         position = run_project_process(config, once=args.once, duration=args.duration, stop=stop)
     finally:

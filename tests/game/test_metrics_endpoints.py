@@ -70,6 +70,8 @@ def test_play_serves_metrics_while_it_runs(tmp_path):
             "aethyr_projection_events_processed_total",
             "process_cpu_seconds_total",
         } <= names(samples)
+        info = {"command": "play", "event_sourcing": "true", "event_store": "sqlite"}
+        assert value(samples, "aethyr_info", **info) == 1
         proc.stdin.close()
         assert proc.wait(60) == 0, proc.communicate()[1]
     finally:
@@ -105,6 +107,8 @@ def test_project_serves_metrics_and_stops_on_sigterm(tmp_path):
             what="the projection to apply the whole log",
         )
         assert value(samples, "aethyr_projection_stuck_events", projection=WORLD) == 0
+        info = {"command": "project", "event_sourcing": "true", "event_store": "sqlite"}
+        assert value(samples, "aethyr_info", **info) == 1
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
