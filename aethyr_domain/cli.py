@@ -11,6 +11,14 @@ Commands (each takes ``--config FILE`` and honours ``AETHYR_*``; see
 * ``migrate DUMP.json``: import a world dump into the event store (idempotent).
 * ``verify [--aggregate ID]``: check what the store returns against immudb's proofs and
   that the server's history extends the trusted state kept in ``immudb_state_file``.
+
+Failures an operator can fix are one line, ``aethyr-es: <message>``, and exit code 2
+(never a traceback): bad configuration, unreadable or non-UTF-8 input, a store that
+cannot be opened, a metrics port in use. With ``event_sourcing_enabled`` off no command
+opens, creates or connects to an event store, an outbox or a read model: ``stats``
+reports the flag, ``play`` runs the live world only, the store commands refuse with exit
+code 2. ``demo`` is the exception by design: it always runs on an in-memory store and a
+temporary outbox, removed when it ends.
 """
 
 from __future__ import annotations
@@ -21,12 +29,13 @@ import json
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from aethyr_domain.config import ConfigError, ServerConfig
 from aethyr_domain.live_world import LiveWorld
+from aethyr_domain.metrics_endpoint import MetricsEndpointError, serve_metrics
 from aethyr_domain.world_dump import WorldDumpError, dumps, loads
 
 #: ``module:function`` returning a LiveWorld read from the projections, given a config.
@@ -80,6 +89,41 @@ class CliError(Exception):
 
 def _config(args: argparse.Namespace) -> ServerConfig:
     return ServerConfig.load(args.config)
+
+
+def require_event_sourcing(config: ServerConfig, command: str) -> None:
+    """Refuse a command that needs the event store when the flag is off (``CliError``)."""
+    if not config.event_sourcing_enabled:
+        raise CliError(
+            f"{command} needs the event store, but event sourcing is disabled "
+            "(set event_sourcing_enabled = true, or AETHYR_EVENT_SOURCING_ENABLED=1)"
+        )
+
+
+def read_script(path: str) -> list[str]:
+    """The lines of a script file: UTF-8, a leading byte-order mark ignored."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise CliError(f"cannot read script {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise CliError(
+            f"cannot read script {path}: not UTF-8 (byte {exc.start}: {exc.reason})"
+        ) from None
+    return text.splitlines()
+
+
+def _stdin_lines() -> Iterator[str]:
+    """Standard input line by line, a leading byte-order mark ignored."""
+    first = True
+    try:
+        for line in sys.stdin:
+            if first:
+                line = line.removeprefix("\ufeff")
+                first = False
+            yield line
+    except UnicodeDecodeError as exc:
+        raise CliError(f"cannot read standard input: not UTF-8 ({exc.reason})") from None
 
 
 # ------------------------------------------------------------------- demo
@@ -153,27 +197,15 @@ def _play(args: argparse.Namespace) -> int:
     from aethyr_domain.session import BootError, ScriptRunner, boot
 
     config = _config(args)
-    if config.metrics_enabled:
-        from prometheus_client import start_http_server
-
-        from aethyr_domain.projections import metrics
-
-        metrics.expose()  # one scrape: recorder, outbox and projection metrics
-        start_http_server(config.metrics_port, addr=config.metrics_address)
+    script = read_script(args.script) if args.script else None  # before anything starts
+    serve_metrics(config, "play")  # one scrape: recorder, outbox and projection metrics
     try:
         manager = boot(config)
     except BootError as exc:
         raise CliError(str(exc)) from None
     try:
         runner = ScriptRunner(manager, sys.stdout)
-        if args.script:
-            try:
-                text = Path(args.script).read_text(encoding="utf-8")
-            except OSError as exc:
-                raise CliError(f"cannot read script {args.script}: {exc.strerror}") from None
-            runner.run(text.splitlines())
-        else:
-            runner.run(sys.stdin)
+        runner.run(script if script is not None else _stdin_lines())
         if args.dump_world:
             Path(args.dump_world).write_text(dumps(manager.world), encoding="utf-8")
         if manager.sink is not None:
@@ -198,6 +230,7 @@ def _play(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ world
 def _world(args: argparse.Namespace) -> int:
     config = _config(args)
+    require_event_sourcing(config, "world")
     if args.at is not None:
         from aethyr_domain.projections.cli_commands import world_at
 
@@ -254,33 +287,43 @@ def _stats(args: argparse.Namespace) -> int:
         "event_sourcing_enabled": config.event_sourcing_enabled,
         "event_store": config.event_store,
     }
-    try:
-        from aethyr_domain.event_store import open_world
-
-        app = open_world(config)
+    reachable = True
+    if not config.event_sourcing_enabled:  # nothing to open: no store, no outbox
+        report["store_health"] = "disabled"
+    else:
         try:
-            report.update(_store_stats(app))
-            report["store_health"] = "ok"
-        finally:
-            app.close()
-    except Exception as exc:
-        report["store_health"] = f"unreachable: {type(exc).__name__}: {exc}"
-    report["outbox"] = _outbox_stats(config)
+            from aethyr_domain.event_store import open_world
+
+            app = open_world(config)
+            try:
+                report.update(_store_stats(app))
+                report["store_health"] = "ok"
+            finally:
+                app.close()
+        except Exception as exc:
+            reachable = False
+            report["store_health"] = f"unreachable: {type(exc).__name__}: {exc}"
+        report["outbox"] = _outbox_stats(config)
+    # An unreachable store is exit code 2, after the report (the outbox is still shown).
+    status = 0 if reachable else 2
+    if not reachable:
+        print(f"aethyr-es: the event store is {report['store_health']}", file=sys.stderr)
     if args.json:
         sys.stdout.write(json.dumps(report, sort_keys=True, indent=2) + "\n")
-        return 0
+        return status
     print(f"event sourcing enabled: {config.event_sourcing_enabled}")
     print(f"event store: {config.event_store} ({report['store_health']})")
     if "events" in report:
         print(f"events: {report['events']}  aggregates: {report['aggregates']}")
         for name, count in sorted(report["event_types"].items(), key=lambda kv: (-kv[1], kv[0])):
             print(f"  {count:6d}  {name}")
-    ob = report["outbox"]
-    print(
-        f"outbox: backlog {ob['backlog']}, delivered {ob['delivered']}, "
-        f"dead letters {ob['dead_letters']}"
-    )
-    return 0
+    if "outbox" in report:
+        ob = report["outbox"]
+        print(
+            f"outbox: backlog {ob['backlog']}, delivered {ob['delivered']}, "
+            f"dead letters {ob['dead_letters']}"
+        )
+    return status
 
 
 def _store_stats(app: Any) -> dict[str, Any]:
@@ -320,19 +363,20 @@ def _outbox_stats(config: ServerConfig) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- migrate
 def _migrate(args: argparse.Namespace) -> int:
-    from aethyr_domain.errors import InvalidCommandError
-    from aethyr_domain.event_store import open_world_or_raise
-    from aethyr_domain.migrate import MigrationError, migrate_to_event_store
-
     config = _config(args)
     try:
         dump = loads(Path(args.dump).read_bytes())
     except OSError as exc:
         raise CliError(f"cannot read {args.dump}: {exc.strerror}") from None
+    require_event_sourcing(config, "migrate")  # (a bad dump is reported either way)
+    from aethyr_domain.errors import InvalidCommandError
+    from aethyr_domain.event_store import open_world_or_raise
+    from aethyr_domain.migrate import InvalidDumpError, MigrationError, migrate_to_event_store
+
     app = open_world_or_raise(config, CliError)
     try:
-        report = migrate_to_event_store(app, dump)
-    except MigrationError as exc:
+        report = migrate_to_event_store(app, dump)  # checked whole first: all or nothing
+    except (MigrationError, InvalidDumpError) as exc:
         raise CliError(str(exc)) from None
     except InvalidCommandError as exc:
         raise CliError(f"cannot import {args.dump}: {exc}") from None
@@ -350,15 +394,20 @@ def _migrate(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------- verify
 def _verify(args: argparse.Namespace) -> int:
     """Check the event store against immudb's proofs; exit 1 when a check fails."""
-    from aethyr_domain.event_store import open_world_or_raise
-    from aethyr_immudb_recorder.verification import VerificationError, verify_events
-
     config = _config(args)
     if config.event_store != "immudb":
         raise CliError(f"verify needs event_store = immudb (configured: {config.event_store})")
+    require_event_sourcing(config, "verify")
+    from aethyr_domain.event_store import open_world_or_raise
+    from aethyr_immudb_recorder.verification import VerificationError, verify_events
+
     app = open_world_or_raise(config, CliError)
     try:
         recorder: Any = app.recorder
+        if args.aggregate is not None and not recorder.select_events(args.aggregate, limit=1):
+            raise CliError(
+                f"no events of aggregate {args.aggregate!r} in the store: nothing to verify"
+            )
         report = verify_events(
             recorder.datastore,
             recorder.events_table_name,
@@ -368,6 +417,8 @@ def _verify(args: argparse.Namespace) -> int:
     except VerificationError as exc:
         print(f"aethyr-es verify: FAILED ({type(exc).__name__}): {exc}", file=sys.stderr)
         return 1
+    except CliError:
+        raise
     except Exception as exc:
         raise CliError(f"cannot verify: {type(exc).__name__}: {exc}") from None
     finally:
@@ -429,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (CliError, ConfigError, WorldDumpError) as exc:
+    except (CliError, ConfigError, WorldDumpError, MetricsEndpointError) as exc:
         print(f"aethyr-es: {exc}", file=sys.stderr)
         return 2
 

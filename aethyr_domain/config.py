@@ -17,6 +17,7 @@ without touching any event-sourcing code.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 import typing
@@ -137,6 +138,12 @@ class ServerConfig:
                 )
         if out:
             return out
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                out.append(f"{f.name}: must be a finite number, got {value!r}")
+        if out:
+            return out
         if self.event_store not in EVENT_STORES:
             out.append(
                 f"event_store: must be one of {', '.join(EVENT_STORES)}, got {self.event_store!r}"
@@ -219,6 +226,10 @@ class ServerConfig:
                 "IMMUDB_PORT": str(self.immudb_port),
                 "IMMUDB_USER": self.immudb_username,
                 "IMMUDB_PASSWORD": self.immudb_password.reveal(),
+                # what the recorder's default-password warning tells users to set
+                "IMMUDB_PASSWORD_SETTING": (
+                    f"immudb_password in the config file or {ENV_PREFIX}IMMUDB_PASSWORD"
+                ),
                 "IMMUDB_DATABASE": self.immudb_database,
                 "IMMUDB_MAX_RETRIES": str(self.retry_attempts),
                 "IMMUDB_RETRY_DELAY": str(self.retry_base_delay),
@@ -262,6 +273,9 @@ def _read_toml(path: Path, problems: list[str]) -> dict[str, Any]:
             data = tomllib.load(fh)
     except OSError as exc:
         problems.append(f"config file {str(path)!r}: cannot be read ({exc.strerror})")
+        return {}
+    except UnicodeDecodeError as exc:  # TOML is UTF-8 by definition
+        problems.append(f"config file {str(path)!r}: not UTF-8 (byte {exc.start}: {exc.reason})")
         return {}
     except tomllib.TOMLDecodeError as exc:
         problems.append(f"config file {str(path)!r}: not valid TOML ({exc})")

@@ -44,6 +44,12 @@ OUTBOX_BACKLOG = Gauge("aethyr_outbox_backlog", "Commands in the outbox waiting 
 OUTBOX_DELIVERED = Counter("aethyr_outbox_delivered", "Commands delivered to the event store")
 OUTBOX_DEAD = Counter("aethyr_outbox_dead_letters", "Commands the event store refused")
 OUTBOX_ERRORS = Counter("aethyr_outbox_delivery_errors", "Transient delivery failures")
+#: The dead letters the outbox holds now (set when delivery starts, raised by each
+#: refusal): unlike the counter above it survives a restart, so "> 0" is an alert.
+OUTBOX_DEAD_LETTERS = Gauge(
+    "aethyr_outbox_dead_letter_commands",
+    "Commands in the outbox's dead letters (refused by the event store), waiting for an operator",
+)
 
 TRANSIENT: tuple[type[BaseException], ...] = (
     OperationalError,
@@ -130,6 +136,7 @@ def _dead(outbox: Outbox, entry: Entry, error: str) -> None:
     log.error("outbox entry %s (%s) refused: %s", entry.seq, entry.command, error)
     outbox.mark_dead(entry, error)
     OUTBOX_DEAD.inc()
+    OUTBOX_DEAD_LETTERS.inc()
 
 
 class Deliverer:
@@ -160,6 +167,7 @@ class Deliverer:
         self._on_exit: list[Callable[[], None]] = []
 
     def start(self) -> Deliverer:
+        OUTBOX_DEAD_LETTERS.set(len(self.outbox.dead_letters()))
         self._thread.start()
         return self
 

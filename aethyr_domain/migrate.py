@@ -22,6 +22,12 @@ will check them (:mod:`aethyr_domain.values`: 64-bit integers, finite floats, bo
 strings...): a dump holding a value the world refuses raises
 :class:`~aethyr_domain.errors.InvalidCommandError` naming the object, and nothing is
 imported.
+The import is *atomic* with respect to bad dumps: :func:`check_migration` first runs
+the whole import on in-memory copies of the store's aggregates, through the same
+command handlers the World runs (:class:`~aethyr_domain.decision.Decider`), and only a
+dump every command of which is accepted is written. A dump with an invalid player name,
+a containment cycle or any other rule broken raises :class:`InvalidDumpError` and
+nothing is imported.
 
 If an object the import just created (or found) cannot be read back from the store,
 the import stops with :class:`MigrationError` (what was written stays; a later run
@@ -35,9 +41,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from eventsourcing.application import Application
+from eventsourcing.domain import BaseAggregate
+
 from aethyr_domain import commands as c
-from aethyr_domain.errors import InvalidCommandError, NotFoundError
+from aethyr_domain.decision import Decider
+from aethyr_domain.errors import DomainError, InvalidCommandError, NotFoundError
+from aethyr_domain.game_object import GameObject
 from aethyr_domain.live_world import LiveWorld, WorldObject
+from aethyr_domain.unit_of_work import Loader, repository_loader
 from aethyr_domain.validation import SYSTEM_ACTOR
 
 
@@ -59,6 +71,104 @@ class MigrationError(RuntimeError):
         self.object_id = object_id
 
 
+class InvalidDumpError(ValueError):
+    """The dump breaks a rule of the world: the import was refused, nothing written.
+
+    ``command`` names the command the rules refused (``None`` if the dump could not
+    even be turned into commands) and ``reason`` what was wrong.
+    """
+
+    def __init__(self, reason: str, command: c.Command | None = None) -> None:
+        where = f" ({type(command).__name__} of {_subject(command)!r})" if command else ""
+        super().__init__(f"the dump cannot be imported{where}: {reason}; nothing was imported")
+        self.command = command
+        self.reason = reason
+
+
+def _subject(command: c.Command) -> str:
+    return str(getattr(command, "id", None) or getattr(command, "object_id", "") or "?")
+
+
+#: scrypt cost of the throw-away hashes of a dry run (its events are never stored).
+_DRY_RUN_SCRYPT_N = 2
+
+
+class _LoadingDecider(Decider):
+    """A :class:`Decider` that reads each aggregate from the store the first time it is
+    needed, then keeps it (with every change the commands made) in memory."""
+
+    def __init__(self, world: Any) -> None:
+        super().__init__(scrypt_n=_DRY_RUN_SCRYPT_N)
+        self._load = _loader(world)
+        self._absent: set[str] = set()
+
+    def _cache(self, aggregate_id: str) -> None:
+        if aggregate_id in self.aggregates or aggregate_id in self._absent:
+            return
+        aggregate = self._load(aggregate_id)
+        if aggregate is None:
+            self._absent.add(aggregate_id)
+        else:
+            self.aggregates[aggregate_id] = aggregate
+
+    def get(self, aggregate_id: str) -> BaseAggregate[str] | None:
+        self._cache(aggregate_id)
+        return super().get(aggregate_id)
+
+    def _private_copy(self, aggregate_id: str) -> BaseAggregate[str] | None:
+        self._cache(aggregate_id)
+        return super()._private_copy(aggregate_id)
+
+
+def _loader(world: Any) -> Loader:
+    """Read aggregates from a ``World``'s repository (every kind, the player-name index
+    included); from anything else that quacks like one, through its ``get``."""
+    if isinstance(world, Application):
+        return repository_loader(world)
+
+    def load(aggregate_id: str) -> BaseAggregate[str] | None:
+        try:
+            aggregate: BaseAggregate[str] = world.get(aggregate_id)
+        except NotFoundError:
+            return None
+        return aggregate
+
+    return load
+
+
+class _DryRunWorld:
+    """A ``World`` stand-in for :func:`check_migration`: decides, stores nothing."""
+
+    def __init__(self, world: Any) -> None:
+        self._decider = _LoadingDecider(world)
+
+    def handle(self, command: c.Command) -> None:
+        try:
+            self._decider.decide(command)
+        except DomainError as exc:
+            raise InvalidDumpError(str(exc), command) from None
+
+    def get(self, object_id: str) -> GameObject:
+        aggregate = self._decider.get(object_id)
+        if not isinstance(aggregate, GameObject):
+            raise NotFoundError(object_id)
+        return aggregate
+
+
+def check_migration(world: Any, dump: LiveWorld, *, actor: str = SYSTEM_ACTOR) -> MigrationReport:
+    """Run the import of ``dump`` on in-memory copies of ``world``'s aggregates.
+
+    Returns what the import would do; raises :class:`InvalidDumpError` if any rule
+    refuses it. Writes nothing.
+    """
+    try:
+        return _migrate(_DryRunWorld(world), dump, actor)
+    except InvalidDumpError:
+        raise
+    except DomainError as exc:  # a command the dump describes cannot even be built
+        raise InvalidDumpError(str(exc)) from None
+
+
 @dataclass
 class MigrationReport:
     """What an import did: commands issued by type, and objects already present."""
@@ -76,10 +186,17 @@ def migrate_to_event_store(
 ) -> MigrationReport:
     """Bring the event store of ``world`` (a ``World``) up to the state of ``dump``.
 
-    Raises :class:`~aethyr_domain.errors.InvalidCommandError` (nothing written) if the
-    dump holds an attribute the world refuses.
+    The whole import is checked first: every attribute as the commands will carry it
+    (:class:`~aethyr_domain.errors.InvalidCommandError` naming the object), then every
+    command (:func:`check_migration`; a dump that breaks a rule raises
+    :class:`InvalidDumpError`). Nothing is written unless both pass.
     """
     _check_attributes(dump)
+    check_migration(world, dump, actor=actor)
+    return _migrate(world, dump, actor)
+
+
+def _migrate(world: Any, dump: LiveWorld, actor: str) -> MigrationReport:
     report = MigrationReport()
 
     def run(command: c.Command) -> None:

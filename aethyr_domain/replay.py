@@ -126,8 +126,7 @@ def replay_world(app: Application[Any], at: int | datetime | None = None) -> Rep
 
 def _count(events: int, seconds: float) -> None:
     metrics.REPLAY_EVENTS.inc(events)
-    if seconds > 0:
-        metrics.REPLAY_RATE.set(events / seconds)
+    metrics.REPLAY_SECONDS.inc(max(seconds, 0.0))
 
 
 def final_aggregates(app: Application[Any]) -> tuple[dict[str, Any], int]:

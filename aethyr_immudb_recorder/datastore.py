@@ -426,8 +426,11 @@ _warned_default: set[str] = set()
 def _warn_if_default_password(settings: ImmudbSettings) -> None:
     """Log a warning (once per server address) when immudb accepted its default admin login.
 
-    Anyone who can reach the port can then read and write every database; change the
-    password (``immuadmin user changepassword immudb``) and set ``IMMUDB_PASSWORD``.
+    Anyone who can reach the port can then read and write every database. The warning
+    says how to fix it with what the project ships (the immudb server's
+    ``--admin-password`` flag, immudb-py's ``changePassword``) and names the setting
+    the caller reads the password from (``IMMUDB_PASSWORD_SETTING``; ``aethyr-es``
+    names its ``immudb_password`` key).
     """
     if settings.user != DEFAULT_USER or settings.password != DEFAULT_PASSWORD:
         return
@@ -437,8 +440,10 @@ def _warn_if_default_password(settings: ImmudbSettings) -> None:
         _warned_default.add(settings.address)
     logger.warning(
         "immudb at %s accepted its default admin password: change it before real use "
-        "(immuadmin user changepassword immudb) and set IMMUDB_PASSWORD",
+        "(start the server with --admin-password, or call immudb-py's "
+        "ImmudbClient.changePassword) and set %s",
         settings.address,
+        settings.password_setting,
     )
 
 

@@ -44,6 +44,7 @@ class ImmudbFactory(InfrastructureFactory[ImmudbTrackingRecorder]):
     IMMUDB_PORT = "IMMUDB_PORT"
     IMMUDB_USER = "IMMUDB_USER"
     IMMUDB_PASSWORD = "IMMUDB_PASSWORD"  # noqa: S105 (the name of a key, not a password)
+    IMMUDB_PASSWORD_SETTING = "IMMUDB_PASSWORD_SETTING"  # noqa: S105 (a key's name)
     IMMUDB_DATABASE = "IMMUDB_DATABASE"
     CREATE_TABLE = "CREATE_TABLE"
     IMMUDB_MAX_TX_ENTRIES = "IMMUDB_MAX_TX_ENTRIES"
@@ -120,6 +121,8 @@ class ImmudbFactory(InfrastructureFactory[ImmudbTrackingRecorder]):
         recorder = type(self).aggregate_recorder_class(
             datastore=self.datastore, events_table_name=self._events_table(purpose)
         )
+        if purpose == "snapshots":
+            recorder.stored_kind = "snapshot"
         if self.env_create_table():
             recorder.create_table()
         return recorder

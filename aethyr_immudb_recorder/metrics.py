@@ -7,18 +7,30 @@ global ``REGISTRY``, which ``prometheus_client.start_http_server`` and
 ``generate_latest()`` expose; inject another with the factory's ``registry``
 argument or the ``IMMUDB_METRICS_REGISTRY_TOPIC`` setting.
 
-==============================================  =========  ==================================
-name (all prefixed ``immudb_recorder_``)        type       meaning
-==============================================  =========  ==================================
-``events_appended_total``                       counter    stored events written
-``append_seconds``                              histogram  one successful write
-``select_seconds{operation}``                   histogram  one read
-``integrity_conflicts_total``                   counter    writes refused as IntegrityError
-``retries_total{reason}``                       counter    conflict / session / unavailable
-``errors_total{kind}``                          counter    errors raised, by kind
-``sessions_opened_total``                       counter    immudb sessions opened
-``subscription_lag_seconds``                    histogram  wake-up to delivery of new events
-==============================================  =========  ==================================
+The prefix is ``aethyr_recorder_``, outside immudb's own ``immudb_`` namespace (the
+server exports ``immudb_*`` metrics itself). Counters are named without ``_total``
+(the client adds it to their samples); durations are in seconds; there are no
+pre-computed rates. ``docs/metrics.md`` lists every metric with its labels.
+
+==================================================  =========  ==============================
+name (all prefixed ``aethyr_recorder_``)            type       meaning
+==================================================  =========  ==============================
+``stored_events_appended_total{kind}``              counter    rows written: ``kind`` is
+                                                               ``event`` or ``snapshot``
+``append_seconds``                                  histogram  one successful write
+``select_seconds{operation}``                       histogram  one read
+``integrity_conflicts_total``                       counter    writes refused as
+                                                               IntegrityError
+``retries_total{reason}``                           counter    conflict / session /
+                                                               unavailable
+``errors_total{kind}``                              counter    errors raised, by kind
+``sessions_opened_total``                           counter    immudb sessions opened
+``subscription_lag_seconds``                        histogram  wake-up to delivery of new
+                                                               events
+``replication_lag_seconds{replica}``                gauge      how far a replica is behind
+                                                               (not populated yet: no
+                                                               replicas are run)
+==================================================  =========  ==============================
 """
 
 from __future__ import annotations
@@ -26,7 +38,7 @@ from __future__ import annotations
 import threading
 import weakref
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
 _LATENCY_BUCKETS = (
     0.0005,
@@ -51,52 +63,62 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
-        self.events_appended = Counter(
-            "immudb_recorder_events_appended",
-            "Stored events written to immudb.",
+        self.stored_events_appended = Counter(
+            "aethyr_recorder_stored_events_appended",
+            "Stored events written to immudb, by kind: event (an aggregate's events "
+            "table) or snapshot (a snapshots table).",
+            ["kind"],
             registry=registry,
         )
         self.append_seconds = Histogram(
-            "immudb_recorder_append_seconds",
+            "aethyr_recorder_append_seconds",
             "Duration of one successful write (events, snapshots, tracking, schema set-up), "
             "retries included.",
             buckets=_LATENCY_BUCKETS,
             registry=registry,
         )
         self.select_seconds = Histogram(
-            "immudb_recorder_select_seconds",
+            "aethyr_recorder_select_seconds",
             "Duration of one read from immudb.",
             ["operation"],
             buckets=_LATENCY_BUCKETS,
             registry=registry,
         )
         self.integrity_conflicts = Counter(
-            "immudb_recorder_integrity_conflicts",
+            "aethyr_recorder_integrity_conflicts",
             "Writes refused with IntegrityError (version clash or tracking not increasing).",
             registry=registry,
         )
         self.retries = Counter(
-            "immudb_recorder_retries",
+            "aethyr_recorder_retries",
             "Calls retried after a transient fault.",
             ["reason"],
             registry=registry,
         )
         self.errors = Counter(
-            "immudb_recorder_errors",
+            "aethyr_recorder_errors",
             "Errors raised to the caller, by kind.",
             ["kind"],
             registry=registry,
         )
         self.sessions_opened = Counter(
-            "immudb_recorder_sessions_opened",
+            "aethyr_recorder_sessions_opened",
             "immudb sessions opened.",
             registry=registry,
         )
         self.subscription_lag = Histogram(
-            "immudb_recorder_subscription_lag_seconds",
+            "aethyr_recorder_subscription_lag_seconds",
             "Delay from a subscription being woken (local insert or poll) to the new "
             "notifications being queued for the consumer.",
             buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.replication_lag = Gauge(
+            "aethyr_recorder_replication_lag_seconds",
+            "How far each immudb replica's last committed transaction is behind the "
+            "primary's, in seconds. Defined for the dashboard and alerts; not yet "
+            "populated (no replicas are run), so it has no samples until they are.",
+            ["replica"],
             registry=registry,
         )
 

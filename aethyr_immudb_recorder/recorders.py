@@ -155,6 +155,10 @@ class ImmudbRecorder:
 class ImmudbAggregateRecorder(ImmudbRecorder, AggregateRecorder):
     """Stores events (or snapshots) in one table; ``insert_events`` returns ``None``."""
 
+    #: The ``kind`` label of the rows it writes in the metrics: ``event``, or
+    #: ``snapshot`` for a snapshots table (the factory sets it by purpose).
+    stored_kind: str = "event"
+
     def __init__(
         self,
         *,
@@ -288,7 +292,7 @@ class ImmudbAggregateRecorder(ImmudbRecorder, AggregateRecorder):
                 self._explain_tracking_conflict(tracking, exc)
             raise
         if count:
-            self.datastore.metrics.events_appended.inc(count)
+            self.datastore.metrics.stored_events_appended.labels(self.stored_kind).inc(count)
             self._after_insert()
         return ids
 

@@ -45,6 +45,9 @@ class ImmudbSettings:
     poll_interval: float = 0.05
     session_keepalive: float = 30.0
     max_message_length: int = 64 * 1024 * 1024
+    #: How the application's users set the password, named by the default-password
+    #: warning (``aethyr-es`` passes its own key; default: this module's key).
+    password_setting: str = "IMMUDB_PASSWORD"  # noqa: S105 (the name of a key)
 
     @property
     def address(self) -> str:
@@ -92,6 +95,9 @@ class ImmudbSettings:
             ),
             max_message_length=reader.get(
                 F.IMMUDB_MAX_MESSAGE_LENGTH, cls.max_message_length, _positive_int
+            ),
+            password_setting=reader.get(
+                F.IMMUDB_PASSWORD_SETTING, cls.password_setting, _non_empty
             ),
         )
 

@@ -18,9 +18,10 @@ See ``docs/projections.md``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aethyr_domain.projections.view import WorldView
+if TYPE_CHECKING:  # not at run time: importing this package must not load a store
+    from aethyr_domain.projections.view import WorldView
 
 _VIEWS: dict[str, str] = {
     "eventsourcing.popo": "aethyr_domain.projections.memory_view:MemoryWorldView",

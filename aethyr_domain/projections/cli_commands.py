@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import signal
 import sys
 import threading
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from aethyr_domain.projections.view import WorldView
 
 Handler = Callable[[argparse.Namespace], int]
+
+log = logging.getLogger(__name__)
 
 
 def open_view(config: ServerConfig) -> WorldView:
@@ -174,15 +177,22 @@ def _rebuild(args: argparse.Namespace, config: ServerConfig) -> int:
             names = ", ".join(str(g) for g in dropped) or "none"
             print(f"dropped generations left by interrupted rebuilds: {names}")
         return 0
-    app = _open_world(config)
+    from aethyr_domain.metrics_endpoint import serve_metrics
+
+    endpoint = serve_metrics(config, "rebuild")  # progress and speed while it runs
     try:
-        view = _open_cli_view(config)
+        app = _open_world(config)
         try:
-            report = rebuild(app, view)
+            view = _open_cli_view(config)
+            try:
+                report = rebuild(app, view)
+            finally:
+                view.close()
         finally:
-            view.close()
+            app.close()
     finally:
-        app.close()
+        if endpoint is not None:
+            endpoint.close()
     if args.json:
         _print_json(report.as_dict())
     else:
@@ -225,64 +235,179 @@ def run_project_process(
     A replaced view is closed (its datastore and connections), and so is the
     last one at the end. Returns the view's position (the last notification id
     applied) at the end.
+
+    It survives outages of any length: when the store stops answering (or an event
+    cannot be applied), everything is closed, the failure is logged and counted
+    (``aethyr_projection_follower_errors_total{reason}``; ``reason="event"`` also
+    sets ``aethyr_projection_stuck_events``), and the process attaches again after
+    a back-off of ``retry_base_delay * 2**n`` capped at ``retry_max_delay``, until
+    stopped. Only a read model this code cannot use (its schema too new, a store
+    with no view) is final. ``once`` catches up a single time and lets failures
+    propagate.
     """
+    stop = stop if stop is not None else threading.Event()
+    if once:
+        return _catch_up_once(config)
+    from aethyr_domain.projections import UnsupportedStoreError, metrics
+    from aethyr_domain.projections.migrations import SchemaError
+    from aethyr_domain.projections.projection import WorldProjection
+
+    deadline = None if duration is None else time.monotonic() + duration
+    follower = _Follower(config, stop, deadline, check_interval)
+    name = WorldProjection.name
+    delay = config.retry_base_delay
+    while True:
+        try:
+            follower.run()
+            return follower.position
+        except (SchemaError, UnsupportedStoreError):
+            raise  # the operator must act: retrying cannot help
+        except Exception as exc:
+            reason = "outage" if _is_outage(exc) else "event"
+            metrics.FOLLOWER_ERRORS.labels(name, reason).inc()
+            metrics.STUCK_EVENTS.labels(name).set(1 if reason == "event" else 0)
+            if follower.attached:  # it worked since the last failure: back-off starts over
+                delay = config.retry_base_delay
+            log.warning(
+                "projection %s %s at notification %d (%s: %s); attaching again in %.1fs",
+                name,
+                "lost the event store" if reason == "outage" else "cannot apply the next event",
+                follower.position,
+                type(exc).__name__,
+                exc,
+                delay,
+            )
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if stop.wait(delay if remaining is None else max(min(delay, remaining), 0.0)):
+            return follower.position
+        if deadline is not None and time.monotonic() >= deadline:
+            return follower.position
+        delay = min(delay * 2, config.retry_max_delay)
+
+
+def _catch_up_once(config: ServerConfig) -> int:
+    """``project --once``: catch up a single time; failures are one line, exit 2."""
     from aethyr_domain.projections.runner import ProjectionService
 
-    stop = stop if stop is not None else threading.Event()
     app = _open_world(config)
-    position = 0
-    view: WorldView | None = None
-    service: ProjectionService | None = None
     try:
         view = _open_cli_view(config)
-        service = ProjectionService(app, view)
-        if once:
-            service.catch_up()
+        try:
+            ProjectionService(app, view).catch_up()
             return int(view.max_tracking_id(app.name) or 0)
-        deadline = None if duration is None else time.monotonic() + duration
-        service.start()
-        while not stop.wait(check_interval):
-            if deadline is not None and time.monotonic() > deadline:
-                break
-            if service.error is not None or not view.is_current():
-                try:
-                    service.stop()
-                except Exception as exc:  # the old generation was dropped under us
-                    print(f"aethyr-es project: re-attaching after {exc}", file=sys.stderr)
-                finally:
-                    view.close()  # the replaced view's datastore and connections
-                view = service = None
-                view = open_view(config)
-                service = ProjectionService(app, view)
-                service.start()
-            try:
-                service.update_lag()
-            except Exception:
-                if view.is_current():
-                    raise
-                # A rebuild switched readers and dropped this view's tables between
-                # the check above and this read (each store fails differently: a
-                # missing table, a missing generation): re-attach at the next check.
-        service.stop()
-        position = int(view.max_tracking_id(app.name) or 0)
-    finally:
-        if service is not None:  # already stopped unless an error brought us here
-            with contextlib.suppress(Exception):
-                service.stop()
-        if view is not None:
+        finally:
             view.close()
+    finally:
         app.close()
-    return position
+
+
+def _is_outage(exc: BaseException) -> bool:
+    """A store that does not answer (retried as an outage), as opposed to an event
+    the projection cannot apply."""
+    from eventsourcing.persistence import InterfaceError, OperationalError
+
+    return isinstance(exc, (OperationalError, InterfaceError, OSError, TimeoutError))
+
+
+class _Follower:
+    """One attachment of :func:`run_project_process` at a time: open, catch up,
+    follow until stopped, close."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        stop: threading.Event,
+        deadline: float | None,
+        check_interval: float,
+    ) -> None:
+        self.config = config
+        self.stop = stop
+        self.deadline = deadline
+        self.check_interval = check_interval
+        #: The last notification id known applied (kept across attachments).
+        self.position = 0
+        #: True once the current attachment caught up (the store answered).
+        self.attached = False
+
+    def run(self) -> None:
+        """Follow until stopped; raises what interrupted it (everything closed)."""
+        from aethyr_domain.event_store import open_world
+        from aethyr_domain.projections import metrics
+        from aethyr_domain.projections.runner import ProjectionService
+
+        self.attached = False
+        config, stop = self.config, self.stop
+        app = open_world(config)
+        view: WorldView | None = None
+        service: ProjectionService | None = None
+        try:
+            view = open_view(config)
+            service = ProjectionService(app, view)
+            service.start()
+            self.attached = True
+            metrics.STUCK_EVENTS.labels(service.projection.name).set(0)
+            self.position = int(view.max_tracking_id(app.name) or 0)
+            while not stop.wait(self.check_interval):
+                if self.deadline is not None and time.monotonic() > self.deadline:
+                    break
+                if service.error is not None or not view.is_current():
+                    try:
+                        service.stop()
+                    except Exception as exc:  # the old generation was dropped under us
+                        log.warning("projection re-attaching after %s", exc)
+                    finally:
+                        view.close()  # the replaced view's datastore and connections
+                    view = service = None
+                    view = open_view(config)
+                    service = ProjectionService(app, view)
+                    service.start()
+                try:
+                    service.update_lag()
+                except Exception:
+                    if view.is_current():
+                        raise
+                    # A rebuild switched readers and dropped this view's tables between
+                    # the check above and this read (each store fails differently: a
+                    # missing table, a missing generation): re-attach at the next check.
+                self.position = int(view.max_tracking_id(app.name) or 0)
+            service.stop()
+            self.position = int(view.max_tracking_id(app.name) or 0)
+        finally:
+            if service is not None:  # already stopped unless an error brought us here
+                with contextlib.suppress(Exception):
+                    service.stop()
+            if view is not None:
+                with contextlib.suppress(Exception):
+                    view.close()
+            with contextlib.suppress(Exception):
+                app.close()
 
 
 def _project(args: argparse.Namespace, config: ServerConfig) -> int:
+    from aethyr_domain.metrics_endpoint import serve_metrics
+
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-    position = run_project_process(config, once=args.once, duration=args.duration, stop=stop)
+    _log_to_stderr()
+    endpoint = serve_metrics(config, "project")
+    try:
+        position = run_project_process(config, once=args.once, duration=args.duration, stop=stop)
+    finally:
+        if endpoint is not None:
+            endpoint.close()
     print(f"projection stopped at notification {position}")
     return 0
+
+
+def _log_to_stderr() -> None:
+    """Send the retries' warnings to stderr, timestamped, unless the host program
+    configured logging itself."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
 
 
 def register(
@@ -292,12 +417,16 @@ def register(
 
     def bind(func: Callable[[argparse.Namespace, Any], int]) -> Handler:
         def handler(args: argparse.Namespace) -> int:
+            from aethyr_domain.cli import require_event_sourcing
+
+            config = load_config(args)
+            require_event_sourcing(config, args.command)  # before any store module loads
             from aethyr_domain.history import NoHistoryError
             from aethyr_domain.projections import UnsupportedStoreError
             from aethyr_domain.projections.migrations import SchemaError
 
             try:
-                return func(args, load_config(args))
+                return func(args, config)
             except (NoHistoryError, SchemaError, UnsupportedStoreError) as exc:
                 print(f"aethyr-es: {exc}", file=sys.stderr)
                 return 2

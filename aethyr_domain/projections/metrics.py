@@ -7,6 +7,11 @@ adds them to another registry - the game's endpoint serves prometheus' global
 ``REGISTRY``, where the recorder's and the outbox's metrics live - so one
 scrape shows them all.
 
+Names follow Prometheus' conventions: base units, ``_total`` on counters (the
+client adds it to a ``Counter``'s samples), and no pre-computed rates - divide
+the ``*_total`` counters with ``rate()``. Every metric is listed, with its type
+and labels, in ``docs/metrics.md``.
+
 =====================================================  =====================================
 metric                                                 meaning
 =====================================================  =====================================
@@ -15,11 +20,16 @@ metric                                                 meaning
                                                        the view's tracking position
 ``aethyr_projection_lag_seconds``                      age of the newest event not yet
                                                        applied (0 when caught up)
+``aethyr_projection_stuck_events``                     events the follower cannot apply
+                                                       (it stopped on one: > 0 needs an
+                                                       operator)
+``aethyr_projection_follower_errors_total``           failures of ``aethyr-es project``,
+                                                       by ``reason``: outage or event
 ``aethyr_projection_rebuild_progress_ratio``           rebuild: events done / events to do
 ``aethyr_projection_rebuild_events_total``             rebuild: events replayed
-``aethyr_projection_rebuild_rate_events_per_second``   rebuild: recent replay rate
+``aethyr_projection_rebuild_seconds_total``            rebuild: seconds spent replaying
 ``aethyr_replay_events_total``                         events replayed into a world
-``aethyr_replay_rate_events_per_second``               rate of the last replay
+``aethyr_replay_seconds_total``                        seconds spent replaying into a world
 =====================================================  =====================================
 """
 
@@ -53,6 +63,21 @@ LAG_SECONDS = Gauge(
     ["projection"],
     registry=REGISTRY,
 )
+STUCK_EVENTS = Gauge(
+    "aethyr_projection_stuck_events",
+    "Events the projection's follower cannot apply: it stopped on one (a processing "
+    "error other than an outage) and stays there until an operator acts; 0 otherwise.",
+    ["projection"],
+    registry=REGISTRY,
+)
+FOLLOWER_ERRORS = Counter(
+    "aethyr_projection_follower_errors",
+    "Failures of a projection process (aethyr-es project), each followed by a retry "
+    "after a back-off: reason is outage (the store did not answer) or event (an event "
+    "could not be applied).",
+    ["projection", "reason"],
+    registry=REGISTRY,
+)
 REBUILD_PROGRESS = Gauge(
     "aethyr_projection_rebuild_progress_ratio",
     "Fraction of the event log a running rebuild has replayed (0..1).",
@@ -65,9 +90,9 @@ REBUILD_EVENTS = Counter(
     ["projection"],
     registry=REGISTRY,
 )
-REBUILD_RATE = Gauge(
-    "aethyr_projection_rebuild_rate_events_per_second",
-    "Replay rate of the running (or last) rebuild.",
+REBUILD_SECONDS = Counter(
+    "aethyr_projection_rebuild_seconds",
+    "Seconds rebuilds spent replaying (rate(events) / rate(seconds) is their speed).",
     ["projection"],
     registry=REGISTRY,
 )
@@ -76,9 +101,9 @@ REPLAY_EVENTS = Counter(
     "Events replayed into an in-memory world (rebuild_world_state, time travel).",
     registry=REGISTRY,
 )
-REPLAY_RATE = Gauge(
-    "aethyr_replay_rate_events_per_second",
-    "Replay rate of the last replay into an in-memory world.",
+REPLAY_SECONDS = Counter(
+    "aethyr_replay_seconds",
+    "Seconds spent replaying events into in-memory worlds.",
     registry=REGISTRY,
 )
 

@@ -76,6 +76,7 @@ class Progress:
         self.width = width
         self.done = 0
         self.started = time.monotonic()
+        self._counted_until = self.started  # rebuild seconds counted up to here
         self._last_draw = 0.0
         self._label = WorldProjection.name
 
@@ -84,13 +85,14 @@ class Progress:
         new = position - self.done
         if new > 0:
             metrics.REBUILD_EVENTS.labels(self._label).inc(new)
+        now = time.monotonic()
+        metrics.REBUILD_SECONDS.labels(self._label).inc(now - self._counted_until)
+        self._counted_until = now
         self.done = max(self.done, position)
         self.total = max(self.total, self.done)
-        elapsed = max(time.monotonic() - self.started, 1e-9)
+        elapsed = max(now - self.started, 1e-9)
         rate = self.done / elapsed
-        metrics.REBUILD_RATE.labels(self._label).set(rate)
         metrics.REBUILD_PROGRESS.labels(self._label).set(self.ratio)
-        now = time.monotonic()
         if self.tty and (now - self._last_draw > 0.1 or self.done >= self.total):
             self._last_draw = now
             self.stream.write("\r" + self.line(rate))

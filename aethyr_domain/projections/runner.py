@@ -159,6 +159,7 @@ class ProjectionService:
                     self._stop.wait(max(self.poll_interval, 0.5))
         except BaseException as exc:  # kept for stop()/wait() to re-raise
             self.error = exc
+            metrics.STUCK_EVENTS.labels(self.projection.name).set(1)  # until re-attached
             self._stop.set()
 
     def _follow_once(self) -> None:

@@ -74,7 +74,9 @@ def test_one_scrape_shows_outbox_recorder_and_projection_metrics() -> None:
     assert "aethyr_outbox_backlog" in scrape
     assert "# TYPE aethyr_projection_lag_events gauge" in scrape
     assert "# TYPE aethyr_projection_rebuild_progress_ratio gauge" in scrape
-    assert "aethyr_replay_rate_events_per_second" in scrape
+    assert "# TYPE aethyr_replay_events_total counter" in scrape
+    assert "aethyr_replay_seconds_total" in scrape
+    assert "per_second" not in scrape  # no pre-computed rates: rate() of the counters
 
 
 def test_demo_shows_the_projection_equals_the_live_world(

@@ -66,8 +66,8 @@ def test_duplicate_version_is_an_integrity_error_and_writes_nothing(recorder, me
     with pytest.raises(IntegrityError, match="key already exists"):
         recorder.insert_events([event(), event(first.originator_id, 1)])
     assert recorder.max_notification_id() == 1
-    assert value(metrics, "immudb_recorder_integrity_conflicts_total") == 1
-    assert value(metrics, "immudb_recorder_retries_total", reason="conflict") == 0
+    assert value(metrics, "aethyr_recorder_integrity_conflicts_total") == 1
+    assert value(metrics, "aethyr_recorder_retries_total", reason="conflict") == 0
 
 
 def test_tx_read_conflict_is_retried(recorder, metrics) -> None:
@@ -91,7 +91,7 @@ def test_tx_read_conflict_is_retried(recorder, metrics) -> None:
     finally:
         other.close()
     assert len(attempts) == 2
-    assert value(metrics, "immudb_recorder_retries_total", reason="conflict") == 1
+    assert value(metrics, "aethyr_recorder_retries_total", reason="conflict") == 1
     ids = [n.originator_id for n in recorder.select_notifications(None, 10)]
     assert ids == [theirs.originator_id, mine.originator_id]
 
@@ -114,7 +114,7 @@ def test_conflict_retries_exhausted_is_an_operational_error(metrics) -> None:
 
         with pytest.raises(OperationalError, match="tx read conflict"):
             datastore.run("test_write", write, write=True)
-        assert value(metrics, "immudb_recorder_errors_total", kind="conflict") == 1
+        assert value(metrics, "aethyr_recorder_errors_total", kind="conflict") == 1
     finally:
         datastore.close()
         other.close()
@@ -135,8 +135,8 @@ def test_unavailable_server_is_retried_then_an_operational_error(metrics) -> Non
             ImmudbApplicationRecorder(datastore=datastore).max_notification_id()
     finally:
         datastore.close()
-    assert value(metrics, "immudb_recorder_retries_total", reason="unavailable") == 3
-    assert value(metrics, "immudb_recorder_errors_total", kind="unavailable") == 1
+    assert value(metrics, "aethyr_recorder_retries_total", reason="unavailable") == 3
+    assert value(metrics, "aethyr_recorder_errors_total", kind="unavailable") == 1
     assert settings.password not in str(caught.value)
 
 
@@ -148,8 +148,8 @@ def test_lost_session_is_reopened(recorder, metrics) -> None:
         schema_pb2.google_dot_protobuf_dot_empty__pb2.Empty(), metadata=session.metadata
     )
     assert recorder.insert_events([event()]) == [2]
-    assert value(metrics, "immudb_recorder_retries_total", reason="session") == 1
-    assert value(metrics, "immudb_recorder_sessions_opened_total") == 2
+    assert value(metrics, "aethyr_recorder_retries_total", reason="session") == 1
+    assert value(metrics, "aethyr_recorder_sessions_opened_total") == 2
 
 
 def test_idle_session_gets_a_keepalive_and_is_renewed_when_gone(metrics) -> None:
@@ -164,8 +164,8 @@ def test_idle_session_gets_a_keepalive_and_is_renewed_when_gone(metrics) -> None
         )
         time.sleep(0.01)  # idle for longer than IMMUDB_SESSION_KEEPALIVE
         assert recorder.max_notification_id() is None  # keep-alive fails: a new session
-    assert value(metrics, "immudb_recorder_sessions_opened_total") == 2
-    assert value(metrics, "immudb_recorder_retries_total", reason="session") == 0
+    assert value(metrics, "aethyr_recorder_sessions_opened_total") == 2
+    assert value(metrics, "aethyr_recorder_retries_total", reason="session") == 0
 
 
 def test_too_many_entries_is_a_clear_data_error_writing_nothing(metrics) -> None:
@@ -179,7 +179,7 @@ def test_too_many_entries_is_a_clear_data_error_writing_nothing(metrics) -> None
             recorder.insert_events([event() for _ in range(101)])
         assert isinstance(caught.value, DataError)
         assert recorder.max_notification_id() == 100
-    assert value(metrics, "immudb_recorder_retries_total", reason="conflict") == 0
+    assert value(metrics, "aethyr_recorder_retries_total", reason="conflict") == 0
 
 
 def test_value_too_large_is_a_data_error(metrics) -> None:
@@ -247,7 +247,7 @@ def test_wrong_password_is_an_interface_error_without_the_password(metrics, capl
         texts = [str(caught.value), repr(caught.value), repr(datastore), repr(settings)]
         texts += [r.getMessage() for r in caplog.records]
         assert not any(secret in text for text in texts)
-    assert value(metrics, "immudb_recorder_errors_total", kind="auth") == 1
+    assert value(metrics, "aethyr_recorder_errors_total", kind="auth") == 1
 
 
 def test_missing_database_without_create_table_is_a_programming_error(metrics) -> None:
@@ -272,7 +272,7 @@ def test_deadline_exceeded_is_an_operational_error(recorder, metrics) -> None:
         pytest.raises(OperationalError, match="timed out"),
     ):
         ImmudbApplicationRecorder(datastore=datastore).max_notification_id()
-    assert value(metrics, "immudb_recorder_errors_total", kind="timeout") == 1
+    assert value(metrics, "aethyr_recorder_errors_total", kind="timeout") == 1
 
 
 def test_other_server_errors_are_internal_errors(recorder) -> None:

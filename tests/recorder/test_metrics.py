@@ -40,18 +40,24 @@ def test_metrics_are_visible_in_a_scrape() -> None:
             assert next(subscription).id == 1
             assert next(subscription).id == 2
         recorder.select_notifications(None, 10)
+        snapshots = factory.aggregate_recorder("snapshots")
+        snapshots.insert_events(
+            [StoredEvent(originator_id=uuid.uuid4(), originator_version=1, topic="s", state=b"")]
+        )
     finally:
         factory.close()
     scrape = generate_latest(registry).decode()
     for line in (
-        "immudb_recorder_events_appended_total 2.0",
-        "immudb_recorder_integrity_conflicts_total 1.0",
-        'immudb_recorder_errors_total{kind="integrity"} 1.0',
-        "immudb_recorder_append_seconds_count",
-        'immudb_recorder_select_seconds_count{operation="select_notifications"}',
-        "immudb_recorder_sessions_opened_total",
-        "immudb_recorder_subscription_lag_seconds_count",
-        "# TYPE immudb_recorder_retries_total counter",
+        'aethyr_recorder_stored_events_appended_total{kind="event"} 2.0',
+        'aethyr_recorder_stored_events_appended_total{kind="snapshot"} 1.0',
+        "# TYPE aethyr_recorder_replication_lag_seconds gauge",
+        "aethyr_recorder_integrity_conflicts_total 1.0",
+        'aethyr_recorder_errors_total{kind="integrity"} 1.0',
+        "aethyr_recorder_append_seconds_count",
+        'aethyr_recorder_select_seconds_count{operation="select_notifications"}',
+        "aethyr_recorder_sessions_opened_total",
+        "aethyr_recorder_subscription_lag_seconds_count",
+        "# TYPE aethyr_recorder_retries_total counter",
     ):
         assert line in scrape, line
 

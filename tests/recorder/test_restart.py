@@ -57,7 +57,7 @@ def test_recorder_reconnects_after_a_server_restart(tmp_path) -> None:
         finally:
             factory.close()
     retries = sum(
-        registry.get_sample_value("immudb_recorder_retries_total", {"reason": reason}) or 0
+        registry.get_sample_value("aethyr_recorder_retries_total", {"reason": reason}) or 0
         for reason in ("session", "unavailable")
     )
     assert retries >= 1
