@@ -146,11 +146,23 @@ def _final_aggregates(app: Application[Any]) -> tuple[dict[str, Any], int]:
     return aggregates, count
 
 
-def rebuild_world_state(app: Application[Any], world: LiveWorld | None = None) -> LiveWorld:
+def final_aggregates(app: Application[Any]) -> dict[str, Any]:
+    """Every aggregate of ``app``'s log in its latest state, in order of creation."""
+    return _final_aggregates(app)[0]
+
+
+def rebuild_world_state(
+    app: Application[Any],
+    world: LiveWorld | None = None,
+    *,
+    aggregates: dict[str, Any] | None = None,
+) -> LiveWorld:
     """Reconstruct the live world from the event store.
 
     ``world`` (optional) is filled in place - its previous content is replaced -
-    and returned; otherwise a new :class:`LiveWorld` is returned.
+    and returned; otherwise a new :class:`LiveWorld` is returned. ``aggregates``
+    (from :func:`final_aggregates`, possibly advanced in memory) saves reading the
+    log again.
     """
     started = time.perf_counter()
     live = world if world is not None else LiveWorld()
@@ -159,7 +171,10 @@ def rebuild_world_state(app: Application[Any], world: LiveWorld | None = None) -
     live.rooms.clear()
     live.inventories.clear()
     live.equipment.clear()
-    aggregates, events = _final_aggregates(app)
+    if aggregates is None:
+        aggregates, events = _final_aggregates(app)
+    else:
+        events = 0
     for object_id, aggregate in aggregates.items():
         if not isinstance(aggregate, GameObject):
             continue  # e.g. the player-name index
