@@ -313,3 +313,49 @@ def test_a_second_process_sharing_the_outbox_is_refused_and_delivers_nothing(tmp
         game.close()
     assert _descriptions(config, config.start_room) == [f"mine {n}" for n in range(150)]
     assert max(_keys(config).values()) == 1
+
+
+# ------------------------------------------------------ migrate and rebuild
+def test_migrate_is_refused_while_the_game_writes(tmp_path, monkeypatch, capsys):
+    from aethyr_domain.cli import main
+
+    config = _config(tmp_path)
+    dump = tmp_path / "dump.json"
+    game = boot(config)
+    try:
+        ScriptRunner(game, io.StringIO()).run(["@admin al", "al: acroom north The Armoury"])
+        assert game.sink is not None and game.sink.drain(30)
+        dump.write_text(dumps(game.world), encoding="utf-8")
+        for key, value in _env(config).items():
+            if key.startswith("AETHYR_"):
+                monkeypatch.setenv(key, value)
+        monkeypatch.setenv("AETHYR_SQLITE_PATH", str(tmp_path / "events.sqlite"))
+        before = _keys(config)
+        assert main(["migrate", str(dump)]) == 2
+        assert "another writer" in capsys.readouterr().err
+        assert _keys(config) == before
+    finally:
+        game.close()
+    assert main(["migrate", str(dump)]) == 0  # released at the game's clean exit
+    assert "0 command(s)" in capsys.readouterr().out
+
+
+def test_a_second_rebuild_is_refused_while_one_runs(tmp_path, monkeypatch, capsys):
+    from aethyr_domain.cli import main
+    from aethyr_domain.writer_lease import REBUILD
+
+    config = _config(tmp_path)
+    for key, value in _env(config).items():
+        if key.startswith("AETHYR_"):
+            monkeypatch.setenv(key, value)
+    app = open_world(config)
+    try:
+        running = WriterLease.acquire(app.recorder, name=REBUILD, what="rebuild")
+        assert main(["rebuild"]) == 2
+        err = capsys.readouterr().err
+        assert "another rebuild is writing" in err and err.count("\n") == 1
+        running.release()
+        assert main(["rebuild"]) == 0
+        assert "rebuilt the read model" in capsys.readouterr().out
+    finally:
+        app.close()
