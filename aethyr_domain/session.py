@@ -1,13 +1,16 @@
 """Booting a game session: the Manager, its live world and (optionally) its event path.
 
 With event sourcing off, the live world starts empty and nothing else happens. With
-it on, boot is the one moment the game reads the event store: it delivers what the
-outbox still holds (bounded by ``outbox_drain_timeout``), rebuilds the live world from
-the event log (:func:`~aethyr_domain.replay.rebuild_world_state`), starts the world
+it on, boot is the one moment the game reads the event store: it takes the store's
+writer lease (:mod:`~aethyr_domain.writer_lease`; refused, it changes nothing), delivers
+what the outbox still holds (bounded by ``outbox_drain_timeout``), rebuilds the live
+world and the :class:`~aethyr_domain.decision.Decider`'s aggregates from the event log
+(:func:`~aethyr_domain.replay.rebuild_world_state`), starts the world
 projection in process when ``projections_enabled`` (a
 :class:`~aethyr_domain.projections.runner.ProjectionService` that catches the read
 model up and follows the log; ``manager.projection``) and then starts the background
-delivery. From then on the game only writes to the outbox.
+delivery and the lease's heartbeat. From then on the game only writes to the outbox;
+``Manager.close`` stops delivery and releases the lease.
 
 Order matters at both ends: the projection subscribes before the delivery thread
 writes and stops after it stopped (eventsourcing 9.5's in-memory recorder iterates its
