@@ -42,3 +42,28 @@ def test_lease_on_immudb_refuses_takes_over_fences_and_releases(tmp_path):
     finally:
         first.close()
         second.close()
+
+
+def test_an_immudb_store_of_an_earlier_version_opens_and_takes_the_lease(tmp_path):
+    from aethyr_domain.application import World
+
+    class OldWorld(World):
+        name = "World"  # the same tables
+
+        def construct_recorder(self):
+            return self.factory.application_recorder()
+
+    config = immudb_config(server(), fresh_database("oldlayout"), tmp_path)
+    old = OldWorld(env=config.eventsourcing_env())
+    old.handle(c.CreateRoom("hall", "Hall", ""))
+    old.close()
+    app = open_world(config)
+    try:
+        assert app.get("hall").name == "Hall"
+        lease = WriterLease.acquire(app.recorder)
+        events = Decider().decide(c.CreateRoom("cellar", "Cellar", "")).events
+        lease.append([app.mapper.to_stored_event(e) for e in events])
+        assert app.get("cellar").name == "Cellar"
+        assert lease.release()
+    finally:
+        app.close()

@@ -359,3 +359,36 @@ def test_a_second_rebuild_is_refused_while_one_runs(tmp_path, monkeypatch, capsy
         assert "rebuilt the read model" in capsys.readouterr().out
     finally:
         app.close()
+
+
+class _OldWorld:
+    """A World as earlier versions built it: the factory's application recorder (no
+    tracking table)."""
+
+    @staticmethod
+    def open(config: ServerConfig):
+        from aethyr_domain.application import World
+
+        class OldWorld(World):
+            name = "World"  # the same tables
+
+            def construct_recorder(self):
+                return self.factory.application_recorder()
+
+        return OldWorld(env=config.eventsourcing_env())
+
+
+def test_a_store_written_by_an_earlier_version_opens_and_takes_the_lease(tmp_path):
+    config = _config(tmp_path)
+    old = _OldWorld.open(config)
+    old.handle(c.CreateRoom("hall", "Hall", ""))
+    old.close()
+    app = open_world(config)
+    try:
+        assert app.get("hall").name == "Hall"
+        lease = WriterLease.acquire(app.recorder)
+        lease.append(_created(app, "cellar"))
+        assert app.get("cellar").name == "cellar"
+        assert lease.release()
+    finally:
+        app.close()

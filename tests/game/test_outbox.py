@@ -446,3 +446,24 @@ def test_sigkill_at_random_moments_still_exactly_once(tmp_path):
     assert outbox.backlog() == 0 and outbox.dead_letters() == []
     assert outbox.delivered_count() == total
     assert kills >= 3
+
+
+def test_delivery_snapshots_aggregates_that_cross_the_threshold(tmp_path):
+    config = ServerConfig(
+        event_store="sqlite", sqlite_path=str(tmp_path / "ev.sqlite"), snapshot_threshold=10
+    )
+    app = open_world(config)
+    try:
+        outbox = Outbox(tmp_path / "o.sqlite")
+        decider = Decider()
+        decide(outbox, app.mapper, decider, c.CreateRoom("a", "A", ""))
+        for n in range(25):
+            decide(outbox, app.mapper, decider, c.UpdateRoomDescription("a", f"d{n}"))
+        while outbox.backlog():
+            deliver_pending(outbox, app, batch_size=8)
+        snapshots = [s.originator_version for s in app.snapshots.recorder.select_events("a")]
+        assert snapshots == [10, 20]
+        assert app.get("a").description == "d24" and app.get("a").version == 27
+        outbox.close()
+    finally:
+        app.close()
