@@ -392,3 +392,30 @@ def test_a_store_written_by_an_earlier_version_opens_and_takes_the_lease(tmp_pat
         assert lease.release()
     finally:
         app.close()
+
+
+def test_a_game_that_lost_its_lease_stops_delivering_and_knows_it(tmp_path, capsys):
+    from aethyr_domain.cli import EXIT_LEASE_LOST, _play_exit_code
+
+    config = _config(tmp_path, writer_lease_timeout=0.5)
+    game = boot(config)
+    other = open_world(config)
+    try:
+        runner = ScriptRunner(game, io.StringIO())
+        runner.run(["@admin al"])
+        assert game.sink is not None and game.sink.drain(30)
+        game.sink.lease.stop_heartbeat()  # as if the process were paused
+        time.sleep(0.7)
+        taker = WriterLease.acquire(other.recorder, timeout=0.5)
+        before = _keys(config)
+        runner.run(["al: adesc here written while paused"])
+        assert game.sink.drain(10) is False
+        assert game.sink.lost is not None and "lost its lease" in game.sink.lost
+        assert _keys(config) == before  # fenced: nothing reached the store
+        assert game.sink.backlog() == 1  # kept for a later start
+        assert _play_exit_code(game, config) == EXIT_LEASE_LOST
+        assert "lost its lease" in capsys.readouterr().err
+        taker.release()
+    finally:
+        game.close()
+        other.close()
