@@ -79,6 +79,11 @@ def boot(config: ServerConfig, *, world: Any = None) -> Manager:
         raise fail(str(exc)) from None
     except Exception as exc:
         raise fail(cannot_open_message(exc)) from None
+    # Heartbeat from now on: replaying a large log may take longer than the timeout.
+    # (Not on the in-memory store, which no other process can share: its recorder must
+    # not be written while the projection subscribes, see above.)
+    if config.event_store != "popo":
+        lease.start_heartbeat()
     try:
         outbox = Outbox(config.outbox_path)
     except OutboxError as exc:
@@ -123,7 +128,7 @@ def boot(config: ServerConfig, *, world: Any = None) -> Manager:
         closers.append(projection.view.close)  # after stop: the follower used it
     if world is None:
         closers.append(app.close)
-    lease.start_heartbeat()
+    lease.start_heartbeat()  # no-op if already started
     sink = OutboxSink.start(
         config,
         world_factory=lambda: app,
