@@ -67,3 +67,29 @@ def test_an_immudb_store_of_an_earlier_version_opens_and_takes_the_lease(tmp_pat
         assert lease.release()
     finally:
         app.close()
+
+
+def test_group_commit_on_immudb_sets_a_refused_entry_aside_and_records_the_rest(tmp_path):
+    from aethyr_domain.delivery import deliver_pending
+    from aethyr_domain.outbox import Outbox
+    from tests.game.outbox_support import decide
+
+    config = immudb_config(server(), fresh_database("groupcommit"), tmp_path)
+    app = open_world(config)
+    try:
+        outbox = Outbox(config.outbox_path)
+        decider = Decider()
+        for rid in ("a", "b", "c", "d", "e"):
+            decide(outbox, app.mapper, decider, c.CreateRoom(rid, rid.upper(), ""))
+        app.handle(c.CreateRoom("d", "taken by another path", ""))
+        lease = WriterLease.acquire(app.recorder)
+        result = deliver_pending(outbox, app, batch_size=10, lease=lease)
+        assert (result.delivered, result.dead) == (4, 1)
+        assert [d["command"] for d in outbox.dead_letters()] == ["CreateRoom"]
+        assert {app.get(r).name for r in "abce"} == {"A", "B", "C", "E"}
+        assert app.get("d").name == "taken by another path"
+        lease.check()  # an event's refusal is not mistaken for a lost lease
+        assert lease.release()
+        outbox.close()
+    finally:
+        app.close()
