@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import BaseAggregate
-from eventsourcing.persistence import IntegrityError, Mapper, Recording
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Mapper, Recording
 from eventsourcing.utils import EnvType
 
 from aethyr_domain import passwords
@@ -103,6 +103,12 @@ class World(Application[str]):
         if value < minimum:
             raise InvalidCommandError(key, f"must be at least {minimum}")
         return value
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        """The factory's *process* recorder: an application recorder that also keeps
+        tracking records, so the game's delivery appends a batch of events and the
+        writer lease's tracking record together (:mod:`aethyr_domain.writer_lease`)."""
+        return self.factory.process_recorder()
 
     def construct_mapper(self) -> Mapper[str]:
         """The mapper whose decoding failures name the aggregate id and version."""

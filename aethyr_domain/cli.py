@@ -8,6 +8,8 @@ Commands (each takes ``--config FILE`` and honours ``AETHYR_*``; see
 * ``play [--script FILE] [--dump-world OUT.json]``: run ``<player>: <command>`` lines;
 * ``world --json [--source live|projection|replay]``: the world as canonical JSON;
 * ``stats [--json]``: event counts by type, aggregates, outbox backlog, store health;
+* ``outbox [--json]``, ``outbox retry ID|--all``, ``outbox discard ID``: the outbox's
+  pending entries and dead letters;
 * ``migrate DUMP.json``: import a world dump into the event store (idempotent).
 * ``verify [--aggregate ID]``: check what the store returns against immudb's proofs and
   that the server's history extends the trusted state kept in ``immudb_state_file``.
@@ -24,6 +26,8 @@ temporary outbox, removed when it ends.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import copy
 import importlib
 import json
 import sys
@@ -85,6 +89,12 @@ alice: inventory
 
 class CliError(Exception):
     """A user-facing failure: printed as ``aethyr-es: <message>`` with exit code 2."""
+
+
+#: ``play``: the session ended, but some of its commands became dead letters.
+EXIT_DEAD_LETTERS = 3
+#: ``play``: another writer took the store's writer lease over; delivery stopped.
+EXIT_LEASE_LOST = 4
 
 
 def _config(args: argparse.Namespace) -> ServerConfig:
@@ -203,6 +213,13 @@ def _play(args: argparse.Namespace) -> int:
         manager = boot(config)
     except BootError as exc:
         raise CliError(str(exc)) from None
+    dead_at_start = int(getattr(manager.sink, "dead_at_start", 0))
+    if dead_at_start:
+        print(
+            f"aethyr-es: warning: the outbox holds {dead_at_start} dead "
+            "letter(s) from earlier sessions; see `aethyr-es outbox`",
+            file=sys.stderr,
+        )
     try:
         runner = ScriptRunner(manager, sys.stdout)
         runner.run(script if script is not None else _stdin_lines())
@@ -210,7 +227,7 @@ def _play(args: argparse.Namespace) -> int:
             Path(args.dump_world).write_text(dumps(manager.world), encoding="utf-8")
         if manager.sink is not None:
             sink: Any = manager.sink
-            if not sink.drain(config.outbox_drain_timeout):
+            if not sink.drain(config.outbox_drain_timeout) and sink.lost is None:
                 print(
                     f"aethyr-es: {sink.backlog()} command(s) not yet delivered to the event "
                     f"store after {config.outbox_drain_timeout}s; they stay in the outbox "
@@ -222,8 +239,32 @@ def _play(args: argparse.Namespace) -> int:
                     ),
                     file=sys.stderr,
                 )
+        code = _play_exit_code(manager, config)
     finally:
         manager.close()
+    return code
+
+
+def _play_exit_code(manager: Any, config: ServerConfig) -> int:
+    """0; 4 if this process lost its writer lease; 3 if the session made dead letters."""
+    sink: Any = manager.sink
+    if sink is None:
+        return 0
+    if sink.lost is not None:
+        print(
+            f"aethyr-es: {sink.lost}; {sink.backlog()} command(s) stay in the outbox "
+            f"({config.outbox_path})",
+            file=sys.stderr,
+        )
+        return EXIT_LEASE_LOST
+    new_dead = sink.new_dead_letters()
+    if new_dead:
+        print(
+            f"aethyr-es: {new_dead} command(s) of this session became dead letters "
+            "(the event store does not have them); see `aethyr-es outbox`",
+            file=sys.stderr,
+        )
+        return EXIT_DEAD_LETTERS
     return 0
 
 
@@ -244,8 +285,8 @@ def _world(args: argparse.Namespace) -> int:
 def load_world(config: ServerConfig, source: str) -> LiveWorld:
     """The world from ``source``: ``replay`` (the event log), ``live`` or ``projection``.
 
-    ``live`` is the world the game would load at boot: what the outbox still holds is
-    delivered first, then the log is replayed.
+    ``live`` is the world the game would load at boot - the log replayed, then what
+    the outbox still holds applied - computed read-only (:func:`live_world`).
     """
     if source == "projection":
         module_name, _, func = PROJECTION_HOOK.partition(":")
@@ -265,19 +306,57 @@ def load_world(config: ServerConfig, source: str) -> LiveWorld:
     app = open_world_or_raise(config, CliError)
     try:
         if source == "live":
-            from aethyr_domain.delivery import deliver_pending
-            from aethyr_domain.outbox import Outbox
-
-            if Path(config.outbox_path).exists():
-                outbox = Outbox(config.outbox_path)
-                try:
-                    while outbox.backlog():
-                        deliver_pending(outbox, app, batch_size=config.outbox_batch_size)
-                finally:
-                    outbox.close()
+            return live_world(config, app)
         return rebuild_world_state(app)
     finally:
         app.close()
+
+
+def live_world(config: ServerConfig, app: Any) -> LiveWorld:
+    """The store's world with the outbox's pending entries applied in memory.
+
+    Read-only: nothing is delivered or written, and no lease is taken. The entries'
+    events are applied in order to the aggregates replayed from the store, skipping
+    an entry already stored (an interrupted delivery) and one that no longer fits
+    (its aggregate moved past the entry's version: delivery will refuse it).
+    Command rows of earlier versions are not decided here, so they are not shown.
+    """
+    from aethyr_domain.delivery import is_stored, to_stored_events
+    from aethyr_domain.replay import final_aggregates, live_world_of
+
+    aggregates, _events = final_aggregates(app)
+    if Path(config.outbox_path).exists():
+        outbox = _open_outbox(config)
+        try:
+            entries = outbox.entries_between(0, 2**62)
+        finally:
+            outbox.close()
+        for entry in entries:
+            if not entry.events or is_stored(app, entry.events[0]):
+                continue
+            events = [app.mapper.to_domain_event(s) for s in to_stored_events([entry])]
+            staged = dict(aggregates)
+            fits = True
+            for event in events:
+                key = str(event.originator_id)
+                current = staged.get(key)
+                if (0 if current is None else current.version) + 1 != event.originator_version:
+                    fits = False
+                    break
+                staged[key] = event.mutate(copy.deepcopy(current))
+            if fits:
+                aggregates = staged
+    return live_world_of(aggregates)
+
+
+def _open_outbox(config: ServerConfig) -> Any:
+    """The outbox of ``config``; a file that is not one is a ``CliError``."""
+    from aethyr_domain.outbox import Outbox, OutboxError
+
+    try:
+        return Outbox(config.outbox_path)
+    except OutboxError as exc:
+        raise CliError(str(exc)) from None
 
 
 # ------------------------------------------------------------------ stats
@@ -345,20 +424,72 @@ def _store_stats(app: Any) -> dict[str, Any]:
 
 
 def _outbox_stats(config: ServerConfig) -> dict[str, Any]:
-    from aethyr_domain.outbox import Outbox
-
     if not Path(config.outbox_path).exists():
         return {"path": config.outbox_path, "backlog": 0, "delivered": 0, "dead_letters": 0}
-    outbox = Outbox(config.outbox_path)
+    outbox = _open_outbox(config)
     try:
         return {
             "path": config.outbox_path,
             "backlog": outbox.backlog(),
             "delivered": outbox.delivered_count(),
-            "dead_letters": len(outbox.dead_letters()),
+            "dead_letters": outbox.dead_letter_count(),
         }
     finally:
         outbox.close()
+
+
+# ----------------------------------------------------------------- outbox
+def _outbox(args: argparse.Namespace) -> int:
+    """``outbox [--json]``, ``outbox retry ID|--all``, ``outbox discard ID``."""
+    config = _config(args)
+    if not Path(config.outbox_path).exists():
+        raise CliError(f"there is no outbox at {config.outbox_path}")
+    outbox = _open_outbox(config)
+    try:
+        if args.action == "list":
+            if args.id is not None or args.all:
+                raise CliError("`aethyr-es outbox` lists; use `outbox retry|discard ID`")
+            return _print_outbox(outbox.listing(), args.json)
+        if args.action == "retry":
+            if args.all == (args.id is not None):
+                raise CliError("outbox retry: give one dead letter ID or --all")
+            seqs = [d["seq"] for d in outbox.dead_letters()] if args.all else [_seq(args.id)]
+            done = [seq for seq in seqs if outbox.retry(seq)]
+            if not args.all and not done:
+                raise CliError(f"outbox retry: no dead letter {args.id}")
+            print(f"{len(done)} dead letter(s) back in line; the game delivers them")
+            return 0
+        if args.id is None or args.all:
+            raise CliError("outbox discard: give one dead letter ID")
+        if not outbox.discard(_seq(args.id)):
+            raise CliError(f"outbox discard: no dead letter {args.id}")
+        print(f"dead letter {args.id} discarded")
+        return 0
+    finally:
+        outbox.close()
+
+
+def _seq(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise CliError(f"expected a dead letter ID (a number), got {text!r}") from None
+
+
+def _print_outbox(listing: dict[str, list[dict[str, Any]]], as_json: bool) -> int:
+    if as_json:
+        sys.stdout.write(json.dumps(listing, sort_keys=True, indent=2) + "\n")
+        return 0
+    print(f"pending: {len(listing['pending'])}")
+    for row in listing["pending"]:
+        events = "command" if row["events"] is None else f"{row['events']} event(s)"
+        print(f"  {row['seq']:6d}  {row['command']} by {row['actor']} ({events})")
+    print(f"dead letters: {len(listing['dead'])}")
+    for row in listing["dead"]:
+        print(f"  {row['seq']:6d}  {row['command']} by {row['actor']}: {row['error']}")
+        if row["raw"] is not None:
+            print(f"          raw: {row['raw'][:200]}")
+    return 0
 
 
 # ---------------------------------------------------------------- migrate
@@ -375,7 +506,8 @@ def _migrate(args: argparse.Namespace) -> int:
 
     app = open_world_or_raise(config, CliError)
     try:
-        report = migrate_to_event_store(app, dump)  # checked whole first: all or nothing
+        with writing(app, config, what="writer (game, migrate)"):
+            report = migrate_to_event_store(app, dump)  # checked whole first: all or nothing
     except (MigrationError, InvalidDumpError) as exc:
         raise CliError(str(exc)) from None
     except InvalidCommandError as exc:
@@ -389,6 +521,28 @@ def _migrate(args: argparse.Namespace) -> int:
     for name, count in sorted(report.commands.items()):
         print(f"  {count:6d}  {name}")
     return 0
+
+
+@contextlib.contextmanager
+def writing(
+    app: Any, config: ServerConfig, *, name: str | None = None, what: str = "writer"
+) -> Iterator[Any]:
+    """Hold the store's lease ``name`` (the writer lease by default) while the block
+    runs: a ``CliError`` (exit code 2) before anything is written if another live
+    process holds it; heartbeats meanwhile; released at the end."""
+    from aethyr_domain.writer_lease import WRITER, LeaseError, WriterLease
+
+    try:
+        lease = WriterLease.acquire(
+            app.recorder, name=name or WRITER, timeout=config.writer_lease_timeout, what=what
+        )
+    except LeaseError as exc:
+        raise CliError(str(exc)) from None
+    lease.start_heartbeat()
+    try:
+        yield lease
+    finally:
+        lease.release()
 
 
 # ----------------------------------------------------------------- verify
@@ -461,6 +615,14 @@ def _parser() -> argparse.ArgumentParser:
     stats = sub.add_parser("stats", parents=[common], help="event store and outbox statistics")
     stats.add_argument("--json", action="store_true", help="JSON output")
     stats.set_defaults(func=_stats)
+    outbox = sub.add_parser(
+        "outbox", parents=[common], help="pending entries and dead letters; retry or discard"
+    )
+    outbox.add_argument("action", nargs="?", choices=("list", "retry", "discard"), default="list")
+    outbox.add_argument("id", nargs="?", metavar="ID", help="a dead letter's seq")
+    outbox.add_argument("--all", action="store_true", help="retry: every dead letter")
+    outbox.add_argument("--json", action="store_true", help="JSON output")
+    outbox.set_defaults(func=_outbox)
     migrate = sub.add_parser("migrate", parents=[common], help="import a world dump (idempotent)")
     migrate.add_argument("dump", metavar="DUMP.json")
     migrate.set_defaults(func=_migrate)

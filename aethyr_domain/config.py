@@ -106,6 +106,9 @@ class ServerConfig:
     retry_attempts: int = 5
     retry_base_delay: float = 0.1
     retry_max_delay: float = 5.0
+    #: Seconds without a heartbeat after which another process may take over the
+    #: writer lease of the event store (``docs/operations.md``).
+    writer_lease_timeout: float = 15.0
     #: Keep the read-model projections up to date while the game runs.
     projections_enabled: bool = True
     #: Export Prometheus metrics over HTTP (loopback) on ``metrics_port``.
@@ -167,6 +170,8 @@ class ServerConfig:
         for name in ("outbox_poll_interval", "retry_base_delay"):
             if getattr(self, name) <= 0:
                 out.append(f"{name}: must be > 0, got {getattr(self, name)}")
+        if self.writer_lease_timeout <= 0:
+            out.append(f"writer_lease_timeout: must be > 0, got {self.writer_lease_timeout}")
         if self.outbox_drain_timeout < 0:
             out.append(f"outbox_drain_timeout: must be >= 0, got {self.outbox_drain_timeout}")
         if self.retry_attempts < 0:

@@ -154,7 +154,9 @@ def live_world_of(aggregates: Mapping[str, Any], world: LiveWorld | None = None)
     :func:`~aethyr_domain.live_world.load_aggregate`, in the mapping's order).
 
     ``world`` (optional) is filled in place - its previous content is replaced -
-    and returned; otherwise a new :class:`LiveWorld` is returned.
+    and returned; otherwise a new :class:`LiveWorld` is returned. ``aggregates``
+    (from :func:`final_aggregates`, possibly advanced in memory) saves reading the
+    log again.
     """
     live = world if world is not None else LiveWorld()
     live.objects.clear()

@@ -3,13 +3,16 @@
 With event sourcing off, the world starts empty (an empty
 :class:`~aethyr_domain.decision.Decider` and live world; no store module is imported,
 no file is created). With it on, boot is the one moment the game reads the event
-store: it delivers what the outbox still holds (bounded by ``outbox_drain_timeout``),
+store: it takes the store's writer lease (:mod:`~aethyr_domain.writer_lease`; refused,
+it changes nothing), delivers what the outbox still holds (bounded by
+``outbox_drain_timeout``),
 reads the log once into the world's aggregates - the Decider's - and builds the live
 world from them (:func:`~aethyr_domain.replay.load_world`), starts the world
 projection in process when ``projections_enabled`` (a
 :class:`~aethyr_domain.projections.runner.ProjectionService` that catches the read
 model up and follows the log; ``manager.projection``) and then starts the background
-delivery. From then on the game only writes to the outbox.
+delivery and the lease's heartbeat. From then on the game only writes to the outbox;
+``Manager.close`` stops delivery and releases the lease.
 
 Order matters at both ends: the projection subscribes before the delivery thread
 writes and stops after it stopped (eventsourcing 9.5's in-memory recorder iterates its
@@ -23,6 +26,7 @@ delivery thread has ended - also when it outlives ``Manager.close``'s wait.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import Callable, Iterable
@@ -31,8 +35,9 @@ from typing import Any, TextIO
 
 from aethyr_domain.actions import Actions
 from aethyr_domain.config import ServerConfig
-from aethyr_domain.decision import Decider
 from aethyr_domain.manager import SYSTEM, GameError, Manager
+
+log = logging.getLogger(__name__)
 
 
 class BootError(RuntimeError):
@@ -44,53 +49,101 @@ def boot(config: ServerConfig, *, world: Any = None) -> Manager:
 
     ``world`` lets a caller share one ``World`` instance (needed for the in-memory
     POPO store, which exists only inside one application object).
+
+    With event sourcing on, boot first takes the store's writer lease
+    (:mod:`aethyr_domain.writer_lease`): if another live writer holds it, boot raises
+    :class:`BootError` before it changed anything (the outbox is not even opened).
     """
     if not config.event_sourcing_enabled:
         return Manager(config=config)
+    from aethyr_domain.decision import Decider
     from aethyr_domain.delivery import deliver_pending
     from aethyr_domain.event_sink import OutboxSink
-    from aethyr_domain.event_store import open_world_or_raise
-    from aethyr_domain.outbox import Outbox
+    from aethyr_domain.event_store import cannot_open_message, open_world_or_raise
+    from aethyr_domain.outbox import Outbox, OutboxError
     from aethyr_domain.replay import load_world
+    from aethyr_domain.writer_lease import LeaseError, WriterLease
 
     app = world if world is not None else open_world_or_raise(config, BootError)
-    outbox = Outbox(config.outbox_path)
+
+    def fail(message: str, lease: Any = None) -> BootError:
+        if lease is not None:
+            lease.release()
+        if world is None:
+            app.close()  # boot opened it: do not leak its connection
+        return BootError(message)
+
     try:
+        lease = WriterLease.acquire(
+            app.recorder, timeout=config.writer_lease_timeout, what="writer (game, migrate)"
+        )
+    except LeaseError as exc:
+        raise fail(str(exc)) from None
+    except Exception as exc:
+        raise fail(cannot_open_message(exc)) from None
+    # Heartbeat from now on: replaying a large log may take longer than the timeout.
+    # (Not on the in-memory store, which no other process can share: its recorder must
+    # not be written while the projection subscribes, see above.)
+    if config.event_store != "popo":
+        lease.start_heartbeat()
+    try:
+        outbox = Outbox(config.outbox_path)
+    except OutboxError as exc:
+        raise fail(str(exc), lease) from None
+    try:
+        dead_before = outbox.dead_letter_count()
         deadline = time.monotonic() + config.outbox_drain_timeout
         while outbox.backlog() and time.monotonic() < deadline:
-            deliver_pending(outbox, app, batch_size=config.outbox_batch_size)
+            deliver_pending(outbox, app, batch_size=config.outbox_batch_size, lease=lease)
         if outbox.backlog():
             raise BootError(
                 f"{outbox.backlog()} command(s) still in the outbox after boot delivery"
             )
         aggregates, live = load_world(app)
     except Exception as exc:
-        if world is None:
-            app.close()  # boot opened it: do not leak its connection
-        if isinstance(exc, BootError):
-            raise
-        raise BootError(f"cannot load the world: {type(exc).__name__}: {exc}") from None
-    finally:
         outbox.close()
+        message = (
+            str(exc)
+            if isinstance(exc, (BootError, LeaseError))
+            else (f"cannot load the world: {type(exc).__name__}: {exc}")
+        )
+        raise fail(message, lease) from None
+    dead = outbox.dead_letter_count()
+    if dead:
+        log.warning(
+            "the outbox holds %d dead letter(s)%s; list them with `aethyr-es outbox`",
+            dead,
+            f" ({dead - dead_before} new at boot)" if dead > dead_before else "",
+        )
     closers: list[Callable[[], None]] = []
     projection = None
     if config.projections_enabled:
         try:
             projection = start_projection(config, app)
         except Exception as exc:
-            if world is None:
-                app.close()
-            raise BootError(
-                f"cannot start the world projection: {type(exc).__name__}: {exc}"
+            outbox.close()
+            raise fail(
+                f"cannot start the world projection: {type(exc).__name__}: {exc}", lease
             ) from None
         closers.append(projection.stop)
         closers.append(projection.view.close)  # after stop: the follower used it
     if world is None:
         closers.append(app.close)
-    sink = OutboxSink.start(config, world_factory=lambda: app, close_world=False)
+    lease.start_heartbeat()  # no-op if already started
+    sink = OutboxSink.start(
+        config,
+        world_factory=lambda: app,
+        close_world=False,
+        mapper=app.mapper,
+        lease=lease,
+        outbox=outbox,
+    )
+    sink.dead_at_start = dead_before
     for closer in closers:  # after the delivery thread ended, even if it ends late
         sink.after_close(closer)
-    manager = Manager(live, config=config, sink=sink, decider=Decider(aggregates))
+    manager = Manager(
+        live, config=config, sink=sink, decider=Decider(aggregates, scrypt_n=app.scrypt_n)
+    )
     manager.projection = projection
     return manager
 

@@ -1,6 +1,8 @@
 """The projections' ``aethyr-es`` subcommands and the ``world`` hooks.
 
-* ``aethyr-es rebuild [--json]`` - blue/green rebuild (:mod:`.rebuild`);
+* ``aethyr-es rebuild [--json]`` - blue/green rebuild (:mod:`.rebuild`); one at a
+  time per store: a second one while one runs is refused (exit code 2) through the
+  ``aethyr-rebuild`` lease (:mod:`aethyr_domain.writer_lease`);
 * ``aethyr-es schema [--json]`` - the read model's schema version and applied
   migrations: ``{"version": N, "migrations": [{"version", "name",
   "applied_at", "checksum"}, ...]}``;
@@ -177,17 +179,20 @@ def _rebuild(args: argparse.Namespace, config: ServerConfig) -> int:
             names = ", ".join(str(g) for g in dropped) or "none"
             print(f"dropped generations left by interrupted rebuilds: {names}")
         return 0
+    from aethyr_domain.cli import writing
     from aethyr_domain.metrics_endpoint import serve_metrics
+    from aethyr_domain.writer_lease import REBUILD
 
     endpoint = serve_metrics(config, "rebuild")  # progress and speed while it runs
     try:
         app = _open_world(config)
         try:
-            view = _open_cli_view(config)
-            try:
-                report = rebuild(app, view)
-            finally:
-                view.close()
+            with writing(app, config, name=REBUILD, what="rebuild"):  # one rebuild at a time
+                view = _open_cli_view(config)
+                try:
+                    report = rebuild(app, view)
+                finally:
+                    view.close()
         finally:
             app.close()
     finally:

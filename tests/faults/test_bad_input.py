@@ -242,8 +242,9 @@ def test_outbox_entry_with_missing_fields_is_a_dead_letter(world, tmp_path):
     before = world.recorder.max_notification_id()
     outbox.append("CreateRoom", {"id": "room-x"}, "system")
     outbox.append("EquipItem", {"id": "player", "item_id": "held", "slot": 3}, "system")
-    result = deliver_pending(outbox, world)
-    assert (result.delivered, result.dead) == (0, 2)
+    while outbox.backlog():  # command rows (earlier format) are decided one per round
+        result = deliver_pending(outbox, world)
+        assert result.delivered == 0
     errors = [d["error"] for d in outbox.dead_letters()]
     assert "TypeError" in errors[0] and "missing" in errors[0]
     assert "InvalidCommandError: slot" in errors[1]

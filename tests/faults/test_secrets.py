@@ -11,7 +11,7 @@ from prometheus_client import REGISTRY, generate_latest
 
 from aethyr_domain.config import ServerConfig
 from aethyr_domain.delivery import deliver_pending
-from aethyr_domain.event_sink import command_entry
+from aethyr_domain.event_sink import record_decision
 from aethyr_domain.event_store import iter_events, iter_notifications, open_world
 from aethyr_domain.manager import Manager
 from aethyr_domain.outbox import Outbox
@@ -25,13 +25,14 @@ IMMUDB_SECRET = "S3cr3t-Immudb-Pw!"
 
 
 class OutboxOnly:
-    """The outbox half of the game's sink (no delivery thread): commands stay on disk."""
+    """The outbox half of the game's sink (no delivery thread): decided events stay on
+    disk."""
 
-    def __init__(self, outbox: Outbox) -> None:
-        self.outbox = outbox
+    def __init__(self, outbox: Outbox, mapper) -> None:
+        self.outbox, self.mapper = outbox, mapper
 
     def record(self, decision):
-        self.outbox.append(*command_entry(decision))
+        record_decision(self.outbox, self.mapper, decision)
 
     def close(self):
         return None
@@ -49,13 +50,14 @@ def test_no_plaintext_password_in_outbox_events_or_tables(tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     config = immudb_config(server(), fresh_database("secret"), tmp_path)
     outbox = Outbox(config.outbox_path)
-    manager = Manager(config=config, sink=OutboxOnly(outbox))
+    mapper = open_world(config.replace(event_store="popo")).mapper
+    manager = Manager(config=config, sink=OutboxOnly(outbox, mapper))
     bob = manager.add_player("Bob", PLAYER_PASSWORDS[0]).id
     manager.set_password(bob, PLAYER_PASSWORDS[1], actor=bob)
     pending = [e.command for e in outbox.pending(10)]
     assert "CreatePlayer" in pending and "UpdatePlayerPassword" in pending
     assert _files_containing(Path(config.outbox_path), PLAYER_PASSWORDS) == []
-    assert all("password" not in e.fields for e in outbox.pending(10))
+    assert all(e.events and not e.fields for e in outbox.pending(10))
     app = open_world(config)
     try:
         deliver_pending(outbox, app)

@@ -59,8 +59,9 @@ def test_play_serves_metrics_while_it_runs(tmp_path):
             lambda s: (
                 (value(s, "aethyr_outbox_delivered_total") or 0) >= 4
                 and value(s, "aethyr_outbox_backlog") == 0
+                and "aethyr_projection_events_processed_total" in names(s)
             ),
-            what="the game's commands delivered",
+            what="the game's commands delivered and projected",
         )
         assert value(samples, "aethyr_outbox_dead_letter_commands") == 0
         assert {
@@ -224,7 +225,12 @@ def test_the_dead_letter_gauge_counts_what_the_outbox_holds(tmp_path):
         OUTBOX_DEAD_LETTERS.set(0)
         outbox.append("NoSuchCommand", {"id": "x"}, "system")
         outbox.append("NoSuchCommand", {"id": "y"}, "system")
-        assert deliver_pending(outbox, world).dead == 2
+        dead = 0
+        for _round in range(5):  # legacy command rows may take a round each
+            dead += deliver_pending(outbox, world).dead
+            if not outbox.backlog():
+                break
+        assert dead == 2
         assert OUTBOX_DEAD_LETTERS._value.get() == 2
         OUTBOX_DEAD_LETTERS.set(0)  # as in a new process
         deliverer = Deliverer(outbox, config, lambda: world, close_world=False).start()

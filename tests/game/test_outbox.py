@@ -16,11 +16,14 @@ from pathlib import Path
 import pytest
 from eventsourcing.persistence import OperationalError
 
+from aethyr_domain import commands as c
 from aethyr_domain.config import ServerConfig
-from aethyr_domain.delivery import deliver_pending, recover_in_flight
+from aethyr_domain.decision import Decider
+from aethyr_domain.delivery import build_command, deliver_pending, is_stored
 from aethyr_domain.event_sink import OutboxSink
 from aethyr_domain.event_store import iter_notifications, last_version, open_world, topic_name
-from aethyr_domain.outbox import Outbox
+from aethyr_domain.outbox import NotAnOutboxError, Outbox
+from tests.game.outbox_support import decide
 
 CHILD = Path(__file__).with_name("crash_child.py")
 
@@ -33,36 +36,65 @@ def world(tmp_path):
 
 
 def _room(outbox, rid, actor="system"):
+    """A command row of the earlier format (decided at delivery)."""
     return outbox.append("CreateRoom", {"id": rid, "name": rid, "description": ""}, actor)
 
 
-def test_entries_survive_reopen_in_order(tmp_path):
+def _count(world):
+    return sum(1 for _ in iter_notifications(world))
+
+
+def test_entries_survive_reopen_in_order(tmp_path, world):
     path = tmp_path / "o.sqlite"
     outbox = Outbox(path)
-    ids = [_room(outbox, f"r{i}") for i in range(5)]
+    decider = Decider()
+    ids = [decide(outbox, world.mapper, decider, c.CreateRoom(f"r{i}", "R", "")) for i in range(5)]
     assert len(set(ids)) == 5
+    assert decide(outbox, world.mapper, decider, c.UpdateGameObjectContainer("r0", None)) is None
     outbox.close()
     again = Outbox(path)
-    assert [e.command_id for e in again.pending(10)] == ids
-    assert [e.fields["id"] for e in again.pending(2)] == ["r0", "r1"]
+    assert [e.entry_id for e in again.pending(10)] == ids
+    assert [e.aggregate_id for e in again.pending(2)] == ["r0", "r1"]
+    assert [len(e.events or ()) for e in again.pending(1)] == [2]  # GameObject + Room created
     assert again.backlog() == 5
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     again.close()
 
 
-def test_delivery_in_order_and_counters(tmp_path, world):
+def test_a_round_is_one_group_commit_and_stores_the_decided_bytes(tmp_path, world):
     outbox = Outbox(tmp_path / "o.sqlite")
-    _room(outbox, "a")
-    _room(outbox, "b")
-    outbox.append("AddRoomExit", {"id": "a", "direction": "n", "target_room_id": "b"}, "system")
+    decider = Decider()
+    decide(outbox, world.mapper, decider, c.CreateRoom("a", "A", ""))
+    decide(outbox, world.mapper, decider, c.CreateRoom("b", "B", ""))
+    decide(outbox, world.mapper, decider, c.AddRoomExit("a", "n", "b"))
+    pending = outbox.pending(10)
     result = deliver_pending(outbox, world, batch_size=2)
-    assert (result.delivered, outbox.backlog()) == (2, 1)
+    assert (result.delivered, result.appends, outbox.backlog()) == (2, 1, 1)
     deliver_pending(outbox, world)
     assert outbox.backlog() == 0 and outbox.delivered_count() == 3
     assert world.get("a").exits == {"north": "b"}
+    for entry in pending:
+        assert all(is_stored(world, event) for event in entry.events or ())
 
 
-def test_refused_and_malformed_commands_become_dead_letters(tmp_path, world):
+def test_a_refused_entry_is_set_aside_and_the_rest_of_its_batch_goes_in(tmp_path, world):
+    """Another writer took the version one entry's event needs: that entry (only) becomes
+    a dead letter; the store never gets it twice nor drops the others."""
+    outbox = Outbox(tmp_path / "o.sqlite")
+    decider = Decider()
+    for rid in ("a", "b", "c", "d"):
+        decide(outbox, world.mapper, decider, c.CreateRoom(rid, rid.upper(), ""))
+    world.handle(c.CreateRoom("c", "taken by another writer", ""))
+    result = deliver_pending(outbox, world, batch_size=10)
+    assert (result.delivered, result.dead) == (3, 1)
+    [dead] = outbox.dead_letters()
+    assert dead["command"] == "CreateRoom" and "IntegrityError" in dead["error"]
+    assert world.get("c").name == "taken by another writer"
+    assert {world.get(r).name for r in "abd"} == {"A", "B", "D"}
+    assert outbox.backlog() == 0
+
+
+def test_refused_and_malformed_command_rows_become_dead_letters(tmp_path, world):
     outbox = Outbox(tmp_path / "o.sqlite")
     outbox.append(
         "AddRoomExit", {"id": "nowhere", "direction": "n", "target_room_id": "x"}, "system"
@@ -70,58 +102,163 @@ def test_refused_and_malformed_commands_become_dead_letters(tmp_path, world):
     outbox.append("NoSuchCommand", {"id": "x"}, "system")
     outbox.append("CreateRoom", {"id": "x", "name": ""}, "system")
     _room(outbox, "ok")
-    result = deliver_pending(outbox, world)
-    assert (result.delivered, result.dead) == (1, 3)
+    while outbox.backlog():
+        deliver_pending(outbox, world)
     dead = outbox.dead_letters()
     assert [d["command"] for d in dead] == ["AddRoomExit", "NoSuchCommand", "CreateRoom"]
     assert "NotFoundError" in dead[0]["error"]
-    assert outbox.backlog() == 0
+    assert outbox.delivered_count() == 1 and world.get("ok").name == "ok"
+
+
+def test_an_outbox_of_the_earlier_format_is_delivered_once(tmp_path, world):
+    """Command rows (and the earlier in-flight marker) written by an earlier version."""
+    outbox = Outbox(tmp_path / "o.sqlite")
+    _room(outbox, "a")
+    outbox.append("UpdateRoomDescription", {"id": "a", "description": "x"}, "system")
+    outbox.append("UpdateRoomDescription", {"id": "a", "description": "y"}, "system")
+    first = outbox.pending(1)[0]
+    outbox.mark_in_flight(first, 0)  # an earlier version crashed after handling it
+    world.handle(build_command(first))
+    while outbox.backlog():
+        deliver_pending(outbox, world)
+    assert last_version(world, "a") == 4 and world.get("a").description == "y"
+    assert outbox.in_flight() is None and outbox.dead_letters() == []
+    assert outbox.delivered_count() == 3
+
+
+class FlakyRecorder:
+    """Delegates to a real recorder; the first ``failures`` inserts raise OperationalError
+    (``after=True``: after the real insert committed, as a timeout would)."""
+
+    def __init__(self, recorder, failures, *, after=False):
+        self.recorder, self.failures, self.after = recorder, failures, after
+
+    def insert_events(self, events, **kwargs):
+        if self.failures and not self.after:
+            self.failures -= 1
+            raise OperationalError("connection reset")
+        result = self.recorder.insert_events(events, **kwargs)
+        if self.failures:
+            self.failures -= 1
+            raise OperationalError("timed out waiting for the reply")
+        return result
+
+    def __getattr__(self, name):
+        return getattr(self.recorder, name)
 
 
 class FlakyWorld:
-    """Delegates to a real World, but the first ``failures`` handles raise OperationalError."""
+    """A real World whose recorder is a :class:`FlakyRecorder`."""
 
-    def __init__(self, world, failures):
-        self.world, self.failures = world, failures
-        self.recorder = world.recorder
+    def __init__(self, world, failures, *, after=False):
+        self.world = world
+        self.recorder = FlakyRecorder(world.recorder, failures, after=after)
+        self.mapper = world.mapper
 
-    def handle(self, command):
-        if self.failures:
-            self.failures -= 1
-            raise OperationalError("connection reset")
-        return self.world.handle(command)
+    def __getattr__(self, name):
+        return getattr(self.world, name)
 
 
-def test_transient_fault_keeps_the_entry_first_in_line(tmp_path, world):
+@pytest.mark.parametrize("after", [False, True])
+def test_transient_fault_keeps_the_entries_and_never_doubles_them(tmp_path, world, after):
+    """Before or after the store committed, a failed append is settled by the store."""
     outbox = Outbox(tmp_path / "o.sqlite")
-    _room(outbox, "a")
-    _room(outbox, "b")
-    flaky = FlakyWorld(world, failures=1)
+    decider = Decider()
+    decide(outbox, world.mapper, decider, c.CreateRoom("a", "A", ""))
+    decide(outbox, world.mapper, decider, c.UpdateRoomDescription("a", "x"))
+    flaky = FlakyWorld(world, failures=1, after=after)
     with pytest.raises(OperationalError):
         deliver_pending(outbox, flaky)
-    assert [e.fields["id"] for e in outbox.pending(5)] == ["a", "b"]
-    deliver_pending(outbox, flaky)
-    assert outbox.backlog() == 0
-    assert last_version(world, "a") == 2
+    assert outbox.in_flight_batch() is not None
+    assert [e.aggregate_id for e in outbox.pending(5)] == ["a", "a"]
+    result = deliver_pending(outbox, flaky)
+    assert (result.recovered, result.delivered) == ((2, 0) if after else (0, 2))
+    assert outbox.backlog() == 0 and outbox.delivered_count() == 2
+    assert last_version(world, "a") == 3 and _count(world) == 3
+
+
+def test_a_row_that_cannot_be_decoded_becomes_a_dead_letter_with_its_raw_text(tmp_path, world):
+    path = tmp_path / "o.sqlite"
+    outbox = Outbox(path)
+    decider = Decider()
+    decide(outbox, world.mapper, decider, c.CreateRoom("a", "A", ""))
+    decide(outbox, world.mapper, decider, c.CreateRoom("b", "B", ""))
+    outbox.close()
+    raw = sqlite3.connect(path)
+    raw.execute("UPDATE entries SET events = '[{\"broken' WHERE seq = 1")
+    raw.commit()
+    raw.close()
+    outbox = Outbox(path)
+    result = deliver_pending(outbox, world)
+    assert (result.delivered, result.dead) == (1, 1)
+    [dead] = outbox.listing()["dead"]
+    assert dead["raw"] == '[{"broken' and "UndecodableEntryError" in dead["error"]
+    assert world.get("b").name == "B"
+    assert outbox.retry(dead["seq"]) and outbox.backlog() == 1
+    assert deliver_pending(outbox, world).dead == 1  # still broken: set aside again
+    assert outbox.discard(dead["seq"]) and outbox.dead_letters() == []
+    outbox.close()
+
+
+def test_a_file_that_is_not_an_outbox_is_refused_and_left_untouched(tmp_path, world):
+    text = tmp_path / "notes.txt"
+    text.write_bytes(b"not a database at all " * 50)
+    with pytest.raises(NotAnOutboxError, match="is not an outbox"):
+        Outbox(text)
+    assert text.read_bytes() == b"not a database at all " * 50
+    other = tmp_path / "other.sqlite"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE something (x)")
+    db.commit()
+    db.close()
+    before = other.read_bytes()
+    with pytest.raises(NotAnOutboxError, match="other tables: something"):
+        Outbox(other)
+    assert other.read_bytes() == before
+
+
+def test_retry_puts_a_dead_letter_back_in_line(tmp_path, world):
+    outbox = Outbox(tmp_path / "o.sqlite")
+    decider = Decider()
+    decide(outbox, world.mapper, decider, c.CreateRoom("a", "A", ""))
+    world.handle(c.CreateRoom("a", "other", ""))
+    assert deliver_pending(outbox, world).dead == 1
+    [dead] = outbox.dead_letters()
+    assert outbox.retry(dead["seq"]) is True and outbox.retry(dead["seq"]) is False
+    assert [e.seq for e in outbox.pending(5)] == [dead["seq"]]
+    assert deliver_pending(outbox, world).dead == 1  # the version is still taken
+    assert outbox.discard(dead["seq"]) is True and outbox.discard(dead["seq"]) is False
+
+
+class BlockingRecorder:
+    """Delegates to a real recorder; ``insert_events`` waits for ``release`` first."""
+
+    def __init__(self, owner, recorder):
+        self.owner, self.recorder = owner, recorder
+
+    def insert_events(self, events, **kwargs):
+        self.owner.entered.set()
+        assert self.owner.release.wait(30), "the test never released the world"
+        self.owner.used_after_close = self.owner.closed.is_set()
+        return self.recorder.insert_events(events, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.recorder, name)
 
 
 class BlockingWorld:
-    """Delegates to a real World; ``handle`` waits for ``release`` (a hung store call)
+    """Delegates to a real World; appends wait for ``release`` (a hung store call)
     and ``close`` is recorded (then closes the real World)."""
 
     def __init__(self, world):
         self.world = world
-        self.recorder = world.recorder
+        self.recorder = BlockingRecorder(self, world.recorder)
+        self.mapper = world.mapper
+        self.snapshot_threshold = 0
         self.entered = threading.Event()
         self.release = threading.Event()
         self.closed = threading.Event()
         self.used_after_close = False
-
-    def handle(self, command):
-        self.entered.set()
-        assert self.release.wait(30), "the test never released the world"
-        self.used_after_close = self.closed.is_set()
-        return self.world.handle(command)
 
     def close(self):
         self.closed.set()
@@ -143,7 +280,7 @@ def test_stop_leaves_closing_to_a_delivery_thread_stuck_in_a_round(tmp_path, cap
     config = _sink_config(tmp_path)
     blocking = BlockingWorld(open_world(config))
     sink = OutboxSink.start(config, world_factory=lambda: blocking)
-    sink.emit("CreateRoom", {"id": "hall", "name": "Hall", "description": ""}, "system")
+    sink.record(Decider().decide(c.CreateRoom("hall", "Hall", "", actor="system")))
     assert blocking.entered.wait(10)
     with caplog.at_level(logging.WARNING, logger="aethyr_domain.delivery"):
         sink.close(timeout=0.05)
@@ -178,7 +315,7 @@ def test_stop_while_the_world_is_being_opened_closes_it_once_opened(tmp_path, ca
     outbox_closed = threading.Event()
     sink = OutboxSink.start(config, world_factory=slow_factory)
     sink.after_close(outbox_closed.set)
-    sink.emit("CreateRoom", {"id": "hall", "name": "Hall", "description": ""}, "system")
+    sink.record(Decider().decide(c.CreateRoom("hall", "Hall", "", actor="system")))
     assert opening.wait(10)
     with caplog.at_level(logging.WARNING, logger="aethyr_domain.delivery"):
         sink.close(timeout=0.05)
@@ -197,31 +334,30 @@ def test_stop_of_an_idle_thread_closes_at_once(tmp_path):
     blocking = BlockingWorld(open_world(config))
     blocking.release.set()
     sink = OutboxSink.start(config, world_factory=lambda: blocking)
-    sink.emit("CreateRoom", {"id": "hall", "name": "Hall", "description": ""}, "system")
+    sink.record(Decider().decide(c.CreateRoom("hall", "Hall", "", actor="system")))
     assert sink.drain(10)
     closed = []
     assert sink.deliverer.stop(10, then=lambda: closed.append(True)) is True
     assert blocking.closed.is_set() and closed == [True]
 
 
-def test_in_flight_marker_settles_an_interrupted_delivery(tmp_path, world):
-    from aethyr_domain.delivery import build_command
-
+def test_recovery_asks_the_store_not_the_aggregate_version(tmp_path, world):
+    """Reproduction 3's root cause: another writer moved the aggregate while our batch
+    was in flight and failed. The earlier recovery saw the version move and marked the
+    entry delivered without recording it; the store check delivers it (or, here, where
+    the other writer took its very version, sets it aside loudly)."""
     outbox = Outbox(tmp_path / "o.sqlite")
-    _room(outbox, "a")
-    outbox.append("UpdateRoomDescription", {"id": "a", "description": "x"}, "system")
-    first, second = outbox.pending(2)
-    # crashed after the World applied the entry: recovered as delivered, not re-run
-    outbox.mark_in_flight(first, 0)
-    world.handle(build_command(first))
-    assert recover_in_flight(outbox, world) == 1
-    assert [e.seq for e in outbox.pending(5)] == [second.seq]
-    # crashed before the World applied it: delivered again (once)
-    outbox.mark_in_flight(second, last_version(world, "a"))
-    assert recover_in_flight(outbox, world) == 0
-    deliver_pending(outbox, world)
-    assert last_version(world, "a") == 3
-    assert outbox.in_flight() is None
+    decider = Decider()
+    world.handle(c.CreateRoom("a", "A", ""))
+    decider.aggregates["a"] = world.repository.get("a")
+    decide(outbox, world.mapper, decider, c.UpdateRoomDescription("a", "ours"))
+    [entry] = outbox.pending(1)
+    outbox.mark_batch_in_flight(entry.seq, entry.seq, 1)  # then the append failed
+    world.handle(c.UpdateRoomDescription("a", "theirs"))  # another writer moved "a"
+    result = deliver_pending(outbox, world)
+    assert (result.recovered, result.delivered, result.dead) == (0, 0, 1)
+    assert "IntegrityError" in outbox.dead_letters()[0]["error"]
+    assert outbox.in_flight_batch() is None
 
 
 def _events(events_path):
@@ -255,15 +391,17 @@ def _child(tmp_path, rooms, descriptions, kill_at):
 
 
 @pytest.mark.parametrize("kill_at", [0, 5, 13])
-def test_sigkill_between_apply_and_mark_delivers_exactly_once(tmp_path, kill_at):
+def test_sigkill_between_store_commit_and_outbox_update_delivers_exactly_once(tmp_path, kill_at):
     rooms, descriptions = 4, 4
     done = subprocess.run(
         _child(tmp_path, rooms, descriptions, kill_at), capture_output=True, text=True
     )
     assert done.returncode == -signal.SIGKILL, done.stderr
     outbox = Outbox(tmp_path / "o.sqlite")
-    assert outbox.in_flight() is not None  # the crash left its marker
-    assert outbox.backlog() == rooms * (descriptions + 1) - kill_at
+    marker = outbox.in_flight_batch()  # the crash left its marker ...
+    assert marker is not None and marker.first_seq <= kill_at + 1 <= marker.last_seq
+    # ... after the store committed the batch of entry ``kill_at`` (batches of 7)
+    assert outbox.backlog() == rooms * (descriptions + 1) - 7 * (kill_at // 7)
     outbox.close()
     again = subprocess.run(
         _child(tmp_path, rooms, descriptions, -1), capture_output=True, text=True
@@ -308,3 +446,24 @@ def test_sigkill_at_random_moments_still_exactly_once(tmp_path):
     assert outbox.backlog() == 0 and outbox.dead_letters() == []
     assert outbox.delivered_count() == total
     assert kills >= 3
+
+
+def test_delivery_snapshots_aggregates_that_cross_the_threshold(tmp_path):
+    config = ServerConfig(
+        event_store="sqlite", sqlite_path=str(tmp_path / "ev.sqlite"), snapshot_threshold=10
+    )
+    app = open_world(config)
+    try:
+        outbox = Outbox(tmp_path / "o.sqlite")
+        decider = Decider()
+        decide(outbox, app.mapper, decider, c.CreateRoom("a", "A", ""))
+        for n in range(25):
+            decide(outbox, app.mapper, decider, c.UpdateRoomDescription("a", f"d{n}"))
+        while outbox.backlog():
+            deliver_pending(outbox, app, batch_size=8)
+        snapshots = [s.originator_version for s in app.snapshots.recorder.select_events("a")]
+        assert snapshots == [10, 20]
+        assert app.get("a").description == "d24" and app.get("a").version == 27
+        outbox.close()
+    finally:
+        app.close()
