@@ -15,6 +15,10 @@ metric                                                 meaning
                                                        the view's tracking position
 ``aethyr_projection_lag_seconds``                      age of the newest event not yet
                                                        applied (0 when caught up)
+``aethyr_projection_apply_errors_total``               failed attempts to apply an event
+                                                       (each retry counts)
+``aethyr_projection_blocked``                          1 while the projection is stuck on an
+                                                       event it cannot apply, else 0
 ``aethyr_projection_rebuild_progress_ratio``           rebuild: events done / events to do
 ``aethyr_projection_rebuild_events_total``             rebuild: events replayed
 ``aethyr_projection_rebuild_rate_events_per_second``   rebuild: recent replay rate
@@ -50,6 +54,19 @@ LAG_EVENTS = Gauge(
 LAG_SECONDS = Gauge(
     "aethyr_projection_lag_seconds",
     "Age in seconds of the oldest event not yet applied (0 when caught up).",
+    ["projection"],
+    registry=REGISTRY,
+)
+APPLY_ERRORS = Counter(
+    "aethyr_projection_apply_errors",
+    "Failed attempts of a projection to apply an event (each retry counts).",
+    ["projection"],
+    registry=REGISTRY,
+)
+BLOCKED = Gauge(
+    "aethyr_projection_blocked",
+    "1 while the projection is stuck on an event it cannot apply (it retries with "
+    "backoff; see aethyr-es stats), else 0.",
     ["projection"],
     registry=REGISTRY,
 )
