@@ -91,9 +91,9 @@ class ProjectionFault:
     version: int | None
     error: str
     attempts: int
-    since: str
+    first_failed_at: str
     """ISO-8601 UTC time of the first failed attempt on this event."""
-    updated_at: str
+    last_failed_at: str
     """ISO-8601 UTC time of the last failed attempt."""
     retry_in: float
     """Seconds the follower waits after the last attempt before the next one."""
@@ -108,7 +108,7 @@ class ProjectionFault:
         ).where()
         return (
             f"{self.projection} (generation {self.generation}) cannot apply {where}: "
-            f"{self.error}; {self.attempts} attempt(s) since {self.since}, "
+            f"{self.error}; {self.attempts} attempt(s) since {self.first_failed_at}, "
             f"next in {self.retry_in:g}s"
         )
 
@@ -127,8 +127,8 @@ class ProjectionFault:
             version=optional_int(row.get("version")),
             error=str(row["error"]),
             attempts=int(row["attempts"]),
-            since=str(row["since"]),
-            updated_at=str(row["updated_at"]),
+            first_failed_at=str(row["first_failed_at"]),
+            last_failed_at=str(row["last_failed_at"]),
             retry_in=float(row["retry_in_ms"]) / 1000.0,
         )
 
@@ -147,8 +147,8 @@ FAULT_COLUMNS = (
     "version",
     "error",
     "attempts",
-    "since",
-    "updated_at",
+    "first_failed_at",
+    "last_failed_at",
     "retry_in_ms",
 )
 """The columns of ``projection_faults`` in table order (``projection`` is the key)."""
@@ -171,3 +171,28 @@ class Backoff:
         """The wait after ``attempts`` failed attempts (1 -> ``first``)."""
         exponent = min(max(attempts - 1, 0), 60)
         return min(self.first * 2.0**exponent, self.maximum)
+
+
+def stored_faults(app: Any) -> list[ProjectionFault]:
+    """The faults stored in ``app``'s event store, read through its own connection
+    without opening (or creating) a read model: what ``aethyr-es stats`` shows.
+
+    Nothing for the in-memory store (its read model lives in the game's process).
+    """
+    from eventsourcing.sqlite import SQLiteDatastore
+
+    from aethyr_immudb_recorder.datastore import ImmudbDatastore
+
+    datastore = getattr(app.recorder, "datastore", None)
+    rows: list[dict[str, Any]]
+    if isinstance(datastore, SQLiteDatastore):
+        from aethyr_domain.projections.sqlite_view import read_faults
+
+        rows = read_faults(datastore)
+    elif isinstance(datastore, ImmudbDatastore):
+        from aethyr_domain.projections.immudb_view import read_faults as read_immudb
+
+        rows = read_immudb(datastore)
+    else:
+        rows = []
+    return [ProjectionFault.from_row(row) for row in rows]

@@ -75,7 +75,8 @@ META_DDL = {
         f"CREATE TABLE IF NOT EXISTS {FAULTS_TABLE} (projection VARCHAR[64] NOT NULL,"
         " generation INTEGER NOT NULL, notification_id INTEGER, aggregate_id VARCHAR,"
         " version INTEGER, error VARCHAR NOT NULL, attempts INTEGER NOT NULL,"
-        " since VARCHAR NOT NULL, updated_at VARCHAR NOT NULL, retry_in_ms INTEGER NOT NULL,"
+        " first_failed_at VARCHAR NOT NULL, last_failed_at VARCHAR NOT NULL,"
+        " retry_in_ms INTEGER NOT NULL,"
         " PRIMARY KEY (projection));"
     ),
 }

@@ -202,8 +202,8 @@ class ProjectionService:
             version=error.version,
             error=error.error,
             attempts=attempts,
-            since=previous.since if same and previous is not None else now,
-            updated_at=now,
+            first_failed_at=previous.first_failed_at if same and previous is not None else now,
+            last_failed_at=now,
             retry_in=delay,
         )
         self.fault = fault
@@ -222,7 +222,7 @@ class ProjectionService:
 
     def _recovered(self) -> None:
         """Clear the fault report once the follower got past the event."""
-        fault, self.fault = self.fault, None
+        fault = self.fault
         if fault is None:
             return
         metrics.BLOCKED.labels(fault.projection).set(0)
@@ -236,6 +236,7 @@ class ProjectionService:
         )
         with contextlib.suppress(Exception):  # a later report replaces the row anyway
             self.view.clear_fault(fault.projection)
+        self.fault = None  # last: who sees ``None`` sees the stored report gone too
 
     def _clear_stored_fault(self) -> None:
         """Forget a fault an earlier process stored, once this one got past it."""

@@ -67,8 +67,9 @@ SQLITE = SqlDialect(
 FAULTS_DDL = (
     f"CREATE TABLE IF NOT EXISTS {FAULTS_TABLE} (projection TEXT NOT NULL, "
     "generation INTEGER NOT NULL, notification_id INTEGER, aggregate_id TEXT, "
-    "version INTEGER, error TEXT NOT NULL, attempts INTEGER NOT NULL, since TEXT NOT NULL, "
-    "updated_at TEXT NOT NULL, retry_in_ms INTEGER NOT NULL, PRIMARY KEY (projection))"
+    "version INTEGER, error TEXT NOT NULL, attempts INTEGER NOT NULL, "
+    "first_failed_at TEXT NOT NULL, last_failed_at TEXT NOT NULL, "
+    "retry_in_ms INTEGER NOT NULL, PRIMARY KEY (projection))"
 )
 """DDL of the ``projection_faults`` metadata table (see :mod:`.faults`)."""
 
