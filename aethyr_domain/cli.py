@@ -261,6 +261,7 @@ def _stats(args: argparse.Namespace) -> int:
         try:
             report.update(_store_stats(app))
             report["store_health"] = "ok"
+            report["projection_faults"] = _projection_faults(app)
         finally:
             app.close()
     except Exception as exc:
@@ -275,6 +276,8 @@ def _stats(args: argparse.Namespace) -> int:
         print(f"events: {report['events']}  aggregates: {report['aggregates']}")
         for name, count in sorted(report["event_types"].items(), key=lambda kv: (-kv[1], kv[0])):
             print(f"  {count:6d}  {name}")
+    for fault in report.get("projection_faults", []):
+        print(f"projection stuck: {fault['line']}")
     ob = report["outbox"]
     print(
         f"outbox: backlog {ob['backlog']}, delivered {ob['delivered']}, "
@@ -299,6 +302,18 @@ def _store_stats(app: Any) -> dict[str, Any]:
         "event_types": dict(sorted(types.items())),
         "max_notification_id": last,
     }
+
+
+def _projection_faults(app: Any) -> list[dict[str, Any]]:
+    """The projections stuck on an event they cannot apply (read from the store, see
+    ``docs/projections.md``); one entry with ``error`` if the report cannot be read."""
+    from aethyr_domain.projections.faults import stored_faults
+
+    try:
+        return [{**f.as_dict(), "line": f.line()} for f in stored_faults(app)]
+    except Exception as exc:
+        error = f"cannot read the projection fault report: {type(exc).__name__}: {exc}"
+        return [{"error": error, "line": error}]
 
 
 def _outbox_stats(config: ServerConfig) -> dict[str, Any]:

@@ -106,12 +106,24 @@ def load_world(config: ServerConfig) -> LiveWorld:
     try:
         view = _open_cli_view(config)
         try:
-            ProjectionService(app, view).catch_up()
+            _catch_up(ProjectionService(app, view))
             return world_from_dict(view.query(world_dict))
         finally:
             view.close()
     finally:
         app.close()
+
+
+def _catch_up(service: Any) -> int:
+    """``service.catch_up()`` for a CLI command: an event the read model cannot apply
+    is one line naming it (a ``CliError``, exit code 2), not a traceback."""
+    from aethyr_domain.cli import CliError
+    from aethyr_domain.projections.faults import ProjectionApplyError
+
+    try:
+        return int(service.catch_up())
+    except ProjectionApplyError as exc:
+        raise CliError(str(exc)) from None
 
 
 def world_at(config: ServerConfig, at: str) -> LiveWorld:
@@ -237,7 +249,7 @@ def run_project_process(
         view = _open_cli_view(config)
         service = ProjectionService(app, view)
         if once:
-            service.catch_up()
+            _catch_up(service)
             return int(view.max_tracking_id(app.name) or 0)
         deadline = None if duration is None else time.monotonic() + duration
         service.start()
@@ -294,11 +306,17 @@ def register(
         def handler(args: argparse.Namespace) -> int:
             from aethyr_domain.history import NoHistoryError
             from aethyr_domain.projections import UnsupportedStoreError
+            from aethyr_domain.projections.faults import ProjectionApplyError
             from aethyr_domain.projections.migrations import SchemaError
 
             try:
                 return func(args, load_config(args))
-            except (NoHistoryError, SchemaError, UnsupportedStoreError) as exc:
+            except (
+                NoHistoryError,
+                SchemaError,
+                UnsupportedStoreError,
+                ProjectionApplyError,  # rebuild: an event the fresh tables cannot take
+            ) as exc:
                 print(f"aethyr-es: {exc}", file=sys.stderr)
                 return 2
 

@@ -209,7 +209,8 @@ class ProjectionService:
         self.fault = fault
         metrics.APPLY_ERRORS.labels(fault.projection).inc()
         metrics.BLOCKED.labels(fault.projection).set(1)
-        logger.warning("projection %s", fault.line(), exc_info=attempts == 1)
+        logger.warning("projection %s", fault.line())
+        logger.debug("projection %s: the failed attempt", fault.projection, exc_info=exc)
         try:
             self.view.record_fault(fault)
         except Exception as store_exc:  # the store may be what failed: the log has it
