@@ -17,6 +17,14 @@ Order of the import:
 4. placement: each holder's inventory in the dump's order, then equipment (an item
    is put in the character's inventory and equipped from there).
 
+Before it writes anything, the import runs once *dry*, in memory: the same
+commands, decided by :class:`~aethyr_domain.decision.Decider` (the World's handlers
+and command validation) on copies of the store's aggregates. A dump holding
+anything the world's rules refuse - a value the values rule does not allow (an
+integer beyond 64 bits, ``nan``, an over-long string), a bad attribute key, an exit
+to nowhere - is refused with :class:`DumpRefusedError` naming the object and the
+rule, and nothing is written.
+
 If an object the import just created (or found) cannot be read back from the store,
 the import stops with :class:`MigrationError` (what was written stays; a later run
 completes it).
@@ -30,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aethyr_domain import commands as c
-from aethyr_domain.errors import NotFoundError
+from aethyr_domain.errors import DomainError, NotFoundError
 from aethyr_domain.live_world import LiveWorld, WorldObject
 from aethyr_domain.validation import SYSTEM_ACTOR
 
@@ -53,6 +61,24 @@ class MigrationError(RuntimeError):
         self.object_id = object_id
 
 
+class DumpRefusedError(MigrationError):
+    """The dump holds something the world's rules refuse; nothing was written.
+
+    Found by the dry run that precedes every import: ``object_id`` names the
+    object, ``command`` the command that was refused and ``reason`` the rule.
+    """
+
+    def __init__(self, object_id: str, command: str, reason: str) -> None:
+        RuntimeError.__init__(
+            self,
+            f"the dump cannot be imported: object {object_id!r} is refused ({command}: "
+            f"{reason}); nothing was written - fix the dump and run the import again",
+        )
+        self.object_id = object_id
+        self.command = command
+        self.reason = reason
+
+
 @dataclass
 class MigrationReport:
     """What an import did: commands issued by type, and objects already present."""
@@ -68,10 +94,77 @@ class MigrationReport:
 def migrate_to_event_store(
     world: Any, dump: LiveWorld, *, actor: str = SYSTEM_ACTOR
 ) -> MigrationReport:
-    """Bring the event store of ``world`` (a ``World``) up to the state of ``dump``."""
+    """Bring the event store of ``world`` (a ``World``) up to the state of ``dump``.
+
+    Raises :class:`DumpRefusedError` before writing anything if the world's rules
+    refuse any part of the dump (see the module docstring).
+    """
+    _dry_run(world, dump, actor)
+    return _import(world, dump, actor)
+
+
+class _DryRunWorld:
+    """What the import reads and writes of a ``World``, decided in memory.
+
+    Starts from the store's aggregates (one pass over the log) and decides each
+    command with the World's handlers (:class:`~aethyr_domain.decision.Decider`);
+    nothing reaches the store.
+    """
+
+    def __init__(self, world: Any) -> None:
+        from aethyr_domain.decision import Decider
+        from aethyr_domain.replay import _final_aggregates
+
+        aggregates, _ = _final_aggregates(world)
+        # The dry run's random passwords are never stored: the cheapest hash will do.
+        self.decider = Decider(aggregates, scrypt_n=_DRY_RUN_SCRYPT_N)
+
+    def handle(self, command: c.Command) -> None:
+        self.decider.decide(command)
+
+    def get(self, object_id: str) -> Any:
+        from aethyr_domain.game_object import GameObject
+
+        aggregate = self.decider.get(object_id)
+        if not isinstance(aggregate, GameObject):
+            raise NotFoundError(object_id)
+        return aggregate
+
+
+_DRY_RUN_SCRYPT_N = 16
+
+
+def _dry_run(world: Any, dump: LiveWorld, actor: str) -> None:
+    """Run the whole import in memory; :class:`DumpRefusedError` at the first refusal."""
+    dry = _DryRunWorld(world)
+    where = _Where()
+    try:
+        _import(dry, dump, actor, where)
+    except DomainError as exc:
+        raise DumpRefusedError(where.object_id, where.command, str(exc)) from None
+
+
+@dataclass
+class _Where:
+    """What the import is working on (for :class:`DumpRefusedError`)."""
+
+    object_id: str = "?"
+    command: str = "building its commands"
+
+    def at(self, object_id: str) -> None:
+        self.object_id = object_id
+        self.command = "building its commands"
+
+
+def _import(
+    world: Any, dump: LiveWorld, actor: str, where: _Where | None = None
+) -> MigrationReport:
     report = MigrationReport()
+    at = where.at if where is not None else (lambda _object_id: None)
 
     def run(command: c.Command) -> None:
+        if where is not None:
+            where.command = type(command).__name__
         world.handle(command)
         report.commands[type(command).__name__] += 1
 
@@ -79,6 +172,7 @@ def migrate_to_event_store(
     deleted = [o for o in objects if o.deleted]
     alive = [o for o in objects if not o.deleted]
     for obj in deleted + alive:
+        at(obj.id)
         current = _current(world, obj.id)
         if current is not None:
             report.already_present += 1
@@ -88,12 +182,14 @@ def migrate_to_event_store(
             _update(run, dump, obj, _current(world, obj.id), actor)
             run(c.DeleteGameObject(obj.id, actor=actor))
     for obj in alive:
+        at(obj.id)
         current = _current(world, obj.id)
         if current is None:  # created or found above: only a store losing writes gets here
             raise MigrationError(obj.id)
         _update(run, dump, obj, current, actor)
     for holder, items in dump.inventories.items():
         for item_id in items:
+            at(item_id)
             item = _current(world, item_id)
             if item is not None and not item.deleted and item.container_id != holder:
                 if item.slot is not None:
@@ -102,6 +198,7 @@ def migrate_to_event_store(
     for character, slots in dump.equipment.items():
         for slot, layers in slots.items():
             for item_id in layers.values():
+                at(item_id)
                 item = _current(world, item_id)
                 if item is None or item.deleted:
                     continue

@@ -118,7 +118,7 @@ def check_round_trip(make_view: MakeView, examples: int) -> None:
 def test_every_value_round_trips_through_the_view(
     backend: str, make_view_for: Callable[[str], MakeView]
 ) -> None:
-    check_round_trip(make_view_for(backend), examples=150)
+    check_round_trip(make_view_for(backend), examples=80)
 
 
 @pytest.mark.immudb
