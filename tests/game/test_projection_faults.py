@@ -180,6 +180,9 @@ def test_a_view_that_cannot_apply_an_event_does_not_stop_the_game(
         assert code == 2 and "Traceback" not in err
         assert err.startswith("aethyr-es: the read model cannot apply event #")
         assert "ValueError: cannot store a blue object" in err
+        code, text, err = run(capsys, "project", "--once")
+        assert code == 2 and "Traceback" not in err
+        assert err.startswith("aethyr-es: the read model cannot apply event #")
     finally:
         manager.close()  # returns normally: nothing re-raised
     monkeypatch.setattr(RefusingSQLiteView, "refuse", None)  # the store recovers
