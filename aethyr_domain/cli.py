@@ -336,7 +336,7 @@ def _outbox_stats(config: ServerConfig) -> dict[str, Any]:
 # ---------------------------------------------------------------- migrate
 def _migrate(args: argparse.Namespace) -> int:
     from aethyr_domain.event_store import open_world_or_raise
-    from aethyr_domain.migrate import MigrationError, migrate_to_event_store
+    from aethyr_domain.migrate import InvalidDumpError, MigrationError, migrate_to_event_store
 
     config = _config(args)
     try:
@@ -345,8 +345,8 @@ def _migrate(args: argparse.Namespace) -> int:
         raise CliError(f"cannot read {args.dump}: {exc.strerror}") from None
     app = open_world_or_raise(config, CliError)
     try:
-        report = migrate_to_event_store(app, dump)
-    except MigrationError as exc:
+        report = migrate_to_event_store(app, dump)  # checked whole first: all or nothing
+    except (MigrationError, InvalidDumpError) as exc:
         raise CliError(str(exc)) from None
     finally:
         app.close()

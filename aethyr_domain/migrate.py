@@ -17,13 +17,12 @@ Order of the import:
 4. placement: each holder's inventory in the dump's order, then equipment (an item
    is put in the character's inventory and equipped from there).
 
-Before it writes anything, the import runs once *dry*, in memory: the same
-commands, decided by :class:`~aethyr_domain.decision.Decider` (the World's handlers
-and command validation) on copies of the store's aggregates. A dump holding
-anything the world's rules refuse - a value the values rule does not allow (an
-integer beyond 64 bits, ``nan``, an over-long string), a bad attribute key, an exit
-to nowhere - is refused with :class:`DumpRefusedError` naming the object and the
-rule, and nothing is written.
+The import is *atomic* with respect to bad dumps: :func:`check_migration` first runs
+the whole import on in-memory copies of the store's aggregates, through the same
+command handlers the World runs (:class:`~aethyr_domain.decision.Decider`), and only a
+dump every command of which is accepted is written. A dump with an invalid player name,
+a containment cycle or any other rule broken raises :class:`InvalidDumpError` and
+nothing is imported.
 
 If an object the import just created (or found) cannot be read back from the store,
 the import stops with :class:`MigrationError` (what was written stays; a later run
@@ -37,9 +36,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from eventsourcing.application import Application
+from eventsourcing.domain import BaseAggregate
+
 from aethyr_domain import commands as c
+from aethyr_domain.decision import Decider
 from aethyr_domain.errors import DomainError, NotFoundError
+from aethyr_domain.game_object import GameObject
 from aethyr_domain.live_world import LiveWorld, WorldObject
+from aethyr_domain.unit_of_work import Loader, repository_loader
 from aethyr_domain.validation import SYSTEM_ACTOR
 
 
@@ -61,22 +66,102 @@ class MigrationError(RuntimeError):
         self.object_id = object_id
 
 
-class DumpRefusedError(MigrationError):
-    """The dump holds something the world's rules refuse; nothing was written.
+class InvalidDumpError(ValueError):
+    """The dump breaks a rule of the world: the import was refused, nothing written.
 
-    Found by the dry run that precedes every import: ``object_id`` names the
-    object, ``command`` the command that was refused and ``reason`` the rule.
+    ``command`` names the command the rules refused (``None`` if the dump could not
+    even be turned into commands) and ``reason`` what was wrong.
     """
 
-    def __init__(self, object_id: str, command: str, reason: str) -> None:
-        RuntimeError.__init__(
-            self,
-            f"the dump cannot be imported: object {object_id!r} is refused ({command}: "
-            f"{reason}); nothing was written - fix the dump and run the import again",
-        )
-        self.object_id = object_id
+    def __init__(self, reason: str, command: c.Command | None = None) -> None:
+        where = f" ({type(command).__name__} of {_subject(command)!r})" if command else ""
+        super().__init__(f"the dump cannot be imported{where}: {reason}; nothing was imported")
         self.command = command
         self.reason = reason
+
+
+def _subject(command: c.Command) -> str:
+    return str(getattr(command, "id", None) or getattr(command, "object_id", "") or "?")
+
+
+#: scrypt cost of the throw-away hashes of a dry run (its events are never stored).
+_DRY_RUN_SCRYPT_N = 2
+
+
+class _LoadingDecider(Decider):
+    """A :class:`Decider` that reads each aggregate from the store the first time it is
+    needed, then keeps it (with every change the commands made) in memory."""
+
+    def __init__(self, world: Any) -> None:
+        super().__init__(scrypt_n=_DRY_RUN_SCRYPT_N)
+        self._load = _loader(world)
+        self._absent: set[str] = set()
+
+    def _cache(self, aggregate_id: str) -> None:
+        if aggregate_id in self.aggregates or aggregate_id in self._absent:
+            return
+        aggregate = self._load(aggregate_id)
+        if aggregate is None:
+            self._absent.add(aggregate_id)
+        else:
+            self.aggregates[aggregate_id] = aggregate
+
+    def get(self, aggregate_id: str) -> BaseAggregate[str] | None:
+        self._cache(aggregate_id)
+        return super().get(aggregate_id)
+
+    def _private_copy(self, aggregate_id: str) -> BaseAggregate[str] | None:
+        self._cache(aggregate_id)
+        return super()._private_copy(aggregate_id)
+
+
+def _loader(world: Any) -> Loader:
+    """Read aggregates from a ``World``'s repository (every kind, the player-name index
+    included); from anything else that quacks like one, through its ``get``."""
+    if isinstance(world, Application):
+        return repository_loader(world)
+
+    def load(aggregate_id: str) -> BaseAggregate[str] | None:
+        try:
+            aggregate: BaseAggregate[str] = world.get(aggregate_id)
+        except NotFoundError:
+            return None
+        return aggregate
+
+    return load
+
+
+class _DryRunWorld:
+    """A ``World`` stand-in for :func:`check_migration`: decides, stores nothing."""
+
+    def __init__(self, world: Any) -> None:
+        self._decider = _LoadingDecider(world)
+
+    def handle(self, command: c.Command) -> None:
+        try:
+            self._decider.decide(command)
+        except DomainError as exc:
+            raise InvalidDumpError(str(exc), command) from None
+
+    def get(self, object_id: str) -> GameObject:
+        aggregate = self._decider.get(object_id)
+        if not isinstance(aggregate, GameObject):
+            raise NotFoundError(object_id)
+        return aggregate
+
+
+def check_migration(world: Any, dump: LiveWorld, *, actor: str = SYSTEM_ACTOR) -> MigrationReport:
+    """Run the import of ``dump`` on in-memory copies of ``world``'s aggregates.
+
+    Returns what the import would do; raises :class:`InvalidDumpError` if any rule
+    refuses it. Writes nothing.
+    """
+    try:
+        return _migrate(_DryRunWorld(world), dump, actor)
+    except InvalidDumpError:
+        raise
+    except DomainError as exc:  # a command the dump describes cannot even be built
+        raise InvalidDumpError(str(exc)) from None
 
 
 @dataclass
@@ -96,75 +181,17 @@ def migrate_to_event_store(
 ) -> MigrationReport:
     """Bring the event store of ``world`` (a ``World``) up to the state of ``dump``.
 
-    Raises :class:`DumpRefusedError` before writing anything if the world's rules
-    refuse any part of the dump (see the module docstring).
+    The whole import is checked first (:func:`check_migration`): a dump that breaks a
+    rule raises :class:`InvalidDumpError` before anything is written.
     """
-    _dry_run(world, dump, actor)
-    return _import(world, dump, actor)
+    check_migration(world, dump, actor=actor)
+    return _migrate(world, dump, actor)
 
 
-class _DryRunWorld:
-    """What the import reads and writes of a ``World``, decided in memory.
-
-    Starts from the store's aggregates (one pass over the log) and decides each
-    command with the World's handlers (:class:`~aethyr_domain.decision.Decider`);
-    nothing reaches the store.
-    """
-
-    def __init__(self, world: Any) -> None:
-        from aethyr_domain.decision import Decider
-        from aethyr_domain.replay import _final_aggregates
-
-        aggregates, _ = _final_aggregates(world)
-        # The dry run's random passwords are never stored: the cheapest hash will do.
-        self.decider = Decider(aggregates, scrypt_n=_DRY_RUN_SCRYPT_N)
-
-    def handle(self, command: c.Command) -> None:
-        self.decider.decide(command)
-
-    def get(self, object_id: str) -> Any:
-        from aethyr_domain.game_object import GameObject
-
-        aggregate = self.decider.get(object_id)
-        if not isinstance(aggregate, GameObject):
-            raise NotFoundError(object_id)
-        return aggregate
-
-
-_DRY_RUN_SCRYPT_N = 16
-
-
-def _dry_run(world: Any, dump: LiveWorld, actor: str) -> None:
-    """Run the whole import in memory; :class:`DumpRefusedError` at the first refusal."""
-    dry = _DryRunWorld(world)
-    where = _Where()
-    try:
-        _import(dry, dump, actor, where)
-    except DomainError as exc:
-        raise DumpRefusedError(where.object_id, where.command, str(exc)) from None
-
-
-@dataclass
-class _Where:
-    """What the import is working on (for :class:`DumpRefusedError`)."""
-
-    object_id: str = "?"
-    command: str = "building its commands"
-
-    def at(self, object_id: str) -> None:
-        self.object_id = object_id
-        self.command = "building its commands"
-
-
-def _import(
-    world: Any, dump: LiveWorld, actor: str, where: _Where | None = None
-) -> MigrationReport:
+def _migrate(world: Any, dump: LiveWorld, actor: str) -> MigrationReport:
     report = MigrationReport()
-    at = where.at if where is not None else (lambda _object_id: None)
 
     def run(command: c.Command) -> None:
-        if where is not None:
-            where.command = type(command).__name__
         world.handle(command)
         report.commands[type(command).__name__] += 1
 
@@ -172,7 +199,6 @@ def _import(
     deleted = [o for o in objects if o.deleted]
     alive = [o for o in objects if not o.deleted]
     for obj in deleted + alive:
-        at(obj.id)
         current = _current(world, obj.id)
         if current is not None:
             report.already_present += 1
@@ -182,14 +208,12 @@ def _import(
             _update(run, dump, obj, _current(world, obj.id), actor)
             run(c.DeleteGameObject(obj.id, actor=actor))
     for obj in alive:
-        at(obj.id)
         current = _current(world, obj.id)
         if current is None:  # created or found above: only a store losing writes gets here
             raise MigrationError(obj.id)
         _update(run, dump, obj, current, actor)
     for holder, items in dump.inventories.items():
         for item_id in items:
-            at(item_id)
             item = _current(world, item_id)
             if item is not None and not item.deleted and item.container_id != holder:
                 if item.slot is not None:
@@ -198,7 +222,6 @@ def _import(
     for character, slots in dump.equipment.items():
         for slot, layers in slots.items():
             for item_id in layers.values():
-                at(item_id)
                 item = _current(world, item_id)
                 if item is None or item.deleted:
                     continue

@@ -116,9 +116,6 @@ class ForgetfulWorld:
             raise NotFoundError(object_id)
         return self.world.get(object_id)
 
-    def __getattr__(self, name):  # the log, for the import's dry run
-        return getattr(self.world, name)
-
 
 def test_migrate_stops_with_a_typed_error_when_the_store_loses_an_object(store, tmp_path):
     config = _config(store, tmp_path)
