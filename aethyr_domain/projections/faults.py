@@ -7,9 +7,10 @@ the follower (:class:`~.runner.ProjectionService`, in the game or in
 
 * reports a :class:`ProjectionFault` - which event (notification id, aggregate
   id, version), the error, how many attempts failed and since when - in the log
-  (a warning per attempt), in the metrics (``aethyr_projection_apply_errors_total``,
-  ``aethyr_projection_blocked``) and in the store itself (the ``projection_faults``
-  table next to the read model, read by ``aethyr-es stats`` from another process);
+  (a warning per attempt), in the metrics (``aethyr_projection_follower_errors_total``
+  by reason ``event`` or ``outage``, ``aethyr_projection_stuck_events``) and in the
+  store itself (the ``projection_faults`` table next to the read model, read by
+  ``aethyr-es stats`` from another process);
 * waits with exponential backoff (:class:`Backoff`, bounded by a maximum delay)
   and tries the same event again;
 * clears the report once the event is applied.

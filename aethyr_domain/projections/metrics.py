@@ -15,10 +15,11 @@ metric                                                 meaning
                                                        the view's tracking position
 ``aethyr_projection_lag_seconds``                      age of the newest event not yet
                                                        applied (0 when caught up)
-``aethyr_projection_apply_errors_total``               failed attempts to apply an event
-                                                       (each retry counts)
-``aethyr_projection_blocked``                          1 while the projection is stuck on an
-                                                       event it cannot apply, else 0
+``aethyr_projection_stuck_events``                     events the follower cannot apply
+                                                       (it stopped on one: > 0 needs an
+                                                       operator)
+``aethyr_projection_follower_errors_total``           failures of ``aethyr-es project``,
+                                                       by ``reason``: outage or event
 ``aethyr_projection_rebuild_progress_ratio``           rebuild: events done / events to do
 ``aethyr_projection_rebuild_events_total``             rebuild: events replayed
 ``aethyr_projection_rebuild_rate_events_per_second``   rebuild: recent replay rate
@@ -57,17 +58,19 @@ LAG_SECONDS = Gauge(
     ["projection"],
     registry=REGISTRY,
 )
-APPLY_ERRORS = Counter(
-    "aethyr_projection_apply_errors",
-    "Failed attempts of a projection to apply an event (each retry counts).",
+STUCK_EVENTS = Gauge(
+    "aethyr_projection_stuck_events",
+    "Events the projection's follower cannot apply: it stopped on one (a processing "
+    "error other than an outage) and stays there until an operator acts; 0 otherwise.",
     ["projection"],
     registry=REGISTRY,
 )
-BLOCKED = Gauge(
-    "aethyr_projection_blocked",
-    "1 while the projection is stuck on an event it cannot apply (it retries with "
-    "backoff; see aethyr-es stats), else 0.",
-    ["projection"],
+FOLLOWER_ERRORS = Counter(
+    "aethyr_projection_follower_errors",
+    "Failures of a projection process (aethyr-es project), each followed by a retry "
+    "after a back-off: reason is outage (the store did not answer) or event (an event "
+    "could not be applied).",
+    ["projection", "reason"],
     registry=REGISTRY,
 )
 REBUILD_PROGRESS = Gauge(

@@ -71,6 +71,15 @@ Item = tuple[Any, Tracking]
 _END = object()  # put on the follower's queue when the subscription ends
 
 
+def _is_outage(exc: BaseException) -> bool:
+    """A store that does not answer (or the error it caused while applying an event),
+    as opposed to an event the view cannot apply."""
+    from eventsourcing.persistence import InterfaceError
+
+    outage = (OperationalError, InterfaceError, OSError, TimeoutError)
+    return isinstance(exc, outage) or isinstance(exc.__cause__, outage)
+
+
 class ProjectionService:
     """A world projection over one application instance and one view."""
 
@@ -207,8 +216,9 @@ class ProjectionService:
             retry_in=delay,
         )
         self.fault = fault
-        metrics.APPLY_ERRORS.labels(fault.projection).inc()
-        metrics.BLOCKED.labels(fault.projection).set(1)
+        reason = "outage" if _is_outage(exc) else "event"
+        metrics.FOLLOWER_ERRORS.labels(fault.projection, reason).inc()
+        metrics.STUCK_EVENTS.labels(fault.projection).set(1 if reason == "event" else 0)
         logger.warning("projection %s", fault.line())
         logger.debug("projection %s: the failed attempt", fault.projection, exc_info=exc)
         try:
@@ -226,7 +236,7 @@ class ProjectionService:
         fault = self.fault
         if fault is None:
             return
-        metrics.BLOCKED.labels(fault.projection).set(0)
+        metrics.STUCK_EVENTS.labels(fault.projection).set(0)
         logger.warning(
             "projection %s: applied %s after %d failed attempt(s)",
             fault.projection,

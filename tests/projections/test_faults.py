@@ -110,8 +110,12 @@ def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
         time.sleep(0.01)
 
 
-def counter(metric: Any) -> float:
-    return float(metric.labels(NAME)._value.get())
+def stuck() -> float:
+    return float(metrics.STUCK_EVENTS.labels(NAME)._value.get())
+
+
+def event_errors() -> float:
+    return float(metrics.FOLLOWER_ERRORS.labels(NAME, "event")._value.get())
 
 
 def test_backoff_doubles_up_to_its_maximum() -> None:
@@ -129,7 +133,7 @@ def test_a_failing_event_is_reported_retried_and_passed_once_the_view_recovers(
     live = play(world, steps=SETUP)
     view = failing_view()
     service = ProjectionService(world, view, backoff=FAST)
-    errors_before = counter(metrics.APPLY_ERRORS)
+    errors_before = event_errors()
     caplog.set_level(logging.WARNING, logger="aethyr_domain.projections.runner")
     with service:
         head = world.recorder.max_notification_id() or 0
@@ -151,8 +155,8 @@ def test_a_failing_event_is_reported_retried_and_passed_once_the_view_recovers(
         assert 0 < fault.retry_in <= FAST.maximum
         assert view.max_tracking_id(world.name) == bad.id - 1
         assert [f.notification_id for f in view.faults()] == [bad.id]  # other processes see it
-        assert counter(metrics.BLOCKED) == 1
-        assert counter(metrics.APPLY_ERRORS) - errors_before >= 3
+        assert stuck() == 1
+        assert event_errors() - errors_before >= 3
         messages = [r.getMessage() for r in caplog.records]
         assert any(
             f"cannot apply event #{bad.id} (aggregate {bad.originator_id}, "
@@ -168,7 +172,7 @@ def test_a_failing_event_is_reported_retried_and_passed_once_the_view_recovers(
         service.wait(world.recorder.max_notification_id(), timeout=30)
         wait_for(lambda: service.fault is None)  # cleared right after the apply
         assert view.faults() == []
-        assert counter(metrics.BLOCKED) == 0
+        assert stuck() == 0
         assert projected(view) == replayed(world)
     assert service._thread is not None and not service._thread.is_alive()
     assert any("applied event" in r.getMessage() for r in caplog.records)
