@@ -261,7 +261,6 @@ def _stats(args: argparse.Namespace) -> int:
         try:
             report.update(_store_stats(app))
             report["store_health"] = "ok"
-            report["projection_faults"] = _projection_faults(app)
         finally:
             app.close()
     except Exception as exc:
@@ -272,12 +271,12 @@ def _stats(args: argparse.Namespace) -> int:
         return 0
     print(f"event sourcing enabled: {config.event_sourcing_enabled}")
     print(f"event store: {config.event_store} ({report['store_health']})")
+    for fault in report.get("projection_faults", []):
+        print(f"projection stuck: {fault['line']}")
     if "events" in report:
         print(f"events: {report['events']}  aggregates: {report['aggregates']}")
         for name, count in sorted(report["event_types"].items(), key=lambda kv: (-kv[1], kv[0])):
             print(f"  {count:6d}  {name}")
-    for fault in report.get("projection_faults", []):
-        print(f"projection stuck: {fault['line']}")
     ob = report["outbox"]
     print(
         f"outbox: backlog {ob['backlog']}, delivered {ob['delivered']}, "
@@ -301,6 +300,7 @@ def _store_stats(app: Any) -> dict[str, Any]:
         "aggregates": len(aggregates),
         "event_types": dict(sorted(types.items())),
         "max_notification_id": last,
+        "projection_faults": _projection_faults(app),
     }
 
 

@@ -307,6 +307,7 @@ class ProjectionService:
                     self._stop.wait(self._report(exc))
         except BaseException as exc:  # kept for stop()/wait() to re-raise
             self.error = exc
+            metrics.STUCK_EVENTS.labels(self.projection.name).set(1)  # until re-attached
             self._stop.set()
 
     def _follow_once(self) -> None:
