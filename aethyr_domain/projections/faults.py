@@ -56,7 +56,7 @@ class ProjectionApplyError(RuntimeError):
         self.notification_id = notification_id
         self.aggregate_id = aggregate_id
         self.version = version
-        super().__init__(f"the read model cannot apply {self.where()}: {error}")
+        super().__init__(f"the read model cannot {self.what()}: {error}")
 
     @classmethod
     def of(cls, event: Any, tracking: Tracking | None, exc: BaseException) -> ProjectionApplyError:
@@ -69,6 +69,13 @@ class ProjectionApplyError(RuntimeError):
             None if originator is None else str(originator),
             version if isinstance(version, int) else None,
         )
+
+    def what(self) -> str:
+        """``"apply event #12 (...)"``, or ``"follow the event log"`` when the failure
+        is not tied to one event (the store did not answer, the subscription failed)."""
+        if self.notification_id is None and self.aggregate_id is None:
+            return "follow the event log"
+        return f"apply {self.where()}"
 
     def where(self) -> str:
         """``"event #12 (aggregate X, version 3)"`` with what is known."""
@@ -104,11 +111,11 @@ class ProjectionFault:
 
     def line(self) -> str:
         """One line for ``aethyr-es stats`` and the log."""
-        where = ProjectionApplyError(
+        what = ProjectionApplyError(
             self.error, self.notification_id, self.aggregate_id, self.version
-        ).where()
+        ).what()
         return (
-            f"{self.projection} (generation {self.generation}) cannot apply {where}: "
+            f"{self.projection} (generation {self.generation}) cannot {what}: "
             f"{self.error}; {self.attempts} attempt(s) since {self.first_failed_at}, "
             f"next in {self.retry_in:g}s"
         )

@@ -238,11 +238,11 @@ class ProjectionService:
             return
         metrics.STUCK_EVENTS.labels(fault.projection).set(0)
         logger.warning(
-            "projection %s: applied %s after %d failed attempt(s)",
+            "projection %s: could %s again after %d failed attempt(s)",
             fault.projection,
             ProjectionApplyError(
                 fault.error, fault.notification_id, fault.aggregate_id, fault.version
-            ).where(),
+            ).what(),
             fault.attempts,
         )
         with contextlib.suppress(Exception):  # a later report replaces the row anyway

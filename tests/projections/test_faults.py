@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import OperationalError, Tracking
 from eventsourcing.sqlite import SQLiteDatastore
 
 from aethyr_domain.application import World
@@ -51,6 +51,7 @@ class FailsOnEvent:
     fail_at = 0
     failures_left = 0
     refusals = 0
+    error: type[Exception] = DiskOnFireError
 
     def apply(self, tracking: Tracking | None, change: Callable[[Rows], None]) -> None:
         if tracking is not None and self.failures_left > 0:
@@ -59,7 +60,7 @@ class FailsOnEvent:
                 self.failures_left -= 1
                 self.refusals += 1
                 msg = f"no space left for event #{self.fail_at}"
-                raise DiskOnFireError(msg)
+                raise self.error(msg)
         super().apply(tracking, change)  # type: ignore[misc]
 
 
@@ -175,7 +176,7 @@ def test_a_failing_event_is_reported_retried_and_passed_once_the_view_recovers(
         assert stuck() == 0
         assert projected(view) == replayed(world)
     assert service._thread is not None and not service._thread.is_alive()
-    assert any("applied event" in r.getMessage() for r in caplog.records)
+    assert any("could apply event" in r.getMessage() for r in caplog.records)
 
 
 def test_start_reports_instead_of_raising_and_the_thread_catches_up(
@@ -272,3 +273,30 @@ def test_stored_faults_reads_the_store_without_a_view(tmp_path: Path) -> None:
     finally:
         world.close()
     assert stored_faults(World(env=FAST_ENV)) == []  # in memory: nothing to read
+
+
+def test_an_outage_while_applying_counts_as_an_outage_not_a_stuck_event() -> None:
+    world = World(env=FAST_ENV)
+    play(world, steps=SETUP)
+    view = FailingMemoryView()
+    view.fail_at, view.failures_left, view.error = 3, 3, OperationalError
+    outages = float(metrics.FOLLOWER_ERRORS.labels(NAME, "outage")._value.get())
+    with ProjectionService(world, view, backoff=FAST) as service:
+        service.wait(world.recorder.max_notification_id(), timeout=30)
+        wait_for(lambda: service.fault is None)
+    assert float(metrics.FOLLOWER_ERRORS.labels(NAME, "outage")._value.get()) - outages >= 2
+    assert stuck() == 0
+    assert projected(view) == replayed(world)
+
+
+def test_a_failure_not_tied_to_an_event_reads_as_following_the_log() -> None:
+    error = ProjectionApplyError("OperationalError: immudb server unavailable")
+    assert str(error) == (
+        "the read model cannot follow the event log: OperationalError: immudb server unavailable"
+    )
+    fault = ProjectionFault(NAME, 2, None, None, None, error.error, 4, "t0", "t1", 8.0)
+    assert fault.line() == (
+        "world_projection (generation 2) cannot follow the event log: OperationalError: "
+        "immudb server unavailable; 4 attempt(s) since t0, next in 8s"
+    )
+    assert ProjectionFault.from_row(fault.row()) == fault
