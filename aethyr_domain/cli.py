@@ -392,6 +392,8 @@ def _stats(args: argparse.Namespace) -> int:
         return status
     print(f"event sourcing enabled: {config.event_sourcing_enabled}")
     print(f"event store: {config.event_store} ({report['store_health']})")
+    for fault in report.get("projection_faults", []):
+        print(f"projection stuck: {fault['line']}")
     if "events" in report:
         print(f"events: {report['events']}  aggregates: {report['aggregates']}")
         for name, count in sorted(report["event_types"].items(), key=lambda kv: (-kv[1], kv[0])):
@@ -420,7 +422,20 @@ def _store_stats(app: Any) -> dict[str, Any]:
         "aggregates": len(aggregates),
         "event_types": dict(sorted(types.items())),
         "max_notification_id": last,
+        "projection_faults": _projection_faults(app),
     }
+
+
+def _projection_faults(app: Any) -> list[dict[str, Any]]:
+    """The projections stuck on an event they cannot apply (read from the store, see
+    ``docs/projections.md``); one entry with ``error`` if the report cannot be read."""
+    from aethyr_domain.projections.faults import stored_faults
+
+    try:
+        return [{**f.as_dict(), "line": f.line()} for f in stored_faults(app)]
+    except Exception as exc:
+        error = f"cannot read the projection fault report: {type(exc).__name__}: {exc}"
+        return [{"error": error, "line": error}]
 
 
 def _outbox_stats(config: ServerConfig) -> dict[str, Any]:

@@ -111,12 +111,24 @@ def load_world(config: ServerConfig) -> LiveWorld:
     try:
         view = _open_cli_view(config)
         try:
-            ProjectionService(app, view).catch_up()
+            _catch_up(ProjectionService(app, view))
             return world_from_dict(view.query(world_dict))
         finally:
             view.close()
     finally:
         app.close()
+
+
+def _catch_up(service: Any) -> int:
+    """``service.catch_up()`` for a CLI command: an event the read model cannot apply
+    is one line naming it (a ``CliError``, exit code 2), not a traceback."""
+    from aethyr_domain.cli import CliError
+    from aethyr_domain.projections.faults import ProjectionApplyError
+
+    try:
+        return int(service.catch_up())
+    except ProjectionApplyError as exc:
+        raise CliError(str(exc)) from None
 
 
 def world_at(config: ServerConfig, at: str) -> LiveWorld:
@@ -298,7 +310,7 @@ def _catch_up_once(config: ServerConfig) -> int:
     try:
         view = _open_cli_view(config)
         try:
-            ProjectionService(app, view).catch_up()
+            _catch_up(ProjectionService(app, view))
             return int(view.max_tracking_id(app.name) or 0)
         finally:
             view.close()
@@ -350,7 +362,8 @@ class _Follower:
             service = ProjectionService(app, view)
             service.start()
             self.attached = True
-            metrics.STUCK_EVENTS.labels(service.projection.name).set(0)
+            if service.fault is None:  # (a fault start() just reported keeps its 1)
+                metrics.STUCK_EVENTS.labels(service.projection.name).set(0)
             self.position = int(view.max_tracking_id(app.name) or 0)
             while not stop.wait(self.check_interval):
                 if self.deadline is not None and time.monotonic() > self.deadline:
@@ -428,11 +441,17 @@ def register(
             require_event_sourcing(config, args.command)  # before any store module loads
             from aethyr_domain.history import NoHistoryError
             from aethyr_domain.projections import UnsupportedStoreError
+            from aethyr_domain.projections.faults import ProjectionApplyError
             from aethyr_domain.projections.migrations import SchemaError
 
             try:
                 return func(args, config)
-            except (NoHistoryError, SchemaError, UnsupportedStoreError) as exc:
+            except (
+                NoHistoryError,
+                SchemaError,
+                UnsupportedStoreError,
+                ProjectionApplyError,  # rebuild: an event the fresh tables cannot take
+            ) as exc:
                 print(f"aethyr-es: {exc}", file=sys.stderr)
                 return 2
 

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 import grpc
 
+from aethyr_domain.projections.faults import FAULT_COLUMNS, FAULTS_TABLE
 from aethyr_domain.projections.migrations import AppliedMigration, Migration
 from aethyr_domain.projections.sql_rows import (
     SqlDialect,
@@ -36,6 +37,7 @@ from aethyr_domain.projections.sql_rows import (
 from aethyr_domain.projections.view import (
     META_GENERATIONS,
     META_MIGRATIONS,
+    Row,
     Transaction,
     WorldView,
     utc_now,
@@ -69,8 +71,32 @@ META_DDL = {
         " version INTEGER NOT NULL, name VARCHAR NOT NULL, applied_at VARCHAR NOT NULL,"
         " checksum VARCHAR NOT NULL, PRIMARY KEY (generation, version));"
     ),
+    FAULTS_TABLE: (
+        f"CREATE TABLE IF NOT EXISTS {FAULTS_TABLE} (projection VARCHAR[64] NOT NULL,"
+        " generation INTEGER NOT NULL, notification_id INTEGER, aggregate_id VARCHAR,"
+        " version INTEGER, error VARCHAR NOT NULL, attempts INTEGER NOT NULL,"
+        " first_failed_at VARCHAR NOT NULL, last_failed_at VARCHAR NOT NULL,"
+        " retry_in_ms INTEGER NOT NULL,"
+        " PRIMARY KEY (projection));"
+    ),
 }
 """DDL of the metadata tables (see :mod:`.view`), by table name."""
+
+
+def read_faults(datastore: ImmudbDatastore) -> list[Row]:
+    """The ``projection_faults`` rows of an immudb database, read only (none when it
+    has no read model yet); what ``aethyr-es stats`` shows."""
+
+    def read(session: Session) -> list[Row]:
+        if FAULTS_TABLE not in existing_tables(datastore, session):
+            return []
+        rows = datastore.query(
+            session,
+            f"SELECT {', '.join(FAULT_COLUMNS)} FROM {FAULTS_TABLE} ORDER BY projection",
+        )
+        return [dict(zip(FAULT_COLUMNS, tuple(r), strict=True)) for r in rows]
+
+    return datastore.run("select_projection_faults", read)
 
 
 def _sql_transaction(tx: ImmudbTransaction, generation: int, version: int) -> SqlTransaction:
@@ -255,3 +281,28 @@ class ImmudbWorldView(WorldView, ImmudbTrackingRecorder):
             )
 
         self.datastore.run("drop_generation", work, write=True)
+
+    def _put_fault(self, row: Row) -> None:
+        values: list[str] = []
+        params: dict[str, Any] = {}
+        for i, name in enumerate(FAULT_COLUMNS):
+            if row[name] is None:
+                values.append("NULL")  # immudb-py cannot bind None
+            else:
+                values.append(f"@p{i}")
+                params[f"p{i}"] = row[name]
+        sql = (
+            f"UPSERT INTO {FAULTS_TABLE} ({', '.join(FAULT_COLUMNS)}) VALUES ({', '.join(values)})"
+        )
+        self._run_write("record_fault", lambda tx: tx.execute(sql, params))
+
+    def _delete_fault(self, projection: str) -> None:
+        self._run_write(
+            "clear_fault",
+            lambda tx: tx.execute(
+                f"DELETE FROM {FAULTS_TABLE} WHERE projection = @p", {"p": projection}
+            ),
+        )
+
+    def _fault_rows(self) -> list[Row]:
+        return read_faults(self.datastore)

@@ -99,6 +99,7 @@ class MemoryStore:
         self.columns: dict[int, dict[str, tuple[str, ...]]] = {}
         self.tracking: dict[int, dict[str, int]] = {}
         self.migrations: dict[int, list[AppliedMigration]] = {}
+        self.faults: dict[str, Row] = {}
 
 
 class MemoryWorldView(WorldView, POPOTrackingRecorder):
@@ -177,3 +178,15 @@ class MemoryWorldView(WorldView, POPOTrackingRecorder):
         with st.lock:
             for store in (st.tables, st.columns, st.tracking, st.migrations):
                 store.pop(generation, None)
+
+    def _put_fault(self, row: Row) -> None:
+        with self.store.lock:
+            self.store.faults[str(row["projection"])] = dict(row)
+
+    def _delete_fault(self, projection: str) -> None:
+        with self.store.lock:
+            self.store.faults.pop(projection, None)
+
+    def _fault_rows(self) -> list[Row]:
+        with self.store.lock:
+            return [dict(self.store.faults[name]) for name in sorted(self.store.faults)]

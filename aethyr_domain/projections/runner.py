@@ -20,6 +20,14 @@ object would see an empty log:
 * :meth:`ProjectionService.wait` blocks until the view has applied a given
   notification id (read-your-writes for a UI).
 
+A view that cannot apply an event never stops the follower (nor the game):
+the follower reports a :class:`~.faults.ProjectionFault` (log, metrics, the
+store's ``projection_faults`` table that ``aethyr-es stats`` reads), waits with
+exponential :class:`~.faults.Backoff` and tries again from the view's position;
+events before the failing one in a batch are applied, so the report names the
+event itself. :meth:`ProjectionService.catch_up` raises a typed
+:class:`~.faults.ProjectionApplyError` instead (its callers are synchronous).
+
 ``aethyr-es project`` (:func:`run_project_process`) is the separate OS process
 a deployment runs next to the game: it opens the store named by the
 configuration, catches up, then follows live until stopped, updating the lag
@@ -29,6 +37,8 @@ to it.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import queue
 import threading
 import time
@@ -41,8 +51,16 @@ from eventsourcing.persistence import IntegrityError, OperationalError, Tracking
 from eventsourcing.projection import ApplicationSubscription
 
 from aethyr_domain.projections import metrics
+from aethyr_domain.projections.faults import (
+    Backoff,
+    ProjectionApplyError,
+    ProjectionFault,
+    describe_error,
+)
 from aethyr_domain.projections.projection import WorldProjection
-from aethyr_domain.projections.view import WorldView
+from aethyr_domain.projections.view import WorldView, utc_now
+
+logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 500
 
@@ -51,6 +69,15 @@ MAX_BATCH = 200
 
 Item = tuple[Any, Tracking]
 _END = object()  # put on the follower's queue when the subscription ends
+
+
+def _is_outage(exc: BaseException) -> bool:
+    """A store that does not answer (or the error it caused while applying an event),
+    as opposed to an event the view cannot apply."""
+    from eventsourcing.persistence import InterfaceError
+
+    outage = (OperationalError, InterfaceError, OSError, TimeoutError)
+    return isinstance(exc, outage) or isinstance(exc.__cause__, outage)
 
 
 class ProjectionService:
@@ -63,6 +90,7 @@ class ProjectionService:
         poll_interval: float = 0.2,
         max_batch: int = MAX_BATCH,
         batch_wait: float = 0.0,
+        backoff: Backoff | None = None,
     ) -> None:
         if max_batch < 1:
             msg = f"max_batch must be at least 1, not {max_batch}"
@@ -76,7 +104,11 @@ class ProjectionService:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._subscription: ApplicationSubscription[Any] | None = None
+        self.backoff = backoff if backoff is not None else Backoff()
         self.error: BaseException | None = None
+        """Only what is not an ``Exception`` (``KeyboardInterrupt``...) ends the thread."""
+        self.fault: ProjectionFault | None = None
+        """Set while the projection is stuck on an event it cannot apply."""
         self._lock = threading.Lock()
 
     # -- one pass -----------------------------------------------------------
@@ -100,12 +132,9 @@ class ProjectionService:
                 try:
                     for start in range(0, len(page), batch_size):
                         chunk = page[start : start + batch_size]
-                        events = [self.app.mapper.to_domain_event(n) for n in chunk]
-                        tracking = Tracking(self.app.name, chunk[-1].id)
-                        if len(events) == 1:
-                            self.projection.process_event(events[0], tracking)
-                        else:
-                            self.projection.process_events(events, tracking)
+                        self._apply(
+                            [(self._decode(n), Tracking(self.app.name, n.id)) for n in chunk]
+                        )
                         done += len(chunk)
                         if progress is not None:
                             progress(chunk[-1].id)
@@ -116,8 +145,115 @@ class ProjectionService:
                     continue  # someone else moved the position: read it again
                 if len(page) < PAGE_SIZE:
                     break
+        self._recovered()
         self.update_lag()
         return done
+
+    def _decode(self, notification: Any) -> Any:
+        """The domain event of a stored notification; :class:`ProjectionApplyError`
+        naming it if it cannot be decoded."""
+        try:
+            return self.app.mapper.to_domain_event(notification)
+        except Exception as exc:
+            raise ProjectionApplyError.of(
+                notification, Tracking(self.app.name, notification.id), exc
+            ) from exc
+
+    def _apply(self, items: list[Item]) -> None:
+        """Apply ``items`` in one view transaction tracking the last one.
+
+        If the view fails, the items are applied one per transaction, so the ones
+        before the failing event are kept and the error names that event: a
+        :class:`ProjectionApplyError` (an ``IntegrityError`` - a tracking race - is
+        passed on as it is, for the caller to re-read the position).
+        """
+        try:
+            if len(items) == 1:
+                self.projection.process_event(*items[0])
+            else:
+                self.projection.process_events([e for e, _ in items], items[-1][1])
+            return
+        except IntegrityError:
+            raise
+        except Exception as exc:
+            if len(items) == 1:
+                raise ProjectionApplyError.of(items[0][0], items[0][1], exc) from exc
+        for event, tracking in items:
+            try:
+                self.projection.process_event(event, tracking)
+            except IntegrityError:
+                raise
+            except Exception as exc:
+                raise ProjectionApplyError.of(event, tracking, exc) from exc
+
+    # -- faults --------------------------------------------------------------
+    def _report(self, exc: Exception) -> float:
+        """Report a failed attempt (log, metrics, the store); return the wait before
+        the next one."""
+        if isinstance(exc, ProjectionApplyError):
+            error = exc
+        else:  # not tied to one event: the subscription, the store, a decoding thread
+            error = ProjectionApplyError(describe_error(exc))
+        now = utc_now()
+        previous = self.fault
+        same = (
+            previous is not None
+            and previous.notification_id == error.notification_id
+            and previous.aggregate_id == error.aggregate_id
+        )
+        attempts = previous.attempts + 1 if same and previous is not None else 1
+        delay = self.backoff.delay(attempts)
+        fault = ProjectionFault(
+            projection=self.projection.name,
+            generation=self.view.generation,
+            notification_id=error.notification_id,
+            aggregate_id=error.aggregate_id,
+            version=error.version,
+            error=error.error,
+            attempts=attempts,
+            first_failed_at=previous.first_failed_at if same and previous is not None else now,
+            last_failed_at=now,
+            retry_in=delay,
+        )
+        self.fault = fault
+        reason = "outage" if _is_outage(exc) else "event"
+        metrics.FOLLOWER_ERRORS.labels(fault.projection, reason).inc()
+        metrics.STUCK_EVENTS.labels(fault.projection).set(1 if reason == "event" else 0)
+        logger.warning("projection %s", fault.line())
+        logger.debug("projection %s: the failed attempt", fault.projection, exc_info=exc)
+        try:
+            self.view.record_fault(fault)
+        except Exception as store_exc:  # the store may be what failed: the log has it
+            logger.warning(
+                "projection %s: cannot store the fault report: %s",
+                fault.projection,
+                describe_error(store_exc),
+            )
+        return delay
+
+    def _recovered(self) -> None:
+        """Clear the fault report once the follower got past the event."""
+        fault = self.fault
+        if fault is None:
+            return
+        metrics.STUCK_EVENTS.labels(fault.projection).set(0)
+        logger.warning(
+            "projection %s: could %s again after %d failed attempt(s)",
+            fault.projection,
+            ProjectionApplyError(
+                fault.error, fault.notification_id, fault.aggregate_id, fault.version
+            ).what(),
+            fault.attempts,
+        )
+        with contextlib.suppress(Exception):  # a later report replaces the row anyway
+            self.view.clear_fault(fault.projection)
+        self.fault = None  # last: who sees ``None`` sees the stored report gone too
+
+    def _clear_stored_fault(self) -> None:
+        """Forget a fault an earlier process stored, once this one got past it."""
+        with contextlib.suppress(Exception):
+            if any(f.projection == self.projection.name for f in self.view.faults()):
+                self.view.clear_fault(self.projection.name)
 
     def update_lag(self) -> tuple[int, float]:
         """Refresh the lag gauges; return (events behind, seconds behind)."""
@@ -141,22 +277,34 @@ class ProjectionService:
 
     # -- following -----------------------------------------------------------
     def start(self) -> ProjectionService:
-        """Catch up, then follow new events in a background thread."""
-        self.catch_up()
+        """Catch up, then follow new events in a background thread.
+
+        An event the view cannot apply does not make this fail: it is reported (see
+        :mod:`.faults`) and the thread retries it with backoff, so a game that
+        starts its projection always starts.
+        """
+        try:
+            self.catch_up()
+            self._clear_stored_fault()
+        except Exception as exc:
+            self._report(exc)
         self._thread = threading.Thread(target=self._follow, name="world-projection", daemon=True)
         self._thread.start()
         return self
 
     def _follow(self) -> None:
         try:
+            if self.fault is not None:  # start() could not catch up: wait, then retry
+                self._stop.wait(self.fault.retry_in)
             while not self._stop.is_set():
                 try:
                     self._follow_once()
                     return
-                except OperationalError:
-                    # The store went away (a restart, an outage): resubscribe from the
-                    # view's tracking position once it answers again.
-                    self._stop.wait(max(self.poll_interval, 0.5))
+                except Exception as exc:
+                    # A view that cannot apply an event, a store that went away (a
+                    # restart, an outage): report, wait, then resubscribe from the
+                    # view's tracking position and try again.
+                    self._stop.wait(self._report(exc))
         except BaseException as exc:  # kept for stop()/wait() to re-raise
             self.error = exc
             metrics.STUCK_EVENTS.labels(self.projection.name).set(1)  # until re-attached
@@ -266,15 +414,13 @@ class ProjectionService:
                 if not fresh:
                     return
                 try:
-                    if len(fresh) == 1:
-                        self.projection.process_event(*fresh[0])
-                    else:
-                        self.projection.process_events([e for e, _ in fresh], fresh[-1][1])
+                    self._apply(fresh)
                 except IntegrityError:
                     if refused_at == position:
                         raise  # refused twice at the same position: not a race
                     refused_at = position
                     continue
+                self._recovered()
                 return
 
     def _poll(self) -> None:
@@ -293,11 +439,15 @@ class ProjectionService:
                 raise self.error
             if time.monotonic() > deadline:
                 msg = f"projection did not reach notification {notification_id} in {timeout}s"
+                fault = self.fault
+                if fault is not None:
+                    msg += f" (stuck: {fault.line()})"
                 raise TimeoutError(msg)
             time.sleep(0.01)
 
     def stop(self) -> None:
-        """Stop following; re-raise a processing error if one stopped the thread."""
+        """Stop following; re-raise what stopped the thread if it was not an
+        ``Exception`` (those are reported and retried, see :mod:`.faults`)."""
         self._stop.set()
         if self._subscription is not None:
             self._subscription.stop()

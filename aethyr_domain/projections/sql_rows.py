@@ -17,8 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
+from aethyr_domain.projections.json_values import decode_json, encode_json
 from aethyr_domain.projections.migrations import (
     LATEST_VERSION,
     AddColumn,
@@ -42,11 +41,6 @@ def table_name(generation: int, table: str) -> str:
 def tracking_table(generation: int) -> str:
     """The physical name of a generation's tracking table."""
     return table_name(generation, "tracking")
-
-
-def encode_json(value: Any) -> str | None:
-    """JSON text with sorted keys (``None`` stays NULL)."""
-    return None if value is None else orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
 @dataclass(frozen=True)
@@ -146,7 +140,7 @@ class SqlTransaction(Transaction):
         if value is None:
             return None
         if column.type == "json":
-            return orjson.loads(value)
+            return decode_json(value)
         if column.type == "boolean":
             return bool(value)
         return value

@@ -35,6 +35,7 @@ from eventsourcing.sqlite import (
     SQLiteTransaction,
 )
 
+from aethyr_domain.projections.faults import FAULT_COLUMNS, FAULTS_TABLE
 from aethyr_domain.projections.migrations import AppliedMigration, Migration
 from aethyr_domain.projections.sql_rows import (
     SqlDialect,
@@ -45,6 +46,7 @@ from aethyr_domain.projections.sql_rows import (
 from aethyr_domain.projections.view import (
     META_GENERATIONS,
     META_MIGRATIONS,
+    Row,
     Transaction,
     WorldView,
     utc_now,
@@ -60,6 +62,27 @@ SQLITE = SqlDialect(
     json_type="TEXT",
     table_suffix=" WITHOUT ROWID",
 )
+
+
+FAULTS_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {FAULTS_TABLE} (projection TEXT NOT NULL, "
+    "generation INTEGER NOT NULL, notification_id INTEGER, aggregate_id TEXT, "
+    "version INTEGER, error TEXT NOT NULL, attempts INTEGER NOT NULL, "
+    "first_failed_at TEXT NOT NULL, last_failed_at TEXT NOT NULL, "
+    "retry_in_ms INTEGER NOT NULL, PRIMARY KEY (projection))"
+)
+"""DDL of the ``projection_faults`` metadata table (see :mod:`.faults`)."""
+
+
+def read_faults(datastore: SQLiteDatastore) -> list[Row]:
+    """The ``projection_faults`` rows of an SQLite file, read only (none when the
+    file has no read model yet); what ``aethyr-es stats`` shows."""
+    with datastore.transaction(commit=False) as c:
+        c.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (FAULTS_TABLE,))
+        if c.fetchone() is None:
+            return []
+        c.execute(f"SELECT {', '.join(FAULT_COLUMNS)} FROM {FAULTS_TABLE} ORDER BY projection")
+        return [dict(zip(FAULT_COLUMNS, tuple(r), strict=True)) for r in c.fetchall()]
 
 
 def _runner(c: SQLiteCursor) -> tuple[Any, Any]:
@@ -133,6 +156,7 @@ class SQLiteWorldView(WorldView, SQLiteTrackingRecorder):
                 "version INTEGER NOT NULL, name TEXT NOT NULL, applied_at TEXT NOT NULL, "
                 "checksum TEXT NOT NULL, PRIMARY KEY (generation, version))"
             )
+            c.execute(FAULTS_DDL)
 
     def _generations(self) -> dict[int, str]:
         with self.datastore.transaction(commit=False) as c:
@@ -188,3 +212,19 @@ class SQLiteWorldView(WorldView, SQLiteTrackingRecorder):
             for table in generation_tables(generation):
                 c.execute(f"DROP TABLE IF EXISTS {table}")
             c.execute(f"DELETE FROM {META_MIGRATIONS} WHERE generation = ?", (generation,))
+
+    def _put_fault(self, row: Row) -> None:
+        marks = ", ".join("?" for _ in FAULT_COLUMNS)
+        with self._write() as c:
+            c.execute(
+                f"INSERT OR REPLACE INTO {FAULTS_TABLE} ({', '.join(FAULT_COLUMNS)}) "
+                f"VALUES ({marks})",
+                tuple(row[name] for name in FAULT_COLUMNS),
+            )
+
+    def _delete_fault(self, projection: str) -> None:
+        with self._write() as c:
+            c.execute(f"DELETE FROM {FAULTS_TABLE} WHERE projection = ?", (projection,))
+
+    def _fault_rows(self) -> list[Row]:
+        return read_faults(self.datastore)

@@ -40,6 +40,7 @@ from typing import Any, TypeVar
 
 from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
 
+from aethyr_domain.projections.faults import ProjectionFault
 from aethyr_domain.projections.migrations import (
     AppliedMigration,
     Migration,
@@ -177,6 +178,18 @@ class WorldView(TrackingRecorder, ABC):
     def _drop_generation_tables(self, generation: int) -> None:
         """Drop the generation's tables and its ``schema_migrations`` rows."""
 
+    @abstractmethod
+    def _put_fault(self, row: Row) -> None:
+        """Insert or replace a ``projection_faults`` row (key: ``projection``)."""
+
+    @abstractmethod
+    def _delete_fault(self, projection: str) -> None:
+        """Delete the ``projection_faults`` row of ``projection`` if there is one."""
+
+    @abstractmethod
+    def _fault_rows(self) -> list[Row]:
+        """Every ``projection_faults`` row, ordered by projection name."""
+
     # -- shared behaviour --------------------------------------------------
     def _open(self, generation: int | None, schema_version: int | None = None) -> None:
         """Attach to ``generation`` (default: the active one), creating and migrating it.
@@ -286,6 +299,21 @@ class WorldView(TrackingRecorder, ABC):
         with self._meta_lock:
             self._drop_generation_tables(generation)
             self._set_generation(generation, None)
+
+    # -- faults (see :mod:`.faults`) -----------------------------------------
+    def record_fault(self, fault: ProjectionFault) -> None:
+        """Store ``fault`` for other processes (``aethyr-es stats``) to read."""
+        with self._meta_lock:
+            self._put_fault(fault.row())
+
+    def clear_fault(self, projection: str) -> None:
+        """Forget the stored fault of ``projection`` (it applied the event)."""
+        with self._meta_lock:
+            self._delete_fault(projection)
+
+    def faults(self) -> list[ProjectionFault]:
+        """The stored faults, one per stuck projection."""
+        return [ProjectionFault.from_row(row) for row in self._fault_rows()]
 
     def is_current(self) -> bool:
         """``True`` while this view's generation is the active one."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,24 +18,26 @@ MakeView = Callable[..., WorldView]
 BACKENDS = ["memory", "sqlite", pytest.param("immudb", marks=pytest.mark.immudb)]
 
 
-@pytest.fixture(params=BACKENDS)
-def make_view(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeView]:
-    """``make_view(generation=None, schema_version=None)``: a view on this test's store."""
-    if request.param == "memory":
+@contextmanager
+def view_factory(backend: str, tmp_path: Path) -> Iterator[MakeView]:
+    """``make_view(generation=None, schema_version=None)`` on one new store of ``backend``."""
+    if backend == "memory":
         store = MemoryStore()
 
         def make_memory(**kwargs: int | None) -> WorldView:
             return MemoryWorldView(store=store, **kwargs)
 
         yield make_memory
-    elif request.param == "sqlite":
+    elif backend == "sqlite":
         datastore = SQLiteDatastore(db_name=str(tmp_path / "views.db"))
 
         def make_sqlite(**kwargs: int | None) -> WorldView:
             return SQLiteWorldView(datastore, **kwargs)
 
-        yield make_sqlite
-        datastore.close()
+        try:
+            yield make_sqlite
+        finally:
+            datastore.close()
     else:
         from aethyr_domain.projections.immudb_view import ImmudbWorldView
         from tests.recorder.support import fresh_datastore
@@ -44,5 +47,21 @@ def make_view(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeVi
         def make_immudb(**kwargs: int | None) -> WorldView:
             return ImmudbWorldView(datastore=immudb, **kwargs)
 
-        yield make_immudb
-        immudb.close()
+        try:
+            yield make_immudb
+        finally:
+            immudb.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def make_view(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeView]:
+    """``make_view(generation=None, schema_version=None)``: a view on this test's store."""
+    with view_factory(request.param, tmp_path) as make:
+        yield make
+
+
+@pytest.fixture
+def make_view_for(tmp_path: Path) -> Iterator[Callable[[str], MakeView]]:
+    """``make_view_for(backend)``: :func:`view_factory` for a backend the test names."""
+    with ExitStack() as stack:
+        yield lambda backend: stack.enter_context(view_factory(backend, tmp_path))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 
 from aethyr_domain.application import World
 from aethyr_domain.projections import metrics
+from aethyr_domain.projections.faults import Backoff
 from aethyr_domain.projections.memory_view import MemoryWorldView
 from aethyr_domain.projections.projection import WorldProjection, apply_event
 from aethyr_domain.projections.queries import (
@@ -274,13 +276,16 @@ class BrokenViewError(RuntimeError):
     """A fault of the view that is not transient."""
 
 
-def test_a_failing_view_stops_the_follower_and_stop_re_raises(make_view: MakeView) -> None:
-    """With the follower's queue full (tiny batches, many ready events) a view error
-    must still end the follower promptly and reach the caller."""
+def test_a_failing_view_is_reported_and_stop_still_ends_the_follower_promptly(
+    make_view: MakeView,
+) -> None:
+    """With the follower's queue full (tiny batches, many ready events) a view error is
+    reported instead of ending the follower (see test_faults.py), and ``stop()`` still
+    ends the thread promptly, from its backoff wait, without raising."""
     world = World(env=FAST_ENV)
     live = play(world, steps=SETUP)
     view = make_view()
-    service = ProjectionService(world, view, max_batch=1)
+    service = ProjectionService(world, view, max_batch=1, backoff=Backoff(60.0, 60.0))
     gated = GatedProjection(view)
     service.projection = gated
     service.start()
@@ -296,10 +301,12 @@ def test_a_failing_view_stops_the_follower_and_stop_re_raises(make_view: MakeVie
     gated.process_event = broken  # type: ignore[method-assign]
     gated.process_events = broken  # type: ignore[method-assign]
     gated.gate.set()
-    with pytest.raises(BrokenViewError, match="disk on fire"):
-        service.wait(world.recorder.max_notification_id(), timeout=10)
-    with pytest.raises(BrokenViewError):
-        service.stop()
+    with pytest.raises(TimeoutError, match=r"stuck: .*BrokenViewError: disk on fire"):
+        service.wait(world.recorder.max_notification_id(), timeout=2)
+    assert service.fault is not None and service.fault.retry_in == 60.0
+    started = time.monotonic()
+    service.stop()  # wakes the 60 s backoff wait
+    assert time.monotonic() - started < 10
     assert service._thread is not None and not service._thread.is_alive()
 
 
