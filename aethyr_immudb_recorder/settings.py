@@ -45,6 +45,8 @@ class ImmudbSettings:
     poll_interval: float = 0.05
     session_keepalive: float = 30.0
     max_message_length: int = 64 * 1024 * 1024
+    sync_frequency_ms: int | None = None
+    group_commit: bool = True
 
     @property
     def address(self) -> str:
@@ -93,6 +95,10 @@ class ImmudbSettings:
             max_message_length=reader.get(
                 F.IMMUDB_MAX_MESSAGE_LENGTH, cls.max_message_length, _positive_int
             ),
+            sync_frequency_ms=reader.get(
+                F.IMMUDB_SYNC_FREQUENCY_MS, cls.sync_frequency_ms, _positive_int
+            ),
+            group_commit=reader.get(F.IMMUDB_GROUP_COMMIT, cls.group_commit, _bool),
         )
 
 
