@@ -206,6 +206,7 @@ class Committer:
                         pending.finish(error=exc)
                     return
                 self._forget(live)
+                self.datastore.metrics.retries.labels(reason="modified").inc()
                 if attempts > 2:
                     time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempts)))  # noqa: S311
                 continue

@@ -67,11 +67,11 @@ def from_u64(raw: bytes) -> int:
 
 def version_key(version: int) -> bytes:
     """The order-preserving 8 bytes of a signed 64-bit version."""
-    return _U64.pack(version ^ _SIGN)
+    return _U64.pack(version + _SIGN)
 
 
 def version_from_key(raw: bytes) -> int:
-    return int(_U64.unpack(raw)[0]) ^ _SIGN
+    return int(_U64.unpack(raw)[0]) - _SIGN
 
 
 @dataclass(frozen=True)

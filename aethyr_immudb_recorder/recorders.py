@@ -66,6 +66,7 @@ from aethyr_immudb_recorder.keys import (
     join_entries,
     oid_key,
     u64,
+    version_from_key,
     version_key,
 )
 
@@ -565,7 +566,7 @@ def _by_version(record: Record) -> int:
 
 
 def _version_of(key: bytes, base_length: int) -> int:
-    return from_u64(key[base_length - 8 : base_length]) ^ (1 << 63)
+    return version_from_key(key[base_length - 8 : base_length])
 
 
 def _wrong_type(field: str, expected: str, value: object) -> DataError:
