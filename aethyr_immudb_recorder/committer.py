@@ -198,7 +198,7 @@ class Committer:
             counter = self._read_counter() if self._needs_counter(live) else None
             request, ids, last = self._request(live, counter)
             try:
-                tx = self.datastore.run("insert_events", lambda s: self._send(s, request))
+                tx = self.datastore.run("insert_events", lambda s, r=request: self._send(s, r))
             except StaleCounterError as exc:
                 attempts += 1
                 if attempts > retries:

@@ -444,7 +444,9 @@ class ImmudbDatastore:
     def kv_scan(self, session: Session, request: Any) -> list[Any]:
         """The entries of a ``ScanRequest`` (at most 2,500); ``[]`` when nothing matches."""
         try:
-            reply = self.stub.Scan(request, metadata=session.metadata, timeout=self.settings.timeout)
+            reply = self.stub.Scan(
+                request, metadata=session.metadata, timeout=self.settings.timeout
+            )
         except grpc.RpcError as exc:
             if classify(exc) is ErrorKind.NOT_FOUND:
                 return []

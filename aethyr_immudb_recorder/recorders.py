@@ -284,7 +284,11 @@ class ImmudbAggregateRecorder(ImmudbRecorder, AggregateRecorder):
             # Blobs come highest version first; stop once `limit` events are found
             # that are all above the next blob's highest version.
             for entry, body in self._blobs(
-                prefix, b"", base_length, desc=True, page=(limit or SCAN_LIMIT) + 1,
+                prefix,
+                b"",
+                base_length,
+                desc=True,
+                page=(limit or SCAN_LIMIT) + 1,
                 operation="select_events",
             ):
                 blob_max = _version_of(entry.key, base_length)
@@ -417,9 +421,7 @@ class ImmudbApplicationRecorder(ImmudbAggregateRecorder, ApplicationRecorder):
     def max_notification_id(self) -> int | None:
         self._check_layout()
         key = self.layout.counter
-        entry = self.datastore.run(
-            "max_notification_id", lambda s: self.datastore.kv_get(s, key)
-        )
+        entry = self.datastore.run("max_notification_id", lambda s: self.datastore.kv_get(s, key))
         return None if entry is None else from_u64(entry.value)
 
     def subscribe(

@@ -39,6 +39,7 @@ from aethyr_immudb_recorder.recorders import (
     table_identifier,
 )
 
+
 def tracking_table_ddl(table: str) -> str:
     """The statement that creates a SQL tracking table."""
     return (

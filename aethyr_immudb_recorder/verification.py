@@ -220,13 +220,11 @@ def _describe(records: list[Record]) -> str:
     return f"{ids} (aggregate {str(first.originator_id)!r}, version {first.originator_version})"
 
 
-def _entries(
-    datastore: ImmudbDatastore, prefix: bytes, seek: bytes
-) -> Iterator[Any]:
+def _entries(datastore: ImmudbDatastore, prefix: bytes, seek: bytes) -> Iterator[Any]:
     """Every entry under ``prefix`` in key order, as the store's reads return them."""
     while True:
         request = schema_pb2.ScanRequest(seekKey=seek, prefix=prefix, limit=SCAN_LIMIT)
-        page = datastore.run("verify_scan", lambda s: datastore.kv_scan(s, request))
+        page = datastore.run("verify_scan", lambda s, r=request: datastore.kv_scan(s, r))
         yield from page
         if len(page) < SCAN_LIMIT:
             return

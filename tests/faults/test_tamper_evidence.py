@@ -16,8 +16,8 @@ from eventsourcing.persistence import StoredEvent
 from aethyr_domain.cli import main
 from aethyr_domain.commands import CreateRoom, UpdateRoomDescription
 from aethyr_domain.event_store import open_world
-from aethyr_immudb_recorder.launcher import ImmudbServer
 from aethyr_immudb_recorder.keys import WHOLE, encode_record
+from aethyr_immudb_recorder.launcher import ImmudbServer
 from aethyr_immudb_recorder.verification import TamperedRowError, compare_blob
 from tests.faults.support import immudb_config, write_config_file
 
@@ -112,9 +112,17 @@ def test_a_blob_that_differs_from_its_proven_value_is_named():
     body = encode_record(7, event, "r\u00e9", False)
     value = WHOLE + body
     (record,) = compare_blob(b"k", 9, value, value)
-    assert (record.notification_id, record.originator_id, record.state) == (7, "r\u00e9", b'{"a":1}')
-    tampered = WHOLE + encode_record(7, StoredEvent("r\u00e9", 2, "t:X", b'{"a":2}'), "r\u00e9", False)
-    with pytest.raises(TamperedRowError, match=r"notification ids 7-7 .*'r\u00e9'.*version 2.*tx 9"):
+    assert (record.notification_id, record.originator_id, record.state) == (
+        7,
+        "r\u00e9",
+        b'{"a":1}',
+    )
+    tampered = WHOLE + encode_record(
+        7, StoredEvent("r\u00e9", 2, "t:X", b'{"a":2}'), "r\u00e9", False
+    )
+    with pytest.raises(
+        TamperedRowError, match=r"notification ids 7-7 .*'r\u00e9'.*version 2.*tx 9"
+    ):
         compare_blob(b"k", 9, tampered, value)
     with pytest.raises(TamperedRowError, match="cannot be decoded"):
         compare_blob(b"k", 9, WHOLE + b"\x00", WHOLE + b"\x00")
