@@ -98,7 +98,7 @@ def _entries(datastore: ImmudbDatastore, prefix: bytes) -> list[tuple[bytes, byt
         seek = page[-1].key
 
 
-class Interrupt(Exception):
+class InterruptError(Exception):
     pass
 
 
@@ -130,13 +130,15 @@ def test_upgrade_keeps_ids_order_versions_and_resumes_identically(stores: Any) -
     def stop_after_three(table: str, last: int) -> None:
         seen.append(last)
         if len(seen) == 3:
-            raise Interrupt
+            raise InterruptError
 
-    with pytest.raises(Interrupt):
+    with pytest.raises(InterruptError):
         upgrade_store(interrupted, chunk=40, progress=stop_after_three)
     assert seen == [40, 80, 120]
     with pytest.raises(StoreNeedsUpgradeError):  # no marker yet: still refused
-        ImmudbApplicationRecorder(datastore=interrupted, events_table_name="app_events").create_table()
+        ImmudbApplicationRecorder(
+            datastore=interrupted, events_table_name="app_events"
+        ).create_table()
 
     resumed = upgrade_store(interrupted, chunk=40)
     events_report = next(t for t in resumed.tables if t.table == "app_events")
@@ -151,7 +153,8 @@ def test_upgrade_keeps_ids_order_versions_and_resumes_identically(stores: Any) -
     assert [n.id for n in notifications] == list(range(1, len(rows) + 1))
     got = [(n.originator_id, n.originator_version, n.topic, n.state) for n in notifications]
     assert got == rows
-    assert all(type(n.originator_id) is type(r[0]) for n, r in zip(notifications, rows, strict=True))
+    types = [type(r[0]) for r in rows]
+    assert [type(n.originator_id) for n in notifications] == types
     oid = rows[0][0]
     assert [e.originator_version for e in recorder.select_events(oid)] == list(range(1, 61))
     assert [e.originator_version for e in recorder.select_events("room-1", gt=5, lte=8)] == [
