@@ -33,6 +33,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from functools import partial
 
 from eventsourcing.persistence import IntegrityError, PersistenceError
 from immudb.grpc import schema_pb2
@@ -198,7 +199,7 @@ class Committer:
             counter = self._read_counter() if self._needs_counter(live) else None
             request, ids, last = self._request(live, counter)
             try:
-                tx = self.datastore.run("insert_events", lambda s, r=request: self._send(s, r))
+                tx = self.datastore.run("insert_events", partial(self._send, request))
             except StaleCounterError as exc:
                 attempts += 1
                 if attempts > retries:
@@ -233,7 +234,7 @@ class Committer:
                 pending.finish(ids=pending_ids)
             return
 
-    def _send(self, session: Session, request: object) -> int:
+    def _send(self, request: object, session: Session) -> int:
         self.requests += 1
         return self.datastore.kv_set(session, request)
 

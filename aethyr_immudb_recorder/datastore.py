@@ -453,6 +453,14 @@ class ImmudbDatastore:
             raise
         return list(reply.entries)
 
+    def scan(self, request: Any, operation: str = "scan") -> list[Any]:
+        """:meth:`kv_scan` through :meth:`run` (retries, error translation)."""
+        return self.run(operation, lambda session: self.kv_scan(session, request))
+
+    def set(self, request: Any, operation: str = "set") -> int:
+        """:meth:`kv_set` through :meth:`run`; the new tx id."""
+        return self.run(operation, lambda session: self.kv_set(session, request))
+
     def current_state(self) -> Any:
         """The database's ``ImmutableState``: latest committed tx id and its hash (one RPC)."""
 

@@ -196,7 +196,7 @@ def _upgrade_events(
             break
         request = _chunk_request(layout, progress_key, rows, last_tx, with_log=with_log)
         try:
-            datastore.run("upgrade_insert", lambda s, r=request: datastore.kv_set(s, r))
+            datastore.set(request, "upgrade_insert")
         except StaleCounterError:  # another upgrade runs at the same time: read again
             continue
         report.copied += len(rows)
@@ -278,7 +278,7 @@ def _records(
     seek = prefix
     while True:
         request = schema_pb2.ScanRequest(seekKey=seek, prefix=prefix, limit=SCAN_LIMIT)
-        page = datastore.run("upgrade_scan", lambda s, r=request: datastore.kv_scan(s, r))
+        page = datastore.scan(request, "upgrade_scan")
         for entry in page:
             key = bytes(entry.key)
             base = base_length(key)
@@ -325,7 +325,7 @@ def _check(
 
 def _read_split(datastore: ImmudbDatastore, key: bytes, base: int) -> bytes:
     request = schema_pb2.ScanRequest(seekKey=key[:-1], prefix=key, limit=SCAN_LIMIT)
-    entries = datastore.run("upgrade_scan", lambda s, r=request: datastore.kv_scan(s, r))
+    entries = datastore.scan(request, "upgrade_scan")
     ((_, body),) = join_entries(entries, base)
     return body
 

@@ -224,7 +224,7 @@ def _entries(datastore: ImmudbDatastore, prefix: bytes, seek: bytes) -> Iterator
     """Every entry under ``prefix`` in key order, as the store's reads return them."""
     while True:
         request = schema_pb2.ScanRequest(seekKey=seek, prefix=prefix, limit=SCAN_LIMIT)
-        page = datastore.run("verify_scan", lambda s, r=request: datastore.kv_scan(s, r))
+        page = datastore.scan(request, "verify_scan")
         yield from page
         if len(page) < SCAN_LIMIT:
             return
