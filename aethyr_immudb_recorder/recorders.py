@@ -32,7 +32,7 @@ naming ``aethyr-es store upgrade`` (:mod:`aethyr_immudb_recorder.upgrade`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -229,13 +229,17 @@ class ImmudbAggregateRecorder(ImmudbRecorder, AggregateRecorder):
         base_length: int,
         *,
         desc: bool = False,
-        page: int = SCAN_LIMIT,
+        page: int | Callable[[], int] = SCAN_LIMIT,
         operation: str,
     ) -> Iterator[tuple[Any, bytes]]:
-        """``(entry, body)`` of each blob under ``prefix`` after ``seek``, page by page."""
-        page = max(1, min(page, SCAN_LIMIT))
+        """``(entry, body)`` of each blob under ``prefix`` after ``seek``, page by page.
+
+        ``page`` is the number of entries per ``Scan``, or a function giving the next
+        page's size (readers that can estimate how many blobs they still need).
+        """
         while True:
-            request = _ScanRequest(seekKey=seek, prefix=prefix, desc=desc, limit=page)
+            size = max(1, min(page() if callable(page) else page, SCAN_LIMIT))
+            request = _ScanRequest(seekKey=seek, prefix=prefix, desc=desc, limit=size)
             entries = self._scan(request, operation)
             ordered = entries[::-1] if desc else entries
             blobs = join_entries(ordered, base_length)
@@ -245,7 +249,7 @@ class ImmudbAggregateRecorder(ImmudbRecorder, AggregateRecorder):
                 if not body and entry.value[:1] == bytes([FIRST_OF]):
                     body = self._read_split(entry.key, base_length, operation)
                 yield entry, body
-            if len(entries) < page:
+            if len(entries) < size:
                 return
             seek = entries[-1].key
 
@@ -390,14 +394,28 @@ class ImmudbApplicationRecorder(ImmudbAggregateRecorder, ApplicationRecorder):
         wanted = frozenset(topics)
         log = self.layout.log
         found: list[Notification] = []
+        # Blobs hold one transaction each (1 event, or a batch of thousands): read a
+        # few first, then as many as the events per blob seen so far say are needed.
+        seen = [0, 0]  # blobs, events
+
+        def next_page() -> int:
+            if seen[0] == 0:
+                return min(limit, 8)
+            matched = len(found) if wanted else seen[1]  # topic filters match fewer
+            per_blob = max(matched / seen[0], 0.01)
+            return min(int((limit - len(found)) / per_blob) + 2, 1000)
+
         for _, body in self._blobs(
             log,
             log + u64(first - 1),
             len(log) + 8,
-            page=min(limit, 1000),
+            page=next_page,
             operation="select_notifications",
         ):
-            for r in decode_records(body):
+            records = decode_records(body)
+            seen[0] += 1
+            seen[1] += len(records)
+            for r in records:
                 nid = r.notification_id
                 if nid < first:
                     continue
