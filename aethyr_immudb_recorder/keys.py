@@ -32,10 +32,12 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from eventsourcing.persistence import DataError, StoredEvent
+
+from aethyr_immudb_recorder.transcoder import _uuid_from_int
 
 MAX_KEY = 1024
 """immudb's longest key (bytes)."""
@@ -134,9 +136,8 @@ def with_id(record: bytes, notification_id: int) -> bytes:
     return _U64.pack(notification_id) + record[8:]
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """A decoded record."""
+class Record(NamedTuple):
+    """A decoded record (a named tuple: cheap to build by the thousand)."""
 
     notification_id: int
     originator_id: UUID | str
@@ -148,6 +149,7 @@ class Record:
 def decode_records(body: bytes | memoryview) -> list[Record]:
     """Every record of a value body (without its header)."""
     records = []
+    uuids: dict[str, UUID] = {}  # a blob often holds one aggregate's events
     view = memoryview(body)
     pos = 0
     end = len(view)
@@ -170,7 +172,13 @@ def decode_records(body: bytes | memoryview) -> list[Record]:
             pos += n
             if len(state) != n:
                 raise ValueError("truncated state")
-            records.append(Record(nid, UUID(oid) if is_uuid else oid, version, topic, state))
+            if is_uuid:
+                uuid = uuids.get(oid)
+                if uuid is None:
+                    uuid = uuids[oid] = _uuid_from_int(int(oid.replace("-", ""), 16))
+                records.append(Record(nid, uuid, version, topic, state))
+            else:
+                records.append(Record(nid, oid, version, topic, state))
     except (struct.error, ValueError, UnicodeDecodeError) as exc:
         msg = f"an immudb value is not a record blob of this recorder ({exc})"
         raise DataError(msg) from None
