@@ -22,6 +22,7 @@ from aethyr_immudb_recorder.recorders import (
     ImmudbApplicationRecorder,
     ImmudbProcessRecorder,
 )
+from aethyr_immudb_recorder.settings import ImmudbSettings
 from aethyr_immudb_recorder.upgrade import upgrade_store
 from tests.recorder.support import fresh_datastore
 
@@ -183,3 +184,42 @@ def test_an_empty_database_has_nothing_to_upgrade(stores: Any) -> None:
     report = upgrade_store(stores())
     assert report.tables == []
     assert "nothing to do" in report.summary()
+
+
+def test_cli_store_upgrade_then_the_world_opens(tmp_path: Any, capsys: Any) -> None:
+    from aethyr_domain.cli import main
+    from aethyr_domain.event_store import open_world
+    from tests import immudb_harness
+    from tests.faults.support import immudb_config, write_config_file
+
+    server = immudb_harness.server()
+    database = immudb_harness.fresh_database("u")
+    config = immudb_config(server, database, tmp_path)
+    config_file = write_config_file(config, tmp_path / "aethyr.toml")
+    settings = ImmudbSettings(host=server.host, port=server.port, database=database)
+    with ImmudbDatastore(settings) as datastore:
+
+        def build(session: Any) -> None:
+            datastore.execute(session, OLD_EVENTS_DDL.format(t="world_events"))
+            datastore.execute(
+                session,
+                "INSERT INTO world_events (originator_id, originator_id_is_uuid, "
+                "originator_version, topic, state) VALUES ('room-x', false, 1, 't:E', x'7b7d')",
+            )
+
+        datastore.run("old_store", build, write=True)
+
+    assert main(["world", "--json", "--config", str(config_file)]) == 2
+    assert "aethyr-es store upgrade" in capsys.readouterr().err
+
+    assert main(["store", "upgrade", "--config", str(config_file)]) == 0
+    out = capsys.readouterr().out
+    assert "world_events (events): 1 row(s), copied 1 now" in out
+    app = open_world(config)
+    try:
+        assert app.recorder.max_notification_id() == 1
+        assert [e.originator_version for e in app.recorder.select_events("room-x")] == [1]
+    finally:
+        app.close()
+    assert main(["store", "upgrade", "--config", str(config_file)]) == 0
+    assert "already upgraded" in capsys.readouterr().out
