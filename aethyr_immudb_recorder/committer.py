@@ -199,7 +199,9 @@ class Committer:
             counter = self._read_counter() if self._needs_counter(live) else None
             request, ids, last = self._request(live, counter)
             try:
-                tx = self.datastore.run("insert_events", partial(self._send, request))
+                tx = self.datastore.run(
+                    "insert_events", partial(self._send, request), write=True, lock=False
+                )
             except StaleCounterError as exc:
                 attempts += 1
                 if attempts > retries:

@@ -316,10 +316,19 @@ class ImmudbDatastore:
 
     # -- retries ---------------------------------------------------------------
 
-    def run(self, operation: str, func: Callable[[Session], T], *, write: bool = False) -> T:
+    def run(
+        self,
+        operation: str,
+        func: Callable[[Session], T],
+        *,
+        write: bool = False,
+        lock: bool | None = None,
+    ) -> T:
         """Run ``func(session)`` with retries and error translation.
 
-        Writers hold the database's writer lock for the whole call. A
+        ``write`` counts the call as a write in the metrics. SQL writers also hold
+        the database's writer lock for the whole call (``lock`` defaults to
+        ``write``; KV writes pass ``lock=False``: their preconditions order them). A
         :class:`~eventsourcing.persistence.PersistenceError` raised by ``func``
         itself (e.g. an ``IntegrityError`` from a tracking check) passes through
         untouched and is never retried.
@@ -327,9 +336,11 @@ class ImmudbDatastore:
         conflicts = 0
         transient = 0
         started = time.perf_counter()
+        if lock is None:
+            lock = write
         while True:
             try:
-                if write:
+                if lock:
                     with self.writer_lock, self.session() as session:
                         result = func(session)
                 else:
@@ -357,7 +368,8 @@ class ImmudbDatastore:
                     time.sleep(delay)
                     continue
                 error = translate(exc, operation)
-                self._count_error(kind)
+                if kind is not ErrorKind.MODIFIED:  # the committer re-reads and retries it
+                    self._count_error(kind)
                 raise error from exc
             except PersistenceError as exc:
                 self._count_error_for(exc)
@@ -458,8 +470,10 @@ class ImmudbDatastore:
         return self.run(operation, lambda session: self.kv_scan(session, request))
 
     def set(self, request: Any, operation: str = "set") -> int:
-        """:meth:`kv_set` through :meth:`run`; the new tx id."""
-        return self.run(operation, lambda session: self.kv_set(session, request))
+        """:meth:`kv_set` through :meth:`run` (a write, without the SQL writer lock); the tx id."""
+        return self.run(
+            operation, lambda session: self.kv_set(session, request), write=True, lock=False
+        )
 
     def current_state(self) -> Any:
         """The database's ``ImmutableState``: latest committed tx id and its hash (one RPC)."""
