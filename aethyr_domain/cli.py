@@ -13,6 +13,8 @@ Commands (each takes ``--config FILE`` and honours ``AETHYR_*``; see
 * ``migrate DUMP.json``: import a world dump into the event store (idempotent).
 * ``verify [--aggregate ID]``: check what the store returns against immudb's proofs and
   that the server's history extends the trusted state kept in ``immudb_state_file``.
+* ``store upgrade``: copy an immudb store from the SQL layout of earlier versions into
+  the KV layout (:mod:`aethyr_immudb_recorder.upgrade`; resumable, checked).
 
 Failures an operator can fix are one line, ``aethyr-es: <message>``, and exit code 2
 (never a traceback): bad configuration, unreadable or non-UTF-8 input, a store that
@@ -599,6 +601,37 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ store
+def _store_upgrade(args: argparse.Namespace) -> int:
+    """Copy an immudb store from the SQL layout into the KV layout (resumable)."""
+    from eventsourcing.utils import Environment
+
+    from aethyr_domain.application import World
+    from aethyr_immudb_recorder.factory import ImmudbFactory
+    from aethyr_immudb_recorder.upgrade import UpgradeError, upgrade_store
+
+    config = _config(args)
+    if config.event_store != "immudb":
+        raise CliError(
+            f"store upgrade needs event_store = immudb (configured: {config.event_store})"
+        )
+    factory = ImmudbFactory(Environment(name=World.name, env=config.eventsourcing_env()))
+    try:
+        report = upgrade_store(
+            factory.datastore,
+            progress=lambda table, last: print(f"  {table}: copied up to id {last}", flush=True),
+        )
+    except UpgradeError as exc:
+        print(f"aethyr-es store upgrade: FAILED: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        raise CliError(f"cannot upgrade the store: {type(exc).__name__}: {exc}") from None
+    finally:
+        factory.close()
+    print(report.summary())
+    return 0
+
+
 # ------------------------------------------------------------------- main
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -649,6 +682,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("--aggregate", metavar="ID", help="verify one aggregate's events only")
     verify.set_defaults(func=_verify)
+    store = sub.add_parser("store", help="maintenance of the immudb event store")
+    store_sub = store.add_subparsers(dest="store_command", required=True)
+    store_sub.add_parser(
+        "upgrade",
+        parents=[common],
+        help="copy a store in the SQL layout of earlier versions into the KV layout "
+        "(keeps ids, order and versions; checks counts and hashes; resumable)",
+    ).set_defaults(func=_store_upgrade)
     return parser
 
 

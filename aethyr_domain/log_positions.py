@@ -18,12 +18,13 @@ store (``event_store``)           ``TX`` is
                                   transactions of their own to name)
 ================================  ================================================
 
-On immudb the mapping uses the server's time travel: ``SELECT ... FROM t
-UNTIL TX n`` reads the events table as it was after transaction ``n``, so the
-highest notification id visible there is where the replay stops
-(:func:`notification_id_at`). The reverse, which transaction committed an
-event (:func:`transaction_ids`, shown by ``history``), is a binary search over
-the same query: the smallest ``n`` whose table already holds the event.
+On immudb the mapping uses the history of the recorder's notification counter:
+every batch rewrites it once, so its revisions are the log's lengths in commit
+order, each with the transaction that wrote it. The highest id committed by
+transaction ``n`` is where the replay stops (:func:`notification_id_at`); the
+reverse, which transaction committed an event (:func:`transaction_ids`, shown
+by ``history``), is the first revision that reaches the id (both binary searches
+in the recorder).
 """
 
 from __future__ import annotations
@@ -50,19 +51,6 @@ def immudb_recorder(app: Application[Any]) -> ImmudbApplicationRecorder | None:
     return recorder if isinstance(recorder, module.ImmudbApplicationRecorder) else None
 
 
-def _max_id_until(recorder: ImmudbApplicationRecorder, tx: int) -> int:
-    """The highest notification id committed in transactions ``<= tx`` (0 if none)."""
-    sql = (
-        f"SELECT notification_id FROM {recorder.events_table_name} "  # noqa: S608 - checked name
-        "UNTIL TX @tx ORDER BY notification_id DESC LIMIT 1"
-    )
-    datastore = recorder.datastore
-    rows = datastore.run(
-        "select_notification_at_tx", lambda s: datastore.query(s, sql, {"tx": int(tx)})
-    )
-    return int(rows[0][0]) if rows else 0
-
-
 def current_transaction_id(app: Application[Any]) -> int | None:
     """The database's latest immudb transaction id, or ``None`` when not on immudb."""
     recorder = immudb_recorder(app)
@@ -84,50 +72,30 @@ def notification_id_at(app: Application[Any], tx: int) -> int:
         return tx
     if tx == 0:
         return 0
-    return _max_id_until(recorder, min(tx, recorder.datastore.current_tx_id()))
+    return recorder.notification_id_at_tx(tx)
 
 
 def transaction_ids(app: Application[Any], notification_ids: Iterable[int]) -> dict[int, int]:
     """For each notification id, the immudb transaction that committed it.
 
     Empty on stores other than immudb. Each id costs a binary search of
-    ``log2(transactions)`` small time-travel queries; ids are searched in
+    ``log2(batches)`` reads of the counter's revisions; ids are searched in
     ascending order, each search starting where the previous one ended.
     """
     recorder = immudb_recorder(app)
     if recorder is None:
         return {}
-    found: dict[int, int] = {}
-    low = 1
-    high = recorder.datastore.current_tx_id()
-    for notification_id in sorted(set(notification_ids)):
-        lo, hi = low, high
-        if _max_id_until(recorder, hi) < notification_id:
-            continue  # not committed (yet)
-        while lo < hi:  # smallest tx whose table holds notification_id
-            mid = (lo + hi) // 2
-            if _max_id_until(recorder, mid) >= notification_id:
-                hi = mid
-            else:
-                lo = mid + 1
-        found[notification_id] = lo
-        low = lo
-    return found
+    return recorder.transaction_ids(list(notification_ids))
 
 
 def stream_positions(app: Application[Any], object_id: str) -> dict[int, int]:
     """``{originator_version: notification_id}`` of the events of one stream."""
     recorder = immudb_recorder(app)
     if recorder is not None:
-        sql = (
-            "SELECT originator_version, notification_id "  # noqa: S608 - checked name
-            f"FROM {recorder.events_table_name} WHERE originator_id = @id"
-        )
-        datastore = recorder.datastore
-        rows = datastore.run(
-            "select_stream_positions", lambda s: datastore.query(s, sql, {"id": object_id})
-        )
-        return {int(version): int(nid) for version, nid in rows}
+        return {
+            record.originator_version: record.notification_id
+            for record, _ in recorder.select_records(object_id)
+        }
     # The other stores: one pass over the log (small demo and test stores).
     return {
         notification.originator_version: notification.id

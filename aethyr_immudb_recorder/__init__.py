@@ -7,7 +7,12 @@ concrete infrastructure factory, :class:`ImmudbFactory` (also as ``Factory``).
 """
 
 from aethyr_immudb_recorder.datastore import ImmudbDatastore
-from aethyr_immudb_recorder.errors import BatchTooLargeError, ConfigurationError
+from aethyr_immudb_recorder.errors import (
+    BatchTooLargeError,
+    ConfigurationError,
+    StaleCounterError,
+    StoreNeedsUpgradeError,
+)
 from aethyr_immudb_recorder.factory import ImmudbFactory
 from aethyr_immudb_recorder.metrics import Metrics, metrics_for
 from aethyr_immudb_recorder.recorders import (
@@ -17,6 +22,7 @@ from aethyr_immudb_recorder.recorders import (
     ImmudbTrackingRecorder,
 )
 from aethyr_immudb_recorder.settings import ImmudbSettings
+from aethyr_immudb_recorder.sql_tracking import ImmudbSQLTrackingRecorder
 from aethyr_immudb_recorder.subscription import ImmudbSubscription
 
 Factory = ImmudbFactory
@@ -32,9 +38,12 @@ __all__ = [
     "ImmudbDatastore",
     "ImmudbFactory",
     "ImmudbProcessRecorder",
+    "ImmudbSQLTrackingRecorder",
     "ImmudbSettings",
     "ImmudbSubscription",
     "ImmudbTrackingRecorder",
     "Metrics",
+    "StaleCounterError",
+    "StoreNeedsUpgradeError",
     "metrics_for",
 ]

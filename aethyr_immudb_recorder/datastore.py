@@ -18,10 +18,17 @@
   with bounded exponential backoff (``IMMUDB_MAX_RETRIES``,
   ``IMMUDB_RETRY_DELAY``, ``IMMUDB_RETRY_MAX_DELAY``), then translates the
   error (:mod:`aethyr_immudb_recorder.errors`). ``IntegrityError`` is never retried.
-* serialises writers in the process with one lock per immudb database
-  (:func:`writer_lock`): every read-write transaction in an immudb database
-  reads the maximum primary key of every ``AUTO_INCREMENT`` table, so
-  concurrent writers would otherwise mostly conflict with each other.
+* offers the KV calls the recorders use (:meth:`ImmudbDatastore.kv_set`,
+  :meth:`~ImmudbDatastore.kv_get`, :meth:`~ImmudbDatastore.kv_scan`) next to the
+  SQL ones the read-model views use (:meth:`ImmudbDatastore.query`,
+  :meth:`~ImmudbDatastore.transaction`);
+* applies ``IMMUDB_SYNC_FREQUENCY_MS`` to the database (at creation, or with
+  ``UpdateDatabaseV2`` when it differs) and reads its ``maxTxEntries`` once;
+* serialises SQL writers in the process with one lock per immudb database
+  (:func:`writer_lock`; ``run(..., write=True)``): every SQL read-write
+  transaction reads the maximum primary key of every ``AUTO_INCREMENT`` table,
+  so concurrent SQL writers would otherwise mostly conflict. KV writes do not
+  take it (their preconditions do that job).
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from aethyr_immudb_recorder.errors import (
     RETRYABLE,
     ErrorKind,
     classify,
+    details_of,
     translate,
 )
 from aethyr_immudb_recorder.metrics import Metrics, metrics_for
@@ -131,6 +139,8 @@ class ImmudbDatastore:
         self._closed = False
         self._database_checked = False
         self._ensured_tables: set[str] = set()
+        self._database_tuned = False
+        self.max_tx_entries = settings.max_tx_entries
 
     def __repr__(self) -> str:
         s = self.settings
@@ -180,6 +190,9 @@ class ImmudbDatastore:
             raise
         self._database_checked = True
         _warn_if_default_password(self.settings)
+        if database is None and not self._database_tuned:
+            self._database_tuned = True
+            self._tune_database(response.sessionID)
         self.metrics.sessions_opened.inc()
         return Session(response.sessionID)
 
@@ -190,6 +203,8 @@ class ImmudbDatastore:
             settings = schema_pb2.DatabaseNullableSettings(
                 maxTxEntries=schema_pb2.NullableUint32(value=self.settings.max_tx_entries)
             )
+            if self.settings.sync_frequency_ms is not None:
+                settings.syncFrequency.value = self.settings.sync_frequency_ms
             request = schema_pb2.CreateDatabaseRequest(
                 name=self.settings.database, settings=settings, ifNotExists=True
             )
@@ -200,6 +215,48 @@ class ImmudbDatastore:
         finally:
             self._close_session(admin)
         self._database_checked = True
+
+    def _tune_database(self, session_id: str) -> None:
+        """Read the database's ``maxTxEntries``; apply ``IMMUDB_SYNC_FREQUENCY_MS`` if it differs.
+
+        ``UpdateDatabaseV2`` needs an admin of the database; without the right a
+        warning is logged and the database keeps its setting.
+        """
+        metadata = (("sessionid", session_id),)
+        timeout = self.settings.timeout
+        try:
+            current = self.stub.GetDatabaseSettingsV2(
+                schema_pb2.DatabaseSettingsRequest(), metadata=metadata, timeout=timeout
+            ).settings
+        except grpc.RpcError as exc:
+            logger.warning("cannot read the immudb database settings: %s", details_of(exc))
+            return
+        if current.HasField("maxTxEntries"):
+            self.max_tx_entries = int(current.maxTxEntries.value)
+        wanted = self.settings.sync_frequency_ms
+        if wanted is None or int(current.syncFrequency.value) == wanted:
+            return
+        settings = schema_pb2.DatabaseNullableSettings()
+        settings.syncFrequency.value = wanted
+        try:
+            self.stub.UpdateDatabaseV2(
+                schema_pb2.UpdateDatabaseRequest(
+                    database=self.settings.database, settings=settings
+                ),
+                metadata=metadata,
+                timeout=timeout,
+            )
+            logger.info(
+                "set syncFrequency of immudb database %r to %d ms",
+                self.settings.database,
+                wanted,
+            )
+        except grpc.RpcError as exc:
+            logger.warning(
+                "cannot set syncFrequency of immudb database %r: %s",
+                self.settings.database,
+                details_of(exc),
+            )
 
     def _close_session(self, session: Session) -> None:
         stub = self._stub
@@ -259,10 +316,19 @@ class ImmudbDatastore:
 
     # -- retries ---------------------------------------------------------------
 
-    def run(self, operation: str, func: Callable[[Session], T], *, write: bool = False) -> T:
+    def run(
+        self,
+        operation: str,
+        func: Callable[[Session], T],
+        *,
+        write: bool = False,
+        lock: bool | None = None,
+    ) -> T:
         """Run ``func(session)`` with retries and error translation.
 
-        Writers hold the database's writer lock for the whole call. A
+        ``write`` counts the call as a write in the metrics. SQL writers also hold
+        the database's writer lock for the whole call (``lock`` defaults to
+        ``write``; KV writes pass ``lock=False``: their preconditions order them). A
         :class:`~eventsourcing.persistence.PersistenceError` raised by ``func``
         itself (e.g. an ``IntegrityError`` from a tracking check) passes through
         untouched and is never retried.
@@ -270,9 +336,11 @@ class ImmudbDatastore:
         conflicts = 0
         transient = 0
         started = time.perf_counter()
+        if lock is None:
+            lock = write
         while True:
             try:
-                if write:
+                if lock:
                     with self.writer_lock, self.session() as session:
                         result = func(session)
                 else:
@@ -300,7 +368,8 @@ class ImmudbDatastore:
                     time.sleep(delay)
                     continue
                 error = translate(exc, operation)
-                self._count_error(kind)
+                if kind is not ErrorKind.MODIFIED:  # the committer re-reads and retries it
+                    self._count_error(kind)
                 raise error from exc
             except PersistenceError as exc:
                 self._count_error_for(exc)
@@ -364,6 +433,47 @@ class ImmudbDatastore:
         finally:
             if not committed:
                 tx.rollback()
+
+    # -- KV --------------------------------------------------------------------
+
+    def kv_set(self, session: Session, request: Any) -> int:
+        """Send a prepared ``SetRequest`` (KVs and preconditions); the new tx id."""
+        header = self.stub.Set(request, metadata=session.metadata, timeout=self.settings.timeout)
+        return int(header.id)
+
+    def kv_get(
+        self, session: Session, key: bytes, *, at_revision: int = 0, at_tx: int = 0
+    ) -> Any | None:
+        """The ``Entry`` of ``key`` (its latest value, or one revision), ``None`` if absent."""
+        request = schema_pb2.KeyRequest(key=key, atRevision=at_revision, atTx=at_tx)
+        try:
+            return self.stub.Get(request, metadata=session.metadata, timeout=self.settings.timeout)
+        except grpc.RpcError as exc:
+            if classify(exc) is ErrorKind.NOT_FOUND:
+                return None
+            raise
+
+    def kv_scan(self, session: Session, request: Any) -> list[Any]:
+        """The entries of a ``ScanRequest`` (at most 2,500); ``[]`` when nothing matches."""
+        try:
+            reply = self.stub.Scan(
+                request, metadata=session.metadata, timeout=self.settings.timeout
+            )
+        except grpc.RpcError as exc:
+            if classify(exc) is ErrorKind.NOT_FOUND:
+                return []
+            raise
+        return list(reply.entries)
+
+    def scan(self, request: Any, operation: str = "scan") -> list[Any]:
+        """:meth:`kv_scan` through :meth:`run` (retries, error translation)."""
+        return self.run(operation, lambda session: self.kv_scan(session, request))
+
+    def set(self, request: Any, operation: str = "set") -> int:
+        """:meth:`kv_set` through :meth:`run` (a write, without the SQL writer lock); the tx id."""
+        return self.run(
+            operation, lambda session: self.kv_set(session, request), write=True, lock=False
+        )
 
     def current_state(self) -> Any:
         """The database's ``ImmutableState``: latest committed tx id and its hash (one RPC)."""

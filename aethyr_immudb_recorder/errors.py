@@ -9,7 +9,14 @@ it into the matching exception of :mod:`eventsourcing.persistence`
 ==================  =================================  ==========================================
 kind                details() contains / gRPC code     outcome
 ==================  =================================  ==========================================
-integrity           key already exists                 IntegrityError, never retried
+integrity           key already exists (SQL), or       IntegrityError, never retried
+                    FAILED_PRECONDITION KeyMustNotExist
+                    (KV: an event key is taken)
+modified            FAILED_PRECONDITION                the recorder re-reads the counter or
+                    KeyNotModifiedAfterTxID            tracking key and tries again (a
+                                                       StaleCounterError when that runs out)
+not_found           key not found (a KV read)          the reader's "absent", never raised
+duplicate_keys      duplicated keys ... single batch   IntegrityError (the recorder checks first)
 conflict            tx read conflict (MVCC)            retried with jittered backoff
 session             session not found / no session     session reopened, retried
 unavailable         UNAVAILABLE                        retried, then OperationalError
@@ -47,6 +54,9 @@ class ErrorKind(enum.Enum):
     """What an immudb error means for the recorder (see the module docstring)."""
 
     INTEGRITY = "integrity"
+    MODIFIED = "modified"
+    NOT_FOUND = "not_found"
+    DUPLICATE_KEYS = "duplicate_keys"
     CONFLICT = "conflict"
     SESSION = "session"
     UNAVAILABLE = "unavailable"
@@ -65,6 +75,19 @@ RETRYABLE = frozenset({ErrorKind.CONFLICT, ErrorKind.SESSION, ErrorKind.UNAVAILA
 
 class ConfigurationError(InfrastructureFactoryError, ValueError):
     """A configuration value is missing or invalid; the message names the keys looked for."""
+
+
+class StaleCounterError(OperationalError):
+    """Other writers kept moving the notification counter (or a tracking key) past
+    ``IMMUDB_CONFLICT_RETRIES`` attempts; nothing of this batch was written."""
+
+
+class StoreNeedsUpgradeError(ProgrammingError):
+    """The database holds this table in the SQL layout of earlier versions.
+
+    Run ``aethyr-es store upgrade`` (or :func:`aethyr_immudb_recorder.upgrade.upgrade_store`)
+    to copy it into the KV layout first.
+    """
 
 
 class BatchTooLargeError(DataError):
@@ -93,8 +116,14 @@ def classify(error: grpc.RpcError) -> ErrorKind:
     """Sort an immudb RPC error into one :class:`ErrorKind`."""
     text = details_of(error).lower()
     code = code_of(error)
-    if "key already exists" in text:
+    if "key already exists" in text or "precondition failed: keymustnotexist" in text:
         return ErrorKind.INTEGRITY
+    if "precondition failed: keynotmodifiedaftertx" in text:
+        return ErrorKind.MODIFIED
+    if "key not found" in text:
+        return ErrorKind.NOT_FOUND
+    if "duplicated keys" in text:
+        return ErrorKind.DUPLICATE_KEYS
     if "tx read conflict" in text:
         return ErrorKind.CONFLICT
     if "session not found" in text or "no session found" in text:
@@ -126,6 +155,9 @@ def classify(error: grpc.RpcError) -> ErrorKind:
 _EXCEPTION_TYPES: dict[ErrorKind, type[PersistenceError]] = {
     ErrorKind.INTEGRITY: IntegrityError,
     ErrorKind.CONFLICT: OperationalError,
+    ErrorKind.MODIFIED: StaleCounterError,
+    ErrorKind.NOT_FOUND: ProgrammingError,
+    ErrorKind.DUPLICATE_KEYS: IntegrityError,
     ErrorKind.SESSION: OperationalError,
     ErrorKind.UNAVAILABLE: OperationalError,
     ErrorKind.TIMEOUT: OperationalError,
@@ -140,6 +172,11 @@ _EXCEPTION_TYPES: dict[ErrorKind, type[PersistenceError]] = {
 _HINTS: dict[ErrorKind, str] = {
     ErrorKind.INTEGRITY: "a record with the same key already exists; nothing was written",
     ErrorKind.CONFLICT: "concurrent writers kept conflicting; retries exhausted",
+    ErrorKind.MODIFIED: (
+        "another writer moved the notification counter or tracking key since it was read"
+    ),
+    ErrorKind.NOT_FOUND: "the key does not exist",
+    ErrorKind.DUPLICATE_KEYS: "the same key twice in one write; nothing was written",
     ErrorKind.SESSION: "the immudb session could not be renewed; retries exhausted",
     ErrorKind.UNAVAILABLE: "immudb server unavailable; retries exhausted",
     ErrorKind.TIMEOUT: "immudb call timed out or was cancelled (IMMUDB_TIMEOUT)",

@@ -60,6 +60,8 @@ class ImmudbFactory(InfrastructureFactory[ImmudbTrackingRecorder]):
     IMMUDB_SESSION_KEEPALIVE = "IMMUDB_SESSION_KEEPALIVE"
     IMMUDB_MAX_MESSAGE_LENGTH = "IMMUDB_MAX_MESSAGE_LENGTH"
     IMMUDB_METRICS_REGISTRY_TOPIC = "IMMUDB_METRICS_REGISTRY_TOPIC"
+    IMMUDB_SYNC_FREQUENCY_MS = "IMMUDB_SYNC_FREQUENCY_MS"
+    IMMUDB_GROUP_COMMIT = "IMMUDB_GROUP_COMMIT"
 
     aggregate_recorder_class = ImmudbAggregateRecorder
     application_recorder_class = ImmudbApplicationRecorder

@@ -1,65 +1,38 @@
-"""Aggregate, application, tracking and process recorders on immudb SQL.
+"""Aggregate, application, tracking and process recorders on immudb's KV store.
 
-Table layout (``{t}`` is the table name the factory chose, e.g. ``world_events``)::
+The key layout is in :mod:`aethyr_immudb_recorder.keys`; how a batch becomes one
+``Set`` request with preconditions, and how concurrent writers share requests, is
+in :mod:`aethyr_immudb_recorder.committer`. In short:
 
-    CREATE TABLE {t} (                                -- events and snapshots
-        notification_id      INTEGER AUTO_INCREMENT,  -- position in the application sequence
-        originator_id        VARCHAR[255] NOT NULL,   -- str(UUID) or the str id
-        originator_id_is_uuid BOOLEAN NOT NULL,       -- type tag: read back as UUID or str
-        originator_version   INTEGER NOT NULL,
-        topic                VARCHAR NOT NULL,
-        state                BLOB NOT NULL,
-        metadata             BLOB,                    -- reserved for eventsourcing 9.6
-        event_id             VARCHAR[36],             -- reserved for eventsourcing 9.6
-        PRIMARY KEY notification_id);
-    CREATE UNIQUE INDEX ON {t}(originator_id, originator_version);
-
-    CREATE TABLE {t} (                                -- tracking: one row per upstream app
-        application_name VARCHAR[255] NOT NULL,
-        notification_id  INTEGER NOT NULL,
-        PRIMARY KEY application_name);
-
-How the guarantees are met:
-
-* A batch of events is one multi-row ``INSERT`` in one ``SQLExec``: atomic.
-  Duplicate ``(originator_id, originator_version)`` keys (in the store or in the
-  batch) fail the whole transaction with ``key already exists`` →
-  ``IntegrityError``; nothing is written.
-* ``AUTO_INCREMENT`` ids start at 1 in an empty table and are allocated inside
-  the writing transaction; two concurrent allocators conflict (``tx read
-  conflict``) and the loser is retried, so committed ids are dense, follow
-  commit order and batches never interleave - across threads (also serialised
-  by the datastore's writer lock) and across processes (by MVCC).
-  The ids of a batch are ``last - n + 1 .. last`` from ``lastInsertedPKs``.
-* Tracking is checked and written in an interactive transaction together with
-  the events (or a view's rows): ``SELECT`` the current position, refuse with
-  ``IntegrityError`` unless the new id is greater, ``UPSERT`` the new one,
-  commit. A concurrent writer of the same row makes the commit conflict and
-  the whole transaction is retried.
-
-Table names are interpolated into SQL only after :func:`table_identifier`
-has checked them against a strict identifier pattern; every value is a bound
-``@param`` (hence the ``noqa: S608`` markers).
+* ``insert_events`` is one immudb transaction: an ``e`` key per event with
+  ``KeyMustNotExist`` (a version clash refuses the whole batch, ``IntegrityError``),
+  one ``a`` blob per aggregate, and in application recorders one ``n`` blob for
+  the notification log and the counter ``s`` guarded by ``KeyNotModifiedAfterTX``:
+  ids are dense, start at 1 and follow commit order across threads and processes.
+* ``select_events`` is one ``Scan`` of the aggregate's ``a`` blobs (pages of 2,500);
+  ``select_notifications`` a ``Scan`` of ``n`` blobs from the start id;
+  ``max_notification_id`` a ``Get`` of ``s``; ``max_tracking_id`` a ``Get`` of the
+  tracking key.
+* Tracking (``insert_tracking``, ``insert_events(..., tracking=...)``) writes the
+  ``t`` key in the same request, guarded by ``KeyNotModifiedAfterTX`` (or
+  ``KeyMustNotExist``) and a client-side check that the position is greater.
 
 Field types are checked before anything is sent, and a wrong one refuses the
 whole batch with :class:`~eventsourcing.persistence.DataError` naming the field
-(nothing is written): ``originator_version`` must be an ``int`` in the signed
-64-bit range, ``topic`` a ``str``, ``state`` ``bytes`` (or a ``bytearray`` /
-``memoryview``, stored as bytes), a tracking record's ``application_name`` a
-``str`` and ``notification_id`` an ``int``. A ``bool`` is refused although it is
-an ``int`` subclass: eventsourcing's SQLite recorder would store ``True`` as
-``1`` and its POPO recorder keep ``True``, so a ``bool`` version is a bug
-upstream, not a version. (Those two recorders store whatever they are given -
-SQLite coerces ``"1"`` to ``1`` - and PostgreSQL refuses a value it cannot
-convert with ``DataError``; immudb would coerce some values silently and report
-others as internal errors, hence the explicit checks and the library's
-``DataError``, "a problem with the processed data".)
+(nothing is written): ``originator_id`` a ``UUID`` or ``str`` of at most 255
+characters, ``originator_version`` an ``int`` (not a ``bool``) in the signed
+64-bit range, ``topic`` a ``str``, ``state`` bytes, a tracking record's
+``application_name`` a ``str`` and ``notification_id`` an ``int``.
+
+A database that still holds a table in the SQL layout of earlier versions is
+refused on first use with :class:`~aethyr_immudb_recorder.errors.StoreNeedsUpgradeError`
+naming ``aethyr-es store upgrade`` (:mod:`aethyr_immudb_recorder.upgrade`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -76,30 +49,45 @@ from eventsourcing.persistence import (
     Tracking,
     TrackingRecorder,
 )
+from immudb.grpc import schema_pb2
 
-from aethyr_immudb_recorder.datastore import (
-    ImmudbDatastore,
-    Session,
-    Transaction,
-    exec_request,
+from aethyr_immudb_recorder.committer import Committer, Pending
+from aethyr_immudb_recorder.datastore import ImmudbDatastore, Session
+from aethyr_immudb_recorder.errors import StoreNeedsUpgradeError
+from aethyr_immudb_recorder.keys import (
+    FIRST_OF,
+    SCAN_LIMIT,
+    Layout,
+    Record,
+    check_key,
+    decode_records,
+    encode_record,
+    from_u64,
+    join_entries,
+    oid_key,
+    u64,
+    version_from_key,
+    version_key,
 )
-from aethyr_immudb_recorder.sqlvalues import Params
 
 MAX_ORIGINATOR_ID_LENGTH = 255
-"""Longest ``originator_id`` (characters) the events tables accept."""
+"""Longest ``originator_id`` (characters); its UTF-8 key must also fit immudb's 1 KB keys."""
 
 MAX_APPLICATION_NAME_LENGTH = 255
-"""Longest upstream application name the tracking tables accept."""
+"""Longest upstream application name in a tracking record."""
+
+UPGRADE_COMMAND = "aethyr-es store upgrade"
 
 _INT64_LIMIT = 2**63
-
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
-
-EVENTS_COLUMNS = "originator_id, originator_id_is_uuid, originator_version, topic, state"
+_ScanRequest = schema_pb2.ScanRequest
 
 
 def table_identifier(name: str) -> str:
-    """Check a table name is a plain lower-case SQL identifier; return it."""
+    """Check a table name is a plain lower-case identifier; return it.
+
+    Table names prefix every key (``{name}:``) and name SQL tables of the old layout.
+    """
     if not _IDENTIFIER.match(name):
         msg = (
             f"Invalid immudb table name {name!r}: expected lower-case letters, digits "
@@ -109,51 +97,52 @@ def table_identifier(name: str) -> str:
     return name
 
 
-def events_table_ddl(table: str) -> str:
-    """The statements that create an events (or snapshots) table with its unique index."""
-    return (
-        f"CREATE TABLE IF NOT EXISTS {table} ("
-        "notification_id INTEGER AUTO_INCREMENT, "
-        f"originator_id VARCHAR[{MAX_ORIGINATOR_ID_LENGTH}] NOT NULL, "
-        "originator_id_is_uuid BOOLEAN NOT NULL, "
-        "originator_version INTEGER NOT NULL, "
-        "topic VARCHAR NOT NULL, "
-        "state BLOB NOT NULL, "
-        "metadata BLOB, "
-        "event_id VARCHAR[36], "
-        "PRIMARY KEY notification_id);"
-        f"CREATE UNIQUE INDEX IF NOT EXISTS ON {table}(originator_id, originator_version);"
-    )
-
-
-def tracking_table_ddl(table: str) -> str:
-    """The statement that creates a tracking table."""
-    return (
-        f"CREATE TABLE IF NOT EXISTS {table} ("
-        f"application_name VARCHAR[{MAX_APPLICATION_NAME_LENGTH}] NOT NULL, "
-        "notification_id INTEGER NOT NULL, "
-        "PRIMARY KEY application_name);"
-    )
-
-
 def existing_tables(datastore: ImmudbDatastore, session: Session) -> set[str]:
-    """Names of the tables in the database (read from the catalog)."""
+    """Names of the SQL tables in the database (read from the catalog)."""
     return {str(row[0]) for row in datastore.query(session, "SELECT * FROM TABLES()")}
+
+
+def needs_upgrade(datastore: ImmudbDatastore, table: str) -> bool:
+    """True when ``table`` is a SQL table of the old layout not yet copied into KV keys."""
+    if table not in datastore.run("select_tables", lambda s: existing_tables(datastore, s)):
+        return False
+    marker = Layout(table).upgraded
+    return datastore.run("select_marker", lambda s: datastore.kv_get(s, marker)) is None
 
 
 class ImmudbRecorder:
     """Base of every immudb recorder: holds the shared datastore."""
 
+    _layout_tables: tuple[str, ...] = ()
+
     def __init__(self, *, datastore: ImmudbDatastore, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.datastore = datastore
+        self._layout_checked = False
 
     def create_table(self) -> None:
-        """Create this recorder's tables if missing (idempotent)."""
+        """Check the database holds no table of the old SQL layout (nothing to create)."""
+        self._check_layout()
+
+    def _check_layout(self) -> None:
+        """Refuse, once per recorder, a table still in the SQL layout of earlier versions."""
+        if self._layout_checked:
+            return
+        for table in self._layout_tables:
+            if needs_upgrade(self.datastore, table):
+                msg = (
+                    f"immudb database {self.datastore.settings.database!r} holds {table!r} "
+                    "in the SQL layout of earlier versions of aethyr_immudb_recorder; run "
+                    f"`{UPGRADE_COMMAND}` to copy it into the KV layout"
+                )
+                raise StoreNeedsUpgradeError(msg)
+        self._layout_checked = True
 
 
 class ImmudbAggregateRecorder(ImmudbRecorder, AggregateRecorder):
-    """Stores events (or snapshots) in one table; ``insert_events`` returns ``None``."""
+    """Stores events (or snapshots) under one table prefix; ``insert_events`` returns ``None``."""
+
+    _with_ids = False
 
     #: The ``kind`` label of the rows it writes in the metrics: ``event``, or
     #: ``snapshot`` for a snapshots table (the factory sets it by purpose).
@@ -168,37 +157,9 @@ class ImmudbAggregateRecorder(ImmudbRecorder, AggregateRecorder):
     ) -> None:
         super().__init__(datastore=datastore, **kwargs)
         self.events_table_name = table_identifier(events_table_name)
-        t = self.events_table_name
-        self._select_events_sql = (
-            f"SELECT {EVENTS_COLUMNS} FROM {t} USE INDEX ON (originator_id, originator_version) "  # noqa: S608
-            "WHERE originator_id = @originator_id"
-        )
-
-    def create_table(self) -> None:
-        super().create_table()
-        self.datastore.ensure_tables(self.events_table_name, self._ensure_events_table)
-
-    def _ensure_events_table(self, session: Session) -> None:
-        table = self.events_table_name
-        if table not in existing_tables(self.datastore, session):
-            self.datastore.execute(session, events_table_ddl(table))
-            return
-        # CREATE UNIQUE INDEX IF NOT EXISTS fails on a non-empty table even when the
-        # index exists, so look the index up in the catalog first.
-        indexes = self.datastore.query(session, f"SELECT * FROM INDEXES('{table}')")  # noqa: S608
-        wanted = f"{table}(originator_id,originator_version)"
-        if any(str(row[1]) == wanted for row in indexes):
-            return
-        if self.datastore.query(session, f"SELECT notification_id FROM {table} LIMIT 1"):  # noqa: S608
-            msg = (
-                f"Table {table!r} exists without its unique index on "
-                "(originator_id, originator_version) and is not empty; immudb can only "
-                "create a unique index on an empty table"
-            )
-            raise ProgrammingError(msg)
-        self.datastore.execute(
-            session, f"CREATE UNIQUE INDEX ON {table}(originator_id, originator_version)"
-        )
+        self.layout = Layout(self.events_table_name)
+        self._layout_tables = (*self._layout_tables, self.events_table_name)
+        self.committer = Committer(datastore, self.layout, with_ids=self._with_ids)
 
     # -- writing ---------------------------------------------------------------
 
@@ -208,105 +169,109 @@ class ImmudbAggregateRecorder(ImmudbRecorder, AggregateRecorder):
         self._insert_events(stored_events, tracking=None)
         return None
 
-    def _insert_statement(self, stored_events: Sequence[StoredEvent]) -> tuple[str, Params]:
-        """One multi-row ``INSERT`` for ``stored_events`` and its parameters.
+    def _insert_events(
+        self, stored_events: Sequence[StoredEvent], tracking: Tracking | None
+    ) -> list[int]:
+        """Write events (and tracking) in one transaction; their notification ids."""
+        if not stored_events and tracking is None:
+            return []
+        pending = self._pending(stored_events, tracking)
+        self._check_layout()
+        ids = self.committer.submit(pending)
+        if stored_events:
+            self.datastore.metrics.stored_events_appended.labels(self.stored_kind).inc(
+                len(stored_events)
+            )
+            self._after_insert()
+        return ids
 
-        Lean on purpose (each bound parameter is two protobuf messages on the
-        client and a map entry on the server): a version that is a plain
-        non-negative ``int`` and the UUID tag are written as literals, and each
-        distinct originator id and topic is bound once per batch. The state is
-        always bound (``@s{i}``). Values are never interpolated otherwise.
-        """
-        params: dict[str, Any] = {}
-        names: dict[tuple[str, Any], str] = {}
-        rows = []
+    def _pending(self, stored_events: Sequence[StoredEvent], tracking: Tracking | None) -> Pending:
+        """Check and encode a batch (``DataError`` / ``IntegrityError`` before any write)."""
+        layout = self.layout
+        records: list[bytes] = []
+        uniques: list[bytes] = []
+        aggregates: dict[bytes, list[tuple[int, int]]] = {}
         for i, event in enumerate(stored_events):
-            originator_id = event.originator_id
-            if isinstance(originator_id, UUID):
-                oid, is_uuid = str(originator_id), "TRUE"
-            elif isinstance(originator_id, str):
-                oid, is_uuid = originator_id, "FALSE"
-            else:
-                msg = f"originator_id must be a UUID or a str, got {type(originator_id).__name__}"
-                raise DataError(msg)
-            if len(oid) > MAX_ORIGINATOR_ID_LENGTH:
-                msg = (
-                    f"originator_id longer than {MAX_ORIGINATOR_ID_LENGTH} characters "
-                    f"({len(oid)}); nothing was written"
-                )
-                raise DataError(msg)
-            o = names.get(("o", oid))
-            if o is None:
-                o = names[("o", oid)] = f"@o{i}"
-                params[f"o{i}"] = oid
+            oid, is_uuid = _checked_originator_id(event.originator_id)
             version = _checked_int64("originator_version", event.originator_version)
             if not isinstance(event.topic, str):
                 raise _wrong_type("topic", "a str", event.topic)
             if not isinstance(event.state, bytes | bytearray | memoryview):
                 raise _wrong_type("state", "bytes", event.state)
-            t = names.get(("t", event.topic))
-            if t is None:
-                t = names[("t", event.topic)] = f"@t{i}"
-                params[f"t{i}"] = event.topic
-            if type(version) is int and version >= 0:
-                v = str(version)
-            else:  # negative, or an int subclass (IntEnum): a bound value
-                v = f"@v{i}"
-                params[f"v{i}"] = version
-            params[f"s{i}"] = event.state
-            rows.append(f"({o},{is_uuid},{v},{t},@s{i})")
-        sql = f"INSERT INTO {self.events_table_name} ({EVENTS_COLUMNS}) VALUES {','.join(rows)}"  # noqa: S608
-        return sql, params
-
-    def _insert_events(
-        self, stored_events: Sequence[StoredEvent], tracking: Tracking | None
-    ) -> list[int]:
-        """Write events (and tracking) in one ``SQLExec`` transaction; their notification ids.
-
-        With ``tracking`` the statement starts with the tracking guard and
-        ``UPSERT`` (:meth:`_tracking_statement`), so the check, the tracking
-        record and the events commit together in one round trip.
-        """
-        if not stored_events and tracking is None:
-            return []
-        count = len(stored_events)
-        sql, params = self._insert_statement(stored_events) if count else ("", {})
+            okey = oid_key(oid)
+            unique = check_key(layout.uniques + okey + version_key(version), "originator_id")
+            uniques.append(unique)
+            records.append(encode_record(0, event, oid, is_uuid))
+            aggregates.setdefault(okey, []).append((version, i))
+        if len(set(uniques)) != len(uniques):
+            msg = "the batch holds the same originator id and version twice; nothing was written"
+            raise IntegrityError(msg)
+        blobs = []
+        for okey, versions in aggregates.items():
+            versions.sort()
+            key = layout.aggregates + okey + version_key(versions[-1][0])
+            blobs.append((key, [i for _, i in versions]))
+        tracking_entry = None
         if tracking is not None:
-            tracking_sql, tracking_params = self._tracking_statement(tracking)
-            sql = tracking_sql + sql
-            params = {**tracking_params, **params}
-        request = exec_request(sql, params)  # built before the writer lock is taken
-        table = self.events_table_name
+            tracking_entry = self._tracking_entry(tracking)
+        return Pending(records, blobs, uniques, tracking_entry)
 
-        def write(session: Session) -> list[int]:
-            result = self.datastore.execute_request(session, request)
-            if not count:
-                return []
-            last = int(result.txs[0].lastInsertedPKs[table].n)
-            return list(range(last - count + 1, last + 1))
-
-        try:
-            ids = self.datastore.run("insert_events", write, write=True)
-        except IntegrityError as exc:
-            if tracking is not None:
-                self._explain_tracking_conflict(tracking, exc)
-            raise
-        if count:
-            self.datastore.metrics.stored_events_appended.labels(self.stored_kind).inc(count)
-            self._after_insert()
-        return ids
-
-    def _tracking_statement(self, tracking: Tracking) -> tuple[str, Params]:
-        msg = "This recorder has no tracking table"
-        raise ProgrammingError(msg)  # pragma: no cover (overridden by tracking recorders)
-
-    def _explain_tracking_conflict(self, tracking: Tracking, exc: IntegrityError) -> None:
-        """Hook: replace a tracking guard's ``key already exists`` with a clear message."""
+    def _tracking_entry(self, tracking: Tracking) -> tuple[bytes, int, str]:
+        msg = "This recorder has no tracking"
+        raise ProgrammingError(msg)  # pragma: no cover (tracking recorders override it)
 
     def _after_insert(self) -> None:
         """Hook run after events were committed (application recorders wake subscribers)."""
 
     # -- reading ---------------------------------------------------------------
+
+    def _scan(self, request: Any, operation: str) -> list[Any]:
+        return self.datastore.run(operation, lambda s: self.datastore.kv_scan(s, request))
+
+    def _blobs(
+        self,
+        prefix: bytes,
+        seek: bytes,
+        base_length: int,
+        *,
+        desc: bool = False,
+        page: int | Callable[[], int] = SCAN_LIMIT,
+        operation: str,
+    ) -> Iterator[tuple[Any, bytes]]:
+        """``(entry, body)`` of each blob under ``prefix`` after ``seek``, page by page.
+
+        ``page`` is the number of entries per ``Scan``, or a function giving the next
+        page's size (readers that can estimate how many blobs they still need).
+        """
+        while True:
+            size = max(1, min(page() if callable(page) else page, SCAN_LIMIT))
+            request = _ScanRequest(seekKey=seek, prefix=prefix, desc=desc, limit=size)
+            entries = self._scan(request, operation)
+            ordered = entries[::-1] if desc else entries
+            blobs = join_entries(ordered, base_length)
+            if desc:
+                blobs.reverse()
+            for entry, body in blobs:
+                if not body and entry.value[:1] == bytes([FIRST_OF]):
+                    body = self._read_split(entry.key, base_length, operation)
+                yield entry, body
+            if len(entries) < size:
+                return
+            seek = entries[-1].key
+
+    def _read_split(self, key: bytes, base_length: int, operation: str) -> bytes:
+        """A blob split over several keys, read whole by its prefix."""
+        pieces: list[Any] = []
+        seek = key[:-1]
+        while True:
+            request = _ScanRequest(seekKey=seek, prefix=key, limit=SCAN_LIMIT)
+            entries = self._scan(request, operation)
+            pieces.extend(entries)
+            if len(entries) < SCAN_LIMIT:
+                break
+            seek = entries[-1].key
+        ((_, body),) = join_entries(pieces, base_length)
+        return body
 
     def select_events(
         self,
@@ -317,38 +282,83 @@ class ImmudbAggregateRecorder(ImmudbRecorder, AggregateRecorder):
         desc: bool = False,
         limit: int | None = None,
     ) -> Sequence[StoredEvent]:
-        sql = self._select_events_sql
-        params: dict[str, Any] = {"originator_id": str(originator_id)}
-        if gt is not None:
-            sql += " AND originator_version > @gt"
-            params["gt"] = gt
-        if lte is not None:
-            sql += " AND originator_version <= @lte"
-            params["lte"] = lte
+        if limit is not None and limit <= 0:
+            return []
+        self._check_layout()
+        prefix = self.layout.aggregates + oid_key(str(originator_id))
+        base_length = len(prefix) + 8
+        # Every blob whose highest version is above gt may hold wanted events.
+        seek = prefix if gt is None else prefix + version_key(gt)
+        found: list[Record] = []
         if desc:
-            sql += " ORDER BY originator_id DESC, originator_version DESC"
+            # Blobs come highest version first; stop once `limit` events are found
+            # that are all above the next blob's highest version.
+            for entry, body in self._blobs(
+                prefix,
+                b"",
+                base_length,
+                desc=True,
+                page=(limit or SCAN_LIMIT) + 1,
+                operation="select_events",
+            ):
+                blob_max = _version_of(entry.key, base_length)
+                if gt is not None and blob_max <= gt:
+                    break
+                if limit is not None and len(found) >= limit:
+                    found.sort(key=_by_version, reverse=True)
+                    if found[limit - 1].originator_version > blob_max:
+                        break
+                found.extend(
+                    r
+                    for r in decode_records(body)
+                    if (gt is None or r.originator_version > gt)
+                    and (lte is None or r.originator_version <= lte)
+                )
+            found.sort(key=_by_version, reverse=True)
         else:
-            sql += " ORDER BY originator_id, originator_version"
+            for _, body in self._blobs(prefix, seek, base_length, operation="select_events"):
+                found.extend(
+                    r
+                    for r in decode_records(body)
+                    if (gt is None or r.originator_version > gt)
+                    and (lte is None or r.originator_version <= lte)
+                )
+            found.sort(key=_by_version)
         if limit is not None:
-            sql += " LIMIT @limit"
-            params["limit"] = max(int(limit), 0)
-
-        rows = self.datastore.run(
-            "select_events", lambda session: self.datastore.query(session, sql, params)
-        )
+            found = found[:limit]
         return [
             StoredEvent(
-                originator_id=UUID(row[0]) if row[1] else row[0],
-                originator_version=row[2],
-                topic=row[3],
-                state=row[4],
+                originator_id=r.originator_id,
+                originator_version=r.originator_version,
+                topic=r.topic,
+                state=r.state,
             )
-            for row in rows
+            for r in found
         ]
+
+    def select_records(self, originator_id: UUID | str) -> list[tuple[Record, int]]:
+        """Every record of one aggregate with the immudb transaction that wrote it.
+
+        Application recorders' records carry their notification ids. Used by
+        ``history`` and by :mod:`aethyr_immudb_recorder.verification`.
+        """
+        self._check_layout()
+        prefix = self.layout.aggregates + oid_key(str(originator_id))
+        out = [
+            (record, int(entry.tx))
+            for entry, body in self._blobs(
+                prefix, prefix, len(prefix) + 8, operation="select_records"
+            )
+            for record in decode_records(body)
+        ]
+        out.sort(key=lambda pair: pair[0].originator_version)
+        return out
 
 
 class ImmudbApplicationRecorder(ImmudbAggregateRecorder, ApplicationRecorder):
     """Events with notification ids; ``subscribe()`` delivers new events live."""
+
+    _with_ids = True
 
     def __init__(
         self,
@@ -379,50 +389,64 @@ class ImmudbApplicationRecorder(ImmudbAggregateRecorder, ApplicationRecorder):
         *,
         inclusive_of_start: bool = True,
     ) -> Sequence[Notification]:
-        conditions = []
-        params: dict[str, Any] = {"limit": max(int(limit), 0)}
-        if start is not None:
-            conditions.append(
-                "notification_id >= @start" if inclusive_of_start else "notification_id > @start"
-            )
-            params["start"] = start
-        if stop is not None:
-            conditions.append("notification_id <= @stop")
-            params["stop"] = stop
-        if topics:
-            names = []
-            for i, topic in enumerate(topics):
-                params[f"topic{i}"] = topic
-                names.append(f"@topic{i}")
-            conditions.append(f"topic IN ({','.join(names)})")
-        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        sql = (
-            f"SELECT notification_id, {EVENTS_COLUMNS} FROM {self.events_table_name}"  # noqa: S608
-            f"{where} ORDER BY notification_id LIMIT @limit"
-        )
-        rows = self.datastore.run(
-            "select_notifications", lambda session: self.datastore.query(session, sql, params)
-        )
-        return [
-            Notification(
-                id=row[0],
-                originator_id=UUID(row[1]) if row[2] else row[1],
-                originator_version=row[3],
-                topic=row[4],
-                state=row[5],
-            )
-            for row in rows
-        ]
+        limit = max(int(limit), 0)
+        if limit == 0:
+            return []
+        self._check_layout()
+        first = 1 if start is None else (start if inclusive_of_start else start + 1)
+        first = max(first, 1)
+        if stop is not None and stop < first:
+            return []
+        wanted = frozenset(topics)
+        log = self.layout.log
+        found: list[Notification] = []
+        # Blobs hold one transaction each (1 event, or a batch of thousands): read a
+        # few first, then as many as the events per blob seen so far say are needed.
+        seen = [0, 0]  # blobs, events
+
+        def next_page() -> int:
+            if seen[0] == 0:
+                return min(limit, 8)
+            matched = len(found) if wanted else seen[1]  # topic filters match fewer
+            per_blob = max(matched / seen[0], 0.01)
+            return min(int((limit - len(found)) / per_blob) + 2, 1000)
+
+        for _, body in self._blobs(
+            log,
+            log + u64(first - 1),
+            len(log) + 8,
+            page=next_page,
+            operation="select_notifications",
+        ):
+            records = decode_records(body)
+            seen[0] += 1
+            seen[1] += len(records)
+            for r in records:
+                nid = r.notification_id
+                if nid < first:
+                    continue
+                if stop is not None and nid > stop:
+                    return found
+                if wanted and r.topic not in wanted:
+                    continue
+                found.append(
+                    Notification(
+                        id=nid,
+                        originator_id=r.originator_id,
+                        originator_version=r.originator_version,
+                        topic=r.topic,
+                        state=r.state,
+                    )
+                )
+                if len(found) >= limit:
+                    return found
+        return found
 
     def max_notification_id(self) -> int | None:
-        sql = (
-            f"SELECT notification_id FROM {self.events_table_name} "  # noqa: S608
-            "ORDER BY notification_id DESC LIMIT 1"
-        )
-        rows = self.datastore.run(
-            "max_notification_id", lambda session: self.datastore.query(session, sql)
-        )
-        return int(rows[0][0]) if rows else None
+        self._check_layout()
+        key = self.layout.counter
+        entry = self.datastore.run("max_notification_id", lambda s: self.datastore.kv_get(s, key))
+        return None if entry is None else from_u64(entry.value)
 
     def subscribe(
         self, gt: int | None = None, topics: Sequence[str] = ()
@@ -431,18 +455,80 @@ class ImmudbApplicationRecorder(ImmudbAggregateRecorder, ApplicationRecorder):
 
         return ImmudbSubscription(self, gt=gt, topics=topics)
 
+    # -- positions in time (``world --at``, ``history``) -------------------------
+
+    def _counter_at_revision(self, revision: int) -> tuple[int, int]:
+        """``(last id, tx)`` of the counter's ``revision``-th write."""
+        key = self.layout.counter
+        entry = self.datastore.run(
+            "select_counter", lambda s: self.datastore.kv_get(s, key, at_revision=revision)
+        )
+        if entry is None:  # pragma: no cover (revisions are never removed)
+            msg = f"the notification counter has no revision {revision}"
+            raise ProgrammingError(msg)
+        return from_u64(entry.value), int(entry.tx)
+
+    def _counter_latest(self) -> tuple[int, int, int] | None:
+        key = self.layout.counter
+        entry = self.datastore.run("select_counter", lambda s: self.datastore.kv_get(s, key))
+        if entry is None:
+            return None
+        return from_u64(entry.value), int(entry.tx), int(entry.revision)
+
+    def notification_id_at_tx(self, tx: int) -> int:
+        """The last notification id committed in immudb transactions ``<= tx`` (0 if none).
+
+        Every batch rewrites the counter once, so its revisions are the log's
+        lengths in commit order: a binary search over them (``Get`` with
+        ``atRevision``), about log2(batches) reads.
+        """
+        latest = self._counter_latest()
+        if latest is None or tx <= 0:
+            return 0
+        value, latest_tx, revisions = latest
+        if latest_tx <= tx:
+            return value
+        lo, hi, best = 1, revisions - 1, 0
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            mid_value, mid_tx = self._counter_at_revision(mid)
+            if mid_tx <= tx:
+                best, lo = mid_value, mid + 1
+            else:
+                hi = mid - 1
+        return best
+
+    def transaction_ids(self, notification_ids: Sequence[int]) -> dict[int, int]:
+        """For each notification id, the immudb transaction that committed it."""
+        latest = self._counter_latest()
+        if latest is None:
+            return {}
+        value, latest_tx, revisions = latest
+        found: dict[int, int] = {}
+        low = 1
+        for nid in sorted(set(notification_ids)):
+            if nid < 1 or nid > value:
+                continue
+            lo, hi, best = low, revisions, revisions
+            best_tx = latest_tx
+            while lo <= hi:  # the first revision whose counter reaches nid
+                mid = (lo + hi) // 2
+                mid_value, mid_tx = self._counter_at_revision(mid)
+                if mid_value >= nid:
+                    best, best_tx, hi = mid, mid_tx, mid - 1
+                else:
+                    lo = mid + 1
+            found[nid] = best_tx
+            low = best
+        return found
+
 
 class ImmudbTrackingRecorder(ImmudbRecorder, TrackingRecorder):
-    """Positions of processed upstream notifications, monotonic per application name.
+    """Positions of processed upstream notifications, strictly increasing per application name.
 
-    Materialised views subclass this and write their rows together with the
-    tracking in one transaction::
-
-        def incr_counter(self, tracking: Tracking) -> None:
-            def work(tx: Transaction) -> None:
-                self._insert_tracking(tx, tracking)
-                tx.execute("UPSERT INTO ...", {...})
-            self._write_with_tracking(work)
+    Stored under ``{tracking table}:t{name}``. Views that keep their rows in immudb
+    SQL tables use :class:`~aethyr_immudb_recorder.sql_tracking.ImmudbSQLTrackingRecorder`
+    instead, which keeps tracking in a SQL table of the same transaction as the rows.
     """
 
     def __init__(
@@ -454,94 +540,28 @@ class ImmudbTrackingRecorder(ImmudbRecorder, TrackingRecorder):
     ) -> None:
         super().__init__(datastore=datastore, **kwargs)
         self.tracking_table_name = table_identifier(tracking_table_name)
-        t = self.tracking_table_name
-        self._select_tracking_sql = (
-            f"SELECT notification_id FROM {t} WHERE application_name = @application_name"  # noqa: S608
-        )
-        self._upsert_tracking_sql = (
-            f"UPSERT INTO {t} (application_name, notification_id) "
-            "VALUES (@application_name, @notification_id)"
-        )
-        # The guard re-inserts the current row when it is not below the new id:
-        # its primary key exists, so the whole SQLExec fails with "key already
-        # exists" (IntegrityError) and nothing is written. Otherwise it selects
-        # nothing and the UPSERT records the new position. The SELECT is in the
-        # transaction's MVCC read set, so a concurrent writer of the same row
-        # makes the commit conflict and the statement is run again.
-        self._guarded_tracking_sql = (
-            f"INSERT INTO {t} (application_name, notification_id) "  # noqa: S608
-            f"SELECT application_name, notification_id FROM {t} "
-            "WHERE application_name = @tracking_name AND notification_id >= @tracking_id;"
-            f"UPSERT INTO {t} (application_name, notification_id) "
-            "VALUES (@tracking_name, @tracking_id);"
-        )
+        self.tracking_layout = Layout(self.tracking_table_name)
+        self._layout_tables = (*self._layout_tables, self.tracking_table_name)
+        if not hasattr(self, "committer"):
+            self.committer = Committer(datastore, self.tracking_layout, with_ids=False)
 
-    def create_table(self) -> None:
-        super().create_table()
-        table = self.tracking_table_name
-
-        def ensure(session: Session) -> None:
-            if table not in existing_tables(self.datastore, session):
-                self.datastore.execute(session, tracking_table_ddl(table))
-
-        self.datastore.ensure_tables(table, ensure)
+    def _tracking_entry(self, tracking: Tracking) -> tuple[bytes, int, str]:
+        name, notification_id = checked_tracking(tracking)
+        key = check_key(self.tracking_layout.tracking_key(name), "application_name")
+        return key, notification_id, name
 
     def insert_tracking(self, tracking: Tracking) -> None:
-        sql, params = self._tracking_statement(tracking)
-        request = exec_request(sql, params)
-        try:
-            self.datastore.run(
-                "insert_tracking",
-                lambda session: self.datastore.execute_request(session, request),
-                write=True,
-            )
-        except IntegrityError as exc:
-            self._explain_tracking_conflict(tracking, exc)
-            raise
-
-    def _tracking_statement(self, tracking: Tracking) -> tuple[str, Params]:
-        """The guarded tracking statements (one ``SQLExec``, no interactive read)."""
-        name, notification_id = _checked_tracking(tracking)
-        params = {"tracking_name": name, "tracking_id": notification_id}
-        return self._guarded_tracking_sql, params
-
-    def _explain_tracking_conflict(self, tracking: Tracking, exc: IntegrityError) -> None:
-        """Re-raise a failed guard as the tracking error (one read, only on failure)."""
-        current = self.max_tracking_id(tracking.application_name)
-        if current is not None and current >= tracking.notification_id:
-            raise IntegrityError(
-                _not_greater(tracking.application_name, tracking.notification_id, current)
-            ) from exc
-
-    def _write_with_tracking(self, work: Any) -> None:
-        """Run ``work(tx)`` in one retried read-write transaction and commit it."""
-
-        def write(session: Session) -> None:
-            with self.datastore.transaction(session) as tx:
-                work(tx)
-                tx.commit()
-
-        self.datastore.run("insert_tracking", write, write=True)
-
-    def _insert_tracking(self, tx: Transaction, tracking: Tracking) -> None:
-        """Inside ``tx``: refuse a position not above the current one, else record it."""
-        name, notification_id = _checked_tracking(tracking)
-        rows = tx.query(self._select_tracking_sql, {"application_name": name})
-        current = rows[0][0] if rows else None
-        if current is not None and current >= notification_id:
-            raise IntegrityError(_not_greater(name, notification_id, current))
-        tx.execute(
-            self._upsert_tracking_sql,
-            {"application_name": name, "notification_id": notification_id},
-        )
+        pending = Pending([], [], [], self._tracking_entry(tracking))
+        self._check_layout()
+        self.committer.submit(pending)
 
     def max_tracking_id(self, application_name: str) -> int | None:
-        params = {"application_name": application_name}
-        rows = self.datastore.run(
-            "max_tracking_id",
-            lambda session: self.datastore.query(session, self._select_tracking_sql, params),
-        )
-        return int(rows[0][0]) if rows else None
+        if not isinstance(application_name, str):
+            raise _wrong_type("application_name", "a str", application_name)
+        self._check_layout()
+        key = self.tracking_layout.tracking_key(application_name)
+        entry = self.datastore.run("max_tracking_id", lambda s: self.datastore.kv_get(s, key))
+        return None if entry is None else from_u64(entry.value)
 
 
 class ImmudbProcessRecorder(ImmudbTrackingRecorder, ImmudbApplicationRecorder, ProcessRecorder):
@@ -567,37 +587,57 @@ class ImmudbProcessRecorder(ImmudbTrackingRecorder, ImmudbApplicationRecorder, P
         return self._insert_events(stored_events, tracking=tracking)
 
 
+def _by_version(record: Record) -> int:
+    return record.originator_version
+
+
+def _version_of(key: bytes, base_length: int) -> int:
+    return version_from_key(key[base_length - 8 : base_length])
+
+
 def _wrong_type(field: str, expected: str, value: object) -> DataError:
     """The ``DataError`` for a field of the wrong type (names the type, never the value)."""
     msg = f"{field} must be {expected}, got {type(value).__name__}; nothing was written"
     return DataError(msg)
 
 
+def _checked_originator_id(originator_id: object) -> tuple[str, bool]:
+    if isinstance(originator_id, UUID):
+        return str(originator_id), True
+    if not isinstance(originator_id, str):
+        msg = f"originator_id must be a UUID or a str, got {type(originator_id).__name__}"
+        raise DataError(msg)
+    if len(originator_id) > MAX_ORIGINATOR_ID_LENGTH:
+        msg = (
+            f"originator_id longer than {MAX_ORIGINATOR_ID_LENGTH} characters "
+            f"({len(originator_id)}); nothing was written"
+        )
+        raise DataError(msg)
+    return originator_id, False
+
+
 def _checked_int64(field: str, value: object) -> int:
-    """``value`` if it is an ``int`` (not a ``bool``) that fits immudb's INTEGER, else
+    """``value`` if it is an ``int`` (not a ``bool``) in the signed 64-bit range, else
     ``DataError`` naming ``field``."""
     if not isinstance(value, int) or isinstance(value, bool):
         raise _wrong_type(field, "an int", value)
     if not -_INT64_LIMIT <= value < _INT64_LIMIT:
         msg = f"{field} {value} is outside the signed 64-bit range; nothing was written"
         raise DataError(msg)
-    return value
+    return int(value)
 
 
-def _checked_tracking(tracking: Tracking) -> tuple[str, int]:
+def checked_tracking(tracking: Tracking) -> tuple[str, int]:
     """The tracking's application name and notification id, refused with ``DataError``
-    when of the wrong type or when the name is too long for the table."""
+    when of the wrong type, too long, or a negative position."""
     name = tracking.application_name
     if not isinstance(name, str):
         raise _wrong_type("application_name", "a str", name)
     if len(name) > MAX_APPLICATION_NAME_LENGTH:
         msg = f"application name longer than {MAX_APPLICATION_NAME_LENGTH} characters"
         raise DataError(msg)
-    return name, _checked_int64("notification_id", tracking.notification_id)
-
-
-def _not_greater(name: str, notification_id: int, current: int) -> str:
-    return (
-        f"Tracking notification ID {notification_id} for {name!r} is not "
-        f"greater than the current max tracking ID {current}; nothing was written"
-    )
+    position = _checked_int64("notification_id", tracking.notification_id)
+    if position < 0:
+        msg = f"notification_id {position} is negative; nothing was written"
+        raise DataError(msg)
+    return name, position

@@ -48,6 +48,8 @@ class ImmudbSettings:
     #: How the application's users set the password, named by the default-password
     #: warning (``aethyr-es`` passes its own key; default: this module's key).
     password_setting: str = "IMMUDB_PASSWORD"  # noqa: S105 (the name of a key)
+    sync_frequency_ms: int | None = None
+    group_commit: bool = True
 
     @property
     def address(self) -> str:
@@ -99,6 +101,10 @@ class ImmudbSettings:
             password_setting=reader.get(
                 F.IMMUDB_PASSWORD_SETTING, cls.password_setting, _non_empty
             ),
+            sync_frequency_ms=reader.get(
+                F.IMMUDB_SYNC_FREQUENCY_MS, cls.sync_frequency_ms, _positive_int
+            ),
+            group_commit=reader.get(F.IMMUDB_GROUP_COMMIT, cls.group_commit, _bool),
         )
 
 

@@ -11,12 +11,14 @@ last state it verified in a small JSON file (the *trusted state*) and, on every 
    ``proveSinceTx``). A server whose history is shorter than the trusted state, or
    whose history differs (another data dir, a rewritten log), fails here with
    :class:`InconsistentHistoryError`.
-2. **Rows.** Reads the events rows the ordinary way (the recorder's SQL), then for each
-   row asks for ``VerifiableSQLGet`` by primary key: an *inclusion proof* of the row's
-   encoded value in its transaction plus a dual proof of that transaction against the
-   trusted state. The proven value is decoded and compared column by column with what
-   the query returned; a difference is a :class:`TamperedRowError` naming the
-   notification id, aggregate id, version and column.
+2. **Blobs, one proof per transaction.** Reads the notification log the ordinary way
+   (a ``Scan`` of the ``n`` keys: one blob per transaction holding every event that
+   transaction committed), or with ``aggregate_id`` that aggregate's ``a`` blobs, and
+   asks for ``VerifiableGet`` of each blob's key: an *inclusion proof* of the value in
+   its transaction plus a dual proof of that transaction against the trusted state.
+   The proven value must equal, byte for byte, the value the scan returned, and its
+   records are decoded (and counted); a difference is a :class:`TamperedRowError`
+   naming the notification ids, the transaction and, for an aggregate, the versions.
 3. **Trust moves forward.** The newest verified state is written back to the file
    (atomically, mode 0600), so the next run proves the history grew append-only.
 
@@ -35,7 +37,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import struct
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -43,16 +44,23 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from eventsourcing.persistence import DataError
 from immudb import ImmudbClient
-from immudb.datatypesv2 import PrimaryKeyIntValue
 from immudb.exceptions import ErrCorruptedData
+from immudb.grpc import schema_pb2
 from immudb.rootService import RootService, State
 
 from aethyr_immudb_recorder.datastore import ImmudbDatastore
+from aethyr_immudb_recorder.keys import (
+    SCAN_LIMIT,
+    WHOLE,
+    Layout,
+    Record,
+    decode_records,
+    oid_key,
+)
 from aethyr_immudb_recorder.recorders import table_identifier
 
-#: Rows read per page when listing the events to verify.
-PAGE_SIZE = 500
 STATE_FILE_VERSION = 1
 
 
@@ -166,6 +174,7 @@ class VerificationReport:
     trusted_before: int | None
     verified_tx: int
     rows: int = 0
+    transactions: int = 0
     aggregate_id: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -177,82 +186,49 @@ class VerificationReport:
             trust = f"history extends the trusted tx {self.trusted_before} to tx {self.verified_tx}"
         return (
             f"verified {self.rows} event row(s) of {scope} in database {self.database!r} "
-            f"against immudb proofs; {trust}"
+            f"against immudb proofs ({self.transactions} proof(s), one per transaction); "
+            f"{trust}"
         )
 
 
-def decode_row(value: bytes, names: dict[int, str], types: dict[int, str]) -> dict[str, Any]:
-    """Decode immudb's encoded SQL row value into ``{column name: value}``.
-
-    Layout: ``u32 column count``, then per non-NULL column ``u32 column id``,
-    ``u32 length`` and the value (INTEGER: 8-byte big-endian two's complement,
-    BOOLEAN: one byte, VARCHAR: UTF-8, BLOB: raw bytes).
-    """
+def compare_blob(key: bytes, tx: int, returned: bytes, proven: bytes) -> list[Record]:
+    """The records of a blob whose scanned value equals its proven one, else
+    :class:`TamperedRowError` naming what differs."""
+    if returned != proven:
+        try:
+            records = decode_records(proven[1:])
+            what = _describe(records)
+        except DataError:
+            what = "a value that does not decode"
+        msg = (
+            f"the store returned a value for {what} (key {key!r}, tx {tx}) that differs "
+            "from the value immudb proves"
+        )
+        raise TamperedRowError(msg)
     try:
-        (count,) = struct.unpack_from(">I", value, 0)
-        pos = 4
-        row: dict[str, Any] = {}
-        for _ in range(count):
-            col_id, length = struct.unpack_from(">II", value, pos)
-            pos += 8
-            raw = value[pos : pos + length]
-            if len(raw) != length:
-                raise ValueError("truncated column")
-            pos += length
-            kind = types.get(col_id, "BLOB")
-            if kind == "INTEGER":
-                decoded: Any = int.from_bytes(raw, "big", signed=True)
-            elif kind == "BOOLEAN":
-                decoded = raw != b"\x00"
-            elif kind == "VARCHAR":
-                decoded = raw.decode("utf-8")
-            else:
-                decoded = bytes(raw)
-            row[names.get(col_id, f"#{col_id}")] = decoded
-    except (struct.error, ValueError, UnicodeDecodeError) as exc:
-        msg = f"the proven row value cannot be decoded ({exc})"
+        return decode_records(returned[1:]) if returned[:1] == WHOLE else []
+    except DataError as exc:
+        msg = f"the proven value of key {key!r} (tx {tx}) cannot be decoded ({exc})"
         raise TamperedRowError(msg) from None
-    return row
 
 
-#: The columns compared, in the order a row tuple lists them.
-COMPARED = ("notification_id", "originator_id", "originator_version", "topic", "state")
+def _describe(records: list[Record]) -> str:
+    if not records:
+        return "no events"
+    ids = f"notification ids {records[0].notification_id}-{records[-1].notification_id}"
+    first = records[0]
+    return f"{ids} (aggregate {str(first.originator_id)!r}, version {first.originator_version})"
 
 
-def compare_row(row: tuple[Any, ...], proven: dict[str, Any]) -> None:
-    """Raise :class:`TamperedRowError` if ``row`` (as the store returned it) differs."""
-    nid, oid, version = row[0], row[1], row[2]
-    for name, returned in zip(COMPARED, row, strict=True):
-        expected = proven.get(name)
-        if isinstance(returned, (bytes, bytearray, memoryview)):
-            returned = bytes(returned)
-        if returned != expected:
-            msg = (
-                f"row notification_id={nid} (aggregate {oid!r}, version {version}): column "
-                f"{name!r} returned by the store differs from the value immudb proves"
-            )
-            raise TamperedRowError(msg)
-
-
-def _rows(
-    datastore: ImmudbDatastore, table: str, aggregate_id: str | None
-) -> Iterator[tuple[Any, ...]]:
-    columns = ", ".join(COMPARED)
-    where = "notification_id > @after"
-    params: dict[str, Any] = {"after": 0, "limit": PAGE_SIZE}
-    if aggregate_id is not None:
-        where += " AND originator_id = @oid"
-        params["oid"] = aggregate_id
-    sql = (
-        f"SELECT {columns} FROM {table} WHERE {where} "  # noqa: S608 (checked identifier)
-        "ORDER BY notification_id LIMIT @limit"
-    )
+def _entries(datastore: ImmudbDatastore, prefix: bytes, seek: bytes) -> Iterator[Any]:
+    """Every entry under ``prefix`` in key order, as the store's reads return them."""
     while True:
-        page = datastore.run("verify_select", lambda s: datastore.query(s, sql, dict(params)))
+        request = schema_pb2.ScanRequest(seekKey=seek, prefix=prefix, limit=SCAN_LIMIT)
+        page = datastore.scan(request, "verify_scan")
         yield from page
-        if len(page) < PAGE_SIZE:
+        if len(page) < SCAN_LIMIT:
             return
-        params["after"] = page[-1][0]
+        seek = page[-1].key
 
 
 def _server_state(datastore: ImmudbDatastore) -> State:
@@ -273,13 +249,15 @@ def verify_events(
     *,
     aggregate_id: str | None = None,
 ) -> VerificationReport:
-    """Verify the events table (or one aggregate's rows) and advance the trusted state.
+    """Verify the notification log (or one aggregate's events) and advance the trusted state.
 
-    Raises :class:`InconsistentHistoryError` when the server's history does not
-    extend the trusted state, :class:`TamperedRowError` when a returned row differs
-    from its proven value; the state file is left untouched in both cases.
+    ``table`` is the events table name the recorder uses as its key prefix
+    (``world_events``). Raises :class:`InconsistentHistoryError` when the server's
+    history does not extend the trusted state, :class:`TamperedRowError` when a
+    returned value differs from its proven one; the state file is left untouched
+    in both cases.
     """
-    table = table_identifier(table)
+    layout = Layout(table_identifier(table))
     settings = datastore.settings
     key = f"{settings.address}/{settings.database}"
     store = StateFile(state_file)
@@ -291,6 +269,10 @@ def verify_events(
         verified_tx=current.txId,
         aggregate_id=aggregate_id,
     )
+    if aggregate_id is None:
+        prefix = seek = layout.log
+    else:
+        prefix = seek = layout.aggregate_prefix(oid_key(aggregate_id))
     pinned = PinnedState()
     client = ImmudbClient(settings.address, rs=pinned, timeout=int(settings.timeout))
     try:
@@ -300,20 +282,24 @@ def verify_events(
             report.notes.append("first use: trusted the server's current state")
         else:
             _check_extends(client, pinned, trusted, current)
-        for row in _rows(datastore, table, aggregate_id):
+        for entry in _entries(datastore, prefix, seek):
+            entry_key, tx = bytes(entry.key), int(entry.tx)
+            if tx > current.txId:
+                continue  # committed after the state this run verifies against
             try:
-                entry = client.verifiableSQLGet(table, [PrimaryKeyIntValue(int(row[0]))])
+                proven = client.verifiedGet(entry_key)
             except ErrCorruptedData:
                 msg = (
-                    f"row notification_id={row[0]} (aggregate {row[1]!r}, version {row[2]}): "
-                    "immudb's inclusion or consistency proof does not verify"
+                    f"key {entry_key!r} (tx {tx}): immudb's inclusion or consistency "
+                    "proof does not verify"
                 )
                 raise TamperedRowError(msg) from None
-            proven = decode_row(
-                bytes(entry.sqlEntry.value), dict(entry.ColNamesById), dict(entry.ColTypesById)
-            )
-            compare_row(tuple(row), proven)
-            report.rows += 1
+            if int(proven.id) != tx:
+                msg = f"key {entry_key!r}: the store says tx {tx}, immudb proves tx {proven.id}"
+                raise TamperedRowError(msg)
+            records = compare_blob(entry_key, tx, bytes(entry.value), bytes(proven.value))
+            report.rows += len(records)
+            report.transactions += 1
         final = pinned.get()
     finally:
         with contextlib.suppress(Exception):

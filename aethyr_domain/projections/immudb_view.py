@@ -1,6 +1,6 @@
 """The world view in immudb SQL (``PERSISTENCE_MODULE=aethyr_immudb_recorder``).
 
-Built on the recorder's :class:`~aethyr_immudb_recorder.recorders.ImmudbTrackingRecorder`
+Built on the recorder's :class:`~aethyr_immudb_recorder.sql_tracking.ImmudbSQLTrackingRecorder`
 and its datastore: each event's row changes and the generation's tracking
 position are written in ONE interactive immudb transaction, run through the
 datastore's retry policy (``tx read conflict`` and lost sessions are retried,
@@ -45,7 +45,8 @@ from aethyr_domain.projections.view import (
 from aethyr_immudb_recorder.datastore import ImmudbDatastore, Session
 from aethyr_immudb_recorder.datastore import Transaction as ImmudbTransaction
 from aethyr_immudb_recorder.errors import translate
-from aethyr_immudb_recorder.recorders import ImmudbTrackingRecorder, existing_tables
+from aethyr_immudb_recorder.recorders import existing_tables
+from aethyr_immudb_recorder.sql_tracking import ImmudbSQLTrackingRecorder
 
 T = TypeVar("T")
 
@@ -109,7 +110,7 @@ def _sql_transaction(tx: ImmudbTransaction, generation: int, version: int) -> Sq
     return SqlTransaction(IMMUDB, generation, execute, query, version)
 
 
-class ImmudbWorldView(WorldView, ImmudbTrackingRecorder):
+class ImmudbWorldView(WorldView, ImmudbSQLTrackingRecorder):
     """The world view in an immudb database."""
 
     def __init__(

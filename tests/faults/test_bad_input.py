@@ -16,6 +16,7 @@ import dataclasses
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from aethyr_domain import commands as c
 from aethyr_domain.config import ConfigError, ServerConfig
@@ -253,15 +254,8 @@ def test_outbox_entry_with_missing_fields_is_a_dead_letter(world, tmp_path):
 
 
 def _insert_raw(world, originator_id: str, version: int, topic: str, state: bytes) -> None:
-    recorder = world.recorder
-    sql = (
-        f"INSERT INTO {recorder.events_table_name} (originator_id, originator_id_is_uuid, "
-        "originator_version, topic, state) VALUES (@oid, false, @v, @topic, @state)"
-    )
-    params = {"oid": originator_id, "v": version, "topic": topic, "state": state}
-    recorder.datastore.run(
-        "tamper", lambda s: recorder.datastore.execute(s, sql, params), write=True
-    )
+    """Store an event record as given, past the application's transcoder and mapper."""
+    world.recorder.insert_events([StoredEvent(originator_id, version, topic, state)])
 
 
 def test_undecodable_stored_events_name_aggregate_and_version():

@@ -11,16 +11,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from aethyr_domain.cli import main
 from aethyr_domain.commands import CreateRoom, UpdateRoomDescription
 from aethyr_domain.event_store import open_world
+from aethyr_immudb_recorder.keys import WHOLE, encode_record
 from aethyr_immudb_recorder.launcher import ImmudbServer
-from aethyr_immudb_recorder.verification import (
-    TamperedRowError,
-    compare_row,
-    decode_row,
-)
+from aethyr_immudb_recorder.verification import TamperedRowError, compare_blob
 from tests.faults.support import immudb_config, write_config_file
 
 pytestmark = pytest.mark.immudb
@@ -109,33 +107,22 @@ def test_verify_refuses_other_stores(tmp_path, capsys):
     assert "verify needs event_store = immudb" in capsys.readouterr().err
 
 
-def test_a_row_that_differs_from_its_proven_value_is_named():
-    names = {1: "notification_id", 2: "originator_id", 4: "originator_version", 5: "topic"}
-    names[6] = "state"
-    types = {1: "INTEGER", 2: "VARCHAR", 4: "INTEGER", 5: "VARCHAR", 6: "BLOB"}
-
-    def col(cid: int, raw: bytes) -> bytes:
-        return cid.to_bytes(4, "big") + len(raw).to_bytes(4, "big") + raw
-
-    value = (5).to_bytes(4, "big") + b"".join(
-        [
-            col(1, (7).to_bytes(8, "big")),
-            col(2, "r\u00e9".encode()),
-            col(4, (2).to_bytes(8, "big")),
-            col(5, b"t:X"),
-            col(6, b'{"a":1}'),
-        ]
+def test_a_blob_that_differs_from_its_proven_value_is_named():
+    event = StoredEvent("r\u00e9", 2, "t:X", b'{"a":1}')
+    body = encode_record(7, event, "r\u00e9", False)
+    value = WHOLE + body
+    (record,) = compare_blob(b"k", 9, value, value)
+    assert (record.notification_id, record.originator_id, record.state) == (
+        7,
+        "r\u00e9",
+        b'{"a":1}',
     )
-    proven = decode_row(value, names, types)
-    assert proven == {
-        "notification_id": 7,
-        "originator_id": "r\u00e9",
-        "originator_version": 2,
-        "topic": "t:X",
-        "state": b'{"a":1}',
-    }
-    compare_row((7, "r\u00e9", 2, "t:X", b'{"a":1}'), proven)
-    with pytest.raises(TamperedRowError, match=r"notification_id=7 .*'r\u00e9'.*version 2.*state"):
-        compare_row((7, "r\u00e9", 2, "t:X", b'{"a":2}'), proven)
+    tampered = WHOLE + encode_record(
+        7, StoredEvent("r\u00e9", 2, "t:X", b'{"a":2}'), "r\u00e9", False
+    )
+    with pytest.raises(
+        TamperedRowError, match=r"notification ids 7-7 .*'r\u00e9'.*version 2.*tx 9"
+    ):
+        compare_blob(b"k", 9, tampered, value)
     with pytest.raises(TamperedRowError, match="cannot be decoded"):
-        decode_row(value[:-3], names, types)
+        compare_blob(b"k", 9, WHOLE + b"\x00", WHOLE + b"\x00")

@@ -8,10 +8,11 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.tests.projection import EventCountersView
 
 from aethyr_immudb_recorder.datastore import Session, Transaction
-from aethyr_immudb_recorder.recorders import ImmudbTrackingRecorder, existing_tables
+from aethyr_immudb_recorder.recorders import existing_tables
+from aethyr_immudb_recorder.sql_tracking import ImmudbSQLTrackingRecorder
 
 
-class ImmudbEventCounters(ImmudbTrackingRecorder, EventCountersView):
+class ImmudbEventCounters(ImmudbSQLTrackingRecorder, EventCountersView):
     """Counts created and subsequent events; each increment is atomic with its tracking."""
 
     def __init__(self, **kwargs: Any) -> None:

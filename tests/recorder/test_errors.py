@@ -22,7 +22,13 @@ from immudb.grpc import schema_pb2
 from prometheus_client import CollectorRegistry
 
 from aethyr_immudb_recorder.datastore import ImmudbDatastore, Session
-from aethyr_immudb_recorder.errors import BatchTooLargeError, ErrorKind, classify
+from aethyr_immudb_recorder.errors import (
+    BatchTooLargeError,
+    ErrorKind,
+    StaleCounterError,
+    StoreNeedsUpgradeError,
+    classify,
+)
 from aethyr_immudb_recorder.launcher import free_port
 from aethyr_immudb_recorder.metrics import Metrics, metrics_for
 from aethyr_immudb_recorder.recorders import ImmudbApplicationRecorder, ImmudbProcessRecorder
@@ -70,54 +76,37 @@ def test_duplicate_version_is_an_integrity_error_and_writes_nothing(recorder, me
     assert value(metrics, "aethyr_recorder_retries_total", reason="conflict") == 0
 
 
-def test_tx_read_conflict_is_retried(recorder, metrics) -> None:
-    datastore = recorder.datastore
-    other = ImmudbDatastore(datastore.settings, metrics)
+def test_stale_counter_is_refreshed_and_retried(recorder, metrics) -> None:
+    """Another writer moved the counter: immudb refuses the request, the recorder re-reads
+    the counter and sends it again with the next ids (not a version clash)."""
+    other = ImmudbDatastore(recorder.datastore.settings, metrics)
     other_recorder = ImmudbApplicationRecorder(datastore=other)
     mine, theirs = event(), event()
-    sql, params = recorder._insert_statement([mine])
-    attempts: list[int] = []
-
-    def write(session: Session) -> int:
-        with datastore.transaction(session) as tx:
-            tx.execute(sql, params)
-            if not attempts:  # a concurrent writer commits between our insert and commit
-                other_recorder.insert_events([theirs])
-            attempts.append(1)
-            return int(tx.commit().lastInsertedPKs["stored_events"].n)
-
     try:
-        assert datastore.run("test_write", write, write=True) == 2
+        assert recorder.insert_events([event()]) == [1]
+        assert other_recorder.insert_events([theirs]) == [2]
+        assert recorder.insert_events([mine]) == [3]
     finally:
         other.close()
-    assert len(attempts) == 2
-    assert value(metrics, "aethyr_recorder_retries_total", reason="conflict") == 1
-    ids = [n.originator_id for n in recorder.select_notifications(None, 10)]
+    assert value(metrics, "aethyr_recorder_retries_total", reason="modified") == 1
+    ids = [n.originator_id for n in recorder.select_notifications(2, 10)]
     assert ids == [theirs.originator_id, mine.originator_id]
 
 
-def test_conflict_retries_exhausted_is_an_operational_error(metrics) -> None:
+def test_stale_counter_retries_exhausted_is_an_operational_error(metrics) -> None:
     settings = settings_for(immudb_harness.fresh_database("e"), IMMUDB_CONFLICT_RETRIES="0")
-    datastore = ImmudbDatastore(settings, metrics)
-    other = ImmudbDatastore(settings, metrics)
+    first, second = (ImmudbDatastore(settings, metrics) for _ in range(2))
     try:
-        recorder = ImmudbApplicationRecorder(datastore=datastore)
-        recorder.create_table()
-        other_recorder = ImmudbApplicationRecorder(datastore=other)
-        sql, params = recorder._insert_statement([event()])
-
-        def write(session: Session) -> None:
-            with datastore.transaction(session) as tx:
-                tx.execute(sql, params)
-                other_recorder.insert_events([event()])
-                tx.commit()
-
-        with pytest.raises(OperationalError, match="tx read conflict"):
-            datastore.run("test_write", write, write=True)
-        assert value(metrics, "aethyr_recorder_errors_total", kind="conflict") == 1
+        one, two = (ImmudbApplicationRecorder(datastore=d) for d in (first, second))
+        one.insert_events([event()])
+        two.insert_events([event()])
+        with pytest.raises(StaleCounterError, match="moved the notification counter"):
+            one.insert_events([event()])
+        assert isinstance(StaleCounterError(), OperationalError)
+        assert one.max_notification_id() == 2
     finally:
-        datastore.close()
-        other.close()
+        first.close()
+        second.close()
 
 
 def test_unavailable_server_is_retried_then_an_operational_error(metrics) -> None:
@@ -174,11 +163,14 @@ def test_too_many_entries_is_a_clear_data_error_writing_nothing(metrics) -> None
     with ImmudbDatastore(settings, metrics) as datastore:
         recorder = ImmudbApplicationRecorder(datastore=datastore)
         recorder.create_table()
-        assert recorder.insert_events([event() for _ in range(100)]) == list(range(1, 101))
+        # 97 events of one aggregate: 97 event keys, its blob, the log blob, the counter.
+        originator_id = uuid.uuid4()
+        batch = [event(originator_id, v) for v in range(1, 98)]
+        assert recorder.insert_events(batch) == list(range(1, 98))
         with pytest.raises(BatchTooLargeError, match="maxTxEntries") as caught:
-            recorder.insert_events([event() for _ in range(101)])
+            recorder.insert_events([event(originator_id, v) for v in range(98, 196)])
         assert isinstance(caught.value, DataError)
-        assert recorder.max_notification_id() == 100
+        assert recorder.max_notification_id() == 97
     assert value(metrics, "aethyr_recorder_retries_total", reason="conflict") == 0
 
 
@@ -231,9 +223,9 @@ def test_application_name_too_long_is_a_data_error_writing_nothing(metrics) -> N
         with pytest.raises(DataError, match="application name longer than 255"):
             view.incr_created_event_counter(Tracking(long_name, 1))
         assert process.max_notification_id() is None
-        for table in ("notification_tracking", "view_tracking"):
-            sql = f"SELECT application_name FROM {table}"
-            assert datastore.run("select", lambda s, sql=sql: datastore.query(s, sql)) == []
+        assert process.max_tracking_id(long_name) is None
+        sql = "SELECT application_name FROM view_tracking"
+        assert datastore.run("select", lambda s: datastore.query(s, sql)) == []
         assert view.get_created_event_counter() == 0
 
 
@@ -259,10 +251,10 @@ def test_missing_database_without_create_table_is_a_programming_error(metrics) -
         ImmudbApplicationRecorder(datastore=datastore).max_notification_id()
 
 
-def test_missing_table_is_a_programming_error(recorder) -> None:
+def test_missing_table_is_an_empty_log(recorder) -> None:
     absent = ImmudbApplicationRecorder(datastore=recorder.datastore, events_table_name="absent")
-    with pytest.raises(ProgrammingError, match="table does not exist"):
-        absent.max_notification_id()
+    assert absent.max_notification_id() is None
+    assert absent.select_notifications(None, 10) == []
 
 
 def test_deadline_exceeded_is_an_operational_error(recorder, metrics) -> None:
@@ -281,48 +273,24 @@ def test_other_server_errors_are_internal_errors(recorder) -> None:
         datastore.run("bad_sql", lambda s: datastore.query(s, "SELEC nothing"))
 
 
-def test_unique_index_missing_on_a_populated_table_is_reported(recorder) -> None:
-    datastore = recorder.datastore
-
-    def make_bad_table(session: Session) -> None:
-        datastore.execute(
-            session,
-            "CREATE TABLE bad_events (notification_id INTEGER AUTO_INCREMENT, "
-            "originator_id VARCHAR[255] NOT NULL, originator_id_is_uuid BOOLEAN NOT NULL, "
-            "originator_version INTEGER NOT NULL, topic VARCHAR NOT NULL, state BLOB NOT NULL, "
-            "PRIMARY KEY notification_id);"
-            "INSERT INTO bad_events (originator_id, originator_id_is_uuid, originator_version, "
-            "topic, state) VALUES ('a', false, 1, 't', x'00')",
-        )
-
-    datastore.run("setup", make_bad_table, write=True)
-    bad = ImmudbApplicationRecorder(datastore=datastore, events_table_name="bad_events")
-    with pytest.raises(ProgrammingError, match="unique index"):
-        bad.create_table()
-
-
-def test_create_table_adds_a_missing_unique_index_on_an_empty_table(recorder) -> None:
+def test_a_table_in_the_old_sql_layout_names_the_upgrade_command(recorder) -> None:
     datastore = recorder.datastore
     datastore.run(
         "setup",
         lambda s: datastore.execute(
             s,
-            "CREATE TABLE half_events (notification_id INTEGER AUTO_INCREMENT, "
-            "originator_id VARCHAR[255] NOT NULL, originator_id_is_uuid BOOLEAN NOT NULL, "
-            "originator_version INTEGER NOT NULL, topic VARCHAR NOT NULL, state BLOB NOT NULL, "
-            "PRIMARY KEY notification_id)",
+            "CREATE TABLE old_events (notification_id INTEGER AUTO_INCREMENT, "
+            "originator_id VARCHAR[255] NOT NULL, PRIMARY KEY notification_id)",
         ),
         write=True,
     )
-    half = ImmudbApplicationRecorder(datastore=datastore, events_table_name="half_events")
-    half.create_table()
-    again = ImmudbApplicationRecorder(datastore=datastore, events_table_name="half_events")
-    again.datastore._ensured_tables.clear()
-    again.create_table()  # idempotent: the catalog shows the index now
-    first = event()
-    half.insert_events([first])
-    with pytest.raises(IntegrityError):
-        half.insert_events([event(first.originator_id)])
+    old = ImmudbApplicationRecorder(datastore=datastore, events_table_name="old_events")
+    with pytest.raises(StoreNeedsUpgradeError, match="aethyr-es store upgrade") as caught:
+        old.create_table()
+    assert isinstance(caught.value, ProgrammingError)
+    with pytest.raises(StoreNeedsUpgradeError):
+        old.insert_events([event()])
+    assert recorder.max_notification_id() is None  # other tables are not affected
 
 
 def test_invalid_table_name_is_a_programming_error(recorder) -> None:

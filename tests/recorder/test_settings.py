@@ -26,6 +26,14 @@ def test_defaults() -> None:
     assert settings.max_tx_entries == 10_000
     assert settings.poll_interval == 0.05
     assert settings.address == "127.0.0.1:3322"
+    assert settings.sync_frequency_ms is None  # the database keeps its own setting
+    assert settings.group_commit is True
+
+
+def test_sync_frequency_and_group_commit() -> None:
+    env = Environment(env={"IMMUDB_SYNC_FREQUENCY_MS": "1", "IMMUDB_GROUP_COMMIT": "no"})
+    settings = ImmudbSettings.from_env(env)
+    assert (settings.sync_frequency_ms, settings.group_commit) == (1, False)
 
 
 def test_prefixed_keys_win() -> None:
@@ -46,6 +54,9 @@ def test_prefixed_keys_win() -> None:
         ("IMMUDB_MAX_RETRIES", "-2", ">= 0"),
         ("IMMUDB_DATABASE", "Bad Name!", "database name"),
         ("IMMUDB_MAX_TX_ENTRIES", "lots", "integer"),
+        ("IMMUDB_SYNC_FREQUENCY_MS", "0", "positive integer"),
+        ("IMMUDB_SYNC_FREQUENCY_MS", "fast", "integer"),
+        ("IMMUDB_GROUP_COMMIT", "maybe", "boolean"),
     ],
 )
 def test_invalid_values_name_both_keys(key: str, raw: str, expected: str) -> None:

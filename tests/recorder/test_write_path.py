@@ -1,11 +1,11 @@
-"""The write path's statements: lean multi-row INSERTs and the one-round-trip tracking guard.
+"""The write path: one ``Set`` with preconditions per batch, and the tracking guard.
 
-``insert_events`` binds each distinct originator id and topic once per batch and
-writes plain versions as literals; the process and tracking recorders check and
-record tracking with a guard statement inside the same ``SQLExec`` instead of an
-interactive read. These tests pin what that must preserve: exact round trips,
-``IntegrityError`` with nothing written, and monotonic tracking even between
-writers that the in-process writer lock does not serialise (another process).
+``insert_events`` packs a batch into KV entries guarded by ``KeyMustNotExist``
+(events) and ``KeyNotModifiedAfterTX`` (the counter, tracking keys); the
+tracking position is also checked on the client against the last value seen.
+These tests pin what that must preserve: exact round trips, ``IntegrityError``
+with nothing written, and monotonic tracking between writers that share no
+state (separate datastores, like separate processes).
 """
 
 from __future__ import annotations
@@ -16,12 +16,10 @@ import threading
 import time
 from uuid import uuid4
 
-import grpc
 import pytest
 from eventsourcing.persistence import DataError, IntegrityError, StoredEvent, Tracking
 
 from aethyr_immudb_recorder.datastore import ImmudbDatastore
-from aethyr_immudb_recorder.errors import ErrorKind, classify
 from aethyr_immudb_recorder.recorders import (
     ImmudbApplicationRecorder,
     ImmudbProcessRecorder,
@@ -244,26 +242,25 @@ def test_tracking_guard_holds_between_writers_without_the_process_lock() -> None
             store.close()
 
 
-def test_tracking_guard_read_makes_a_concurrent_commit_conflict(
-    datastore: ImmudbDatastore,
-) -> None:
-    """The guard's SELECT is in the MVCC read set: a newer position committed meanwhile wins.
+def test_stale_tracking_cache_is_refreshed_by_the_precondition() -> None:
+    """A writer whose cached position is stale is refused by immudb, re-reads, then decides.
 
-    The guarded statements for position 5 run inside an open transaction whose
-    snapshot still says 4; position 6 is committed by another session before
-    that transaction commits. The commit must fail as a read conflict (which
-    :meth:`ImmudbDatastore.run` retries, and the retry's guard then refuses 5).
+    Recorder ``a`` last saw position 4; ``b`` (another datastore, like another
+    process) records 6. ``a``'s request for 5 carries ``KeyNotModifiedAfterTX``
+    at the transaction where it saw 4, so immudb refuses it; ``a`` re-reads the
+    key and refuses 5 itself (``IntegrityError``), while 7 then goes in.
     """
-    recorder = ImmudbTrackingRecorder(datastore=datastore)
-    recorder.create_table()
-    recorder.insert_tracking(Tracking("upstream", 4))
-    sql, params = recorder._tracking_statement(Tracking("upstream", 5))
-    with datastore.session() as session, datastore.transaction(session) as tx:
-        tx.execute(sql, params)
-        recorder.insert_tracking(Tracking("upstream", 6))
-        with pytest.raises(grpc.RpcError) as raised:
-            tx.commit()
-    assert classify(raised.value) is ErrorKind.CONFLICT
-    assert recorder.max_tracking_id("upstream") == 6
-    with pytest.raises(IntegrityError):
-        recorder.insert_tracking(Tracking("upstream", 5))
+    database = immudb_harness.fresh_database("g")
+    stores = [ImmudbDatastore(settings_for(database)) for _ in range(2)]
+    try:
+        a, b = (ImmudbTrackingRecorder(datastore=store) for store in stores)
+        a.insert_tracking(Tracking("upstream", 4))
+        b.insert_tracking(Tracking("upstream", 6))
+        with pytest.raises(IntegrityError, match="not greater than the current max tracking ID 6"):
+            a.insert_tracking(Tracking("upstream", 5))
+        assert a.max_tracking_id("upstream") == 6
+        a.insert_tracking(Tracking("upstream", 7))
+        assert b.max_tracking_id("upstream") == 7
+    finally:
+        for store in stores:
+            store.close()

@@ -1,0 +1,108 @@
+"""The core recorder suites once against a *synced* immudb (fsync per commit, immudb's default).
+
+The rest of the tests share an unsynced server (durability is not what they test).
+Here the library's application, process and non-interleaving suites run on a
+server of their own started with ``--synced=true``, with the databases' sync period
+set through ``IMMUDB_SYNC_FREQUENCY_MS`` (applied with ``CreateDatabaseV2``), so the
+precondition protocol is exercised where commits wait for the indexer and the disk.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+from eventsourcing.tests.persistence import (
+    ApplicationRecorderTestCase,
+    NonInterleavingNotificationIDsBaseCase,
+    ProcessRecorderTestCase,
+)
+from eventsourcing.utils import Environment
+from immudb.grpc import schema_pb2
+
+from aethyr_immudb_recorder.datastore import ImmudbDatastore
+from aethyr_immudb_recorder.launcher import ImmudbServer
+from aethyr_immudb_recorder.recorders import ImmudbApplicationRecorder, ImmudbProcessRecorder
+from aethyr_immudb_recorder.settings import ImmudbSettings
+from tests import immudb_harness
+
+_lock = threading.Lock()
+_server: ImmudbServer | None = None
+
+
+def synced_server() -> ImmudbServer:
+    """This module's synced server (started on first use, stopped at the end of the module)."""
+    global _server
+    with _lock:
+        if _server is None:
+            immudb_harness.server()  # fail or skip like every immudb test when there is none
+            _server = ImmudbServer(synced=True).start()
+        return _server
+
+
+def teardown_module() -> None:
+    global _server
+    with _lock:
+        if _server is not None:
+            _server.stop()
+            _server = None
+
+
+class SyncedMixin:
+    datastore: ImmudbDatastore
+
+    def setUp(self) -> None:
+        server = synced_server()
+        env = {
+            "IMMUDB_HOST": server.host,
+            "IMMUDB_PORT": str(server.port),
+            "IMMUDB_DATABASE": f"s{uuid.uuid4().hex[:20]}",
+            "IMMUDB_SYNC_FREQUENCY_MS": "1",
+            "IMMUDB_POOL_SIZE": "12",
+        }
+        self.datastore = ImmudbDatastore(ImmudbSettings.from_env(Environment(env=env)))
+        super().setUp()  # type: ignore[misc]
+
+    def tearDown(self) -> None:
+        super().tearDown()  # type: ignore[misc]
+        self.datastore.close()
+
+
+class TestSyncedApplicationRecorder(
+    SyncedMixin, ApplicationRecorderTestCase[ImmudbApplicationRecorder]
+):
+    def create_recorder(self) -> ImmudbApplicationRecorder:
+        recorder = ImmudbApplicationRecorder(datastore=self.datastore)
+        recorder.create_table()
+        return recorder
+
+    def test_sync_frequency_was_applied(self) -> None:
+        recorder = self.create_recorder()
+        recorder.max_notification_id()  # opens a session: creates and tunes the database
+        with self.datastore.session() as session:
+            reply = self.datastore.stub.GetDatabaseSettingsV2(
+                schema_pb2.DatabaseSettingsRequest(),
+                metadata=session.metadata,
+            )
+        self.assertEqual(reply.settings.syncFrequency.value, 1)
+
+
+class TestSyncedProcessRecorder(SyncedMixin, ProcessRecorderTestCase):
+    def create_recorder(self) -> ImmudbProcessRecorder:
+        recorder = ImmudbProcessRecorder(datastore=self.datastore)
+        recorder.create_table()
+        return recorder
+
+
+class TestSyncedNonInterleaving(SyncedMixin, NonInterleavingNotificationIDsBaseCase):
+    insert_num = 1000
+
+    def create_recorder(self) -> ImmudbApplicationRecorder:
+        recorder = ImmudbApplicationRecorder(datastore=self.datastore)
+        recorder.create_table()
+        return recorder
+
+
+del ApplicationRecorderTestCase
+del ProcessRecorderTestCase
+del NonInterleavingNotificationIDsBaseCase
