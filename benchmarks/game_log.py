@@ -180,6 +180,31 @@ def setup_size(rooms: int) -> int:
     return rooms + 2 * (rooms - 1) + 2 * PLAYERS
 
 
+def play_commands(
+    world: World, *, seed: int = SEED, rooms: int = 8, prefix: str = ""
+) -> Iterator[tuple[c.Command, list[Recording[str]]]]:
+    """Play endlessly on ``world``: each accepted command with what ``handle`` returned.
+
+    Set-up first (:func:`setup_size` commands), then actions. A command the
+    world refuses (a rule the model does not track, e.g. a wield conflict) is
+    skipped. ``prefix`` goes before every id (so several games can share one
+    read model or store).
+    """
+    model = _Model(random.Random(seed), prefix)
+    for command in _setup(model, rooms):
+        yield command, world.handle(command)
+    step = 0
+    while True:
+        step += 1
+        command, change = _action(model, step)
+        try:
+            recordings = world.handle(command)
+        except DomainError:
+            continue
+        _apply(model, change)
+        yield command, recordings
+
+
 def play_actions(
     world: World, *, seed: int = SEED, rooms: int = 8, prefix: str = ""
 ) -> Iterator[list[Recording[str]]]:
@@ -190,19 +215,30 @@ def play_actions(
     right after the save; the caller stops when it has enough. ``prefix`` goes
     before every id (so several games can share one read model).
     """
-    model = _Model(random.Random(seed), prefix)
-    for command in _setup(model, rooms):
-        yield world.handle(command)
-    step = 0
-    while True:
-        step += 1
-        command, change = _action(model, step)
-        try:
-            recordings = world.handle(command)
-        except DomainError:
-            continue  # a rule the model does not track (e.g. a wield conflict): skip it
-        _apply(model, change)
+    for _command, recordings in play_commands(world, seed=seed, rooms=rooms, prefix=prefix):
         yield recordings
+
+
+def accepted_commands(
+    actions: int, *, seed: int = SEED, rooms: int = 8, prefix: str = ""
+) -> tuple[list[c.Command], list[c.Command]]:
+    """The set-up commands and the first ``actions`` accepted actions of the seeded game.
+
+    Played once on an in-memory World, so every command in the lists is one the
+    world accepts when they are sent in order to an empty store.
+    """
+    world = World(env=FAST_ENV, snapshot_threshold=0)
+    setup: list[c.Command] = []
+    played: list[c.Command] = []
+    try:
+        game = play_commands(world, seed=seed, rooms=rooms, prefix=prefix)
+        for _ in range(setup_size(rooms)):
+            setup.append(next(game)[0])
+        while len(played) < actions:
+            played.append(next(game)[0])
+    finally:
+        world.close()
+    return setup, played
 
 
 def game_log(events: int, *, seed: int = SEED) -> list[StoredEvent]:

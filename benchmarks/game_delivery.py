@@ -1,0 +1,121 @@
+"""The ``game-delivery`` scenario: commands/s from the game's outbox through the World to a store.
+
+This is the game's write path when event sourcing is on: the Manager appends each
+command to the durable local outbox, and the delivery thread hands the entries to
+the :class:`~aethyr_domain.application.World`, which saves them in the store. The
+scenario pre-fills an outbox with ``Size.delivery_commands`` commands of the seeded
+game of :mod:`benchmarks.game_log` (all accepted by the world, so none is refused)
+and times how long delivery takes to empty it, on each backend.
+
+Set-up, not timed: a World named after the round on the backend gets the game's
+set-up commands (rooms, exits, players) directly, then the outbox (a sqlite file in
+a temporary directory, as ``aethyr-es`` keeps it) is filled.
+
+The two functions that touch the outbox API are the only ones to change when that
+API changes: :func:`fill_outbox` and :func:`deliver_all`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from aethyr_domain.application import World
+from aethyr_domain.commands import Command
+from aethyr_domain.config import ServerConfig
+from aethyr_domain.delivery import deliver_pending
+from aethyr_domain.outbox import Outbox
+from benchmarks.backends import Backend
+from benchmarks.game_log import accepted_commands
+from benchmarks.replay_child import world_class
+from benchmarks.scenarios import Measure, Size
+
+ROOMS = 8
+#: Entries per delivery round: the game's default (``outbox_batch_size``).
+BATCH_SIZE = ServerConfig().outbox_batch_size
+
+_commands: dict[tuple[int, str], tuple[list[Command], list[Command]]] = {}
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready copy of a command field (read-only mappings and tuples included)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def outbox_fields(command: Command) -> dict[str, Any]:
+    """The fields the Manager writes to the outbox for ``command`` (not its actor)."""
+    return {
+        f.name: _plain(getattr(command, f.name))
+        for f in dataclasses.fields(command)
+        if f.name != "actor" and f.repr
+    }
+
+
+# ------------------------------------------------------------------ the adapter
+def fill_outbox(outbox: Outbox, world: World, commands: Sequence[Command]) -> None:
+    """Put ``commands`` into ``outbox`` as the game does, ready for delivery.
+
+    Today's outbox (:class:`aethyr_domain.outbox.Outbox`) holds commands: name,
+    fields and actor, appended one by one. ``world`` is the World they will be
+    delivered to; an outbox whose entries carry *decided* events (recorded with
+    ``OutboxSink.record(decision)`` after an ``aethyr_domain.decision.Decider``
+    has run the command on the world's aggregates) builds its Decider from it.
+    """
+    del world  # today's entries are undecided commands
+    for command in commands:
+        outbox.append(type(command).__name__, outbox_fields(command), command.actor)
+
+
+def deliver_all(outbox: Outbox, world: World, *, batch_size: int = BATCH_SIZE) -> int:
+    """Deliver every pending entry to ``world`` in rounds, as the delivery thread does.
+
+    Returns how many commands were delivered. A refused entry (a dead letter) is an
+    error here: the scenario only sends commands the world accepts.
+    """
+    delivered = 0
+    while outbox.backlog():
+        result = deliver_pending(outbox, world, batch_size=batch_size)
+        if result.dead:
+            raise RuntimeError(f"{result.dead} command(s) refused during delivery")
+        delivered += result.delivered + result.recovered
+    return delivered
+
+
+# ------------------------------------------------------------------ the scenario
+def commands_for(size: Size, prefix: str) -> tuple[list[Command], list[Command]]:
+    """The set-up and the measured commands (generated once per size and prefix)."""
+    key = (size.delivery_commands, prefix)
+    if key not in _commands:
+        _commands[key] = accepted_commands(size.delivery_commands, rooms=ROOMS, prefix=prefix)
+    return _commands[key]
+
+
+def game_delivery(backend: Backend, app_name: str, size: Size) -> list[Measure]:
+    """Time the delivery of ``size.delivery_commands`` outbox entries to a World (commands/s)."""
+    # One store per round (a new application name), so ids need no prefix of their own.
+    setup, played = commands_for(size, prefix="")
+    env = {**backend.env_for(app_name), "ORIGINATOR_ID_TYPE": "text", "SCRYPT_N": "1024"}
+    world = world_class(app_name)(env=env)
+    with tempfile.TemporaryDirectory(prefix="bench-outbox-") as tmp:
+        outbox = Outbox(Path(tmp) / "outbox.sqlite")
+        try:
+            for command in setup:
+                world.handle(command)
+            fill_outbox(outbox, world, played)
+            started = time.perf_counter()
+            delivered = deliver_all(outbox, world)
+            elapsed = time.perf_counter() - started
+        finally:
+            outbox.close()
+            world.close()
+    if delivered != len(played):
+        raise RuntimeError(f"delivered {delivered} of {len(played)} commands")
+    return [Measure("game-delivery", delivered / elapsed, "commands/s")]
