@@ -7,9 +7,10 @@ scenario pre-fills an outbox with ``Size.delivery_commands`` commands of the see
 game of :mod:`benchmarks.game_log` (all accepted by the world, so none is refused)
 and times how long delivery takes to empty it, on each backend.
 
-Set-up, not timed: a World named after the round on the backend gets the game's
-set-up commands (rooms, exits, players) directly, then the outbox (a sqlite file in
-a temporary directory, as ``aethyr-es`` keeps it) is filled.
+Set-up, not timed: a World named after the round is opened on the backend and the
+events of the game's set-up (rooms, exits, players; played once in memory) are
+copied into its store with one ``insert_events``, then the outbox (a sqlite file
+in a temporary directory, as ``aethyr-es`` keeps it) is filled.
 
 The two functions that touch the outbox API are the only ones to change when that
 API changes: :func:`fill_outbox` and :func:`deliver_all`.
@@ -30,7 +31,7 @@ from aethyr_domain.config import ServerConfig
 from aethyr_domain.delivery import deliver_pending
 from aethyr_domain.outbox import Outbox
 from benchmarks.backends import Backend
-from benchmarks.game_log import accepted_commands
+from benchmarks.game_log import AcceptedGame, accepted_commands
 from benchmarks.replay_child import world_class
 from benchmarks.scenarios import Measure, Size
 
@@ -38,7 +39,7 @@ ROOMS = 8
 #: Entries per delivery round: the game's default (``outbox_batch_size``).
 BATCH_SIZE = ServerConfig().outbox_batch_size
 
-_commands: dict[tuple[int, str], tuple[list[Command], list[Command]]] = {}
+_games: dict[int, AcceptedGame] = {}
 
 
 def _plain(value: Any) -> Any:
@@ -90,25 +91,23 @@ def deliver_all(outbox: Outbox, world: World, *, batch_size: int = BATCH_SIZE) -
 
 
 # ------------------------------------------------------------------ the scenario
-def commands_for(size: Size, prefix: str) -> tuple[list[Command], list[Command]]:
-    """The set-up and the measured commands (generated once per size and prefix)."""
-    key = (size.delivery_commands, prefix)
-    if key not in _commands:
-        _commands[key] = accepted_commands(size.delivery_commands, rooms=ROOMS, prefix=prefix)
-    return _commands[key]
+def game_for(size: Size) -> AcceptedGame:
+    """The set-up and the measured commands (generated once per size)."""
+    if size.delivery_commands not in _games:
+        _games[size.delivery_commands] = accepted_commands(size.delivery_commands, rooms=ROOMS)
+    return _games[size.delivery_commands]
 
 
 def game_delivery(backend: Backend, app_name: str, size: Size) -> list[Measure]:
     """Time the delivery of ``size.delivery_commands`` outbox entries to a World (commands/s)."""
-    # One store per round (a new application name), so ids need no prefix of their own.
-    setup, played = commands_for(size, prefix="")
+    game = game_for(size)  # one store per round (a new application name): same ids each round
+    played = game.actions
     env = {**backend.env_for(app_name), "ORIGINATOR_ID_TYPE": "text", "SCRYPT_N": "1024"}
     world = world_class(app_name)(env=env)
     with tempfile.TemporaryDirectory(prefix="bench-outbox-") as tmp:
         outbox = Outbox(Path(tmp) / "outbox.sqlite")
         try:
-            for command in setup:
-                world.handle(command)
+            world.recorder.insert_events(game.setup_events)
             fill_outbox(outbox, world, played)
             started = time.perf_counter()
             delivered = deliver_all(outbox, world)

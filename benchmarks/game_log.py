@@ -13,6 +13,7 @@ them as stored events, ready to be copied into any recorder with
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Iterator
 
@@ -219,13 +220,22 @@ def play_actions(
         yield recordings
 
 
+@dataclasses.dataclass(frozen=True)
+class AcceptedGame:
+    """The seeded game's set-up and its first accepted actions (see :func:`accepted_commands`)."""
+
+    setup: list[c.Command]
+    setup_events: list[StoredEvent]  # what the set-up wrote, ready for ``insert_events``
+    actions: list[c.Command]
+
+
 def accepted_commands(
     actions: int, *, seed: int = SEED, rooms: int = 8, prefix: str = ""
-) -> tuple[list[c.Command], list[c.Command]]:
-    """The set-up commands and the first ``actions`` accepted actions of the seeded game.
+) -> AcceptedGame:
+    """The set-up commands (and their events) and the first ``actions`` accepted actions.
 
-    Played once on an in-memory World, so every command in the lists is one the
-    world accepts when they are sent in order to an empty store.
+    Played once on an in-memory World, so every action in the list is one the
+    world accepts when it is sent in order to a store holding the set-up's events.
     """
     world = World(env=FAST_ENV, snapshot_threshold=0)
     setup: list[c.Command] = []
@@ -234,21 +244,17 @@ def accepted_commands(
         game = play_commands(world, seed=seed, rooms=rooms, prefix=prefix)
         for _ in range(setup_size(rooms)):
             setup.append(next(game)[0])
+        setup_events = stored_log(world)
         while len(played) < actions:
             played.append(next(game)[0])
     finally:
         world.close()
-    return setup, played
+    return AcceptedGame(setup, setup_events, played)
 
 
-def game_log(events: int, *, seed: int = SEED) -> list[StoredEvent]:
-    """At least ``events`` stored events of a played game, in log order (POPO, no snapshots)."""
-    world = World(env=FAST_ENV, snapshot_threshold=0)
+def stored_log(world: World) -> list[StoredEvent]:
+    """Every event in ``world``'s store, in log order, as stored events."""
     recorder = world.recorder
-    rooms = max(4, events // EVENTS_PER_ROOM)
-    for _recordings in play_actions(world, seed=seed, rooms=rooms):
-        if (recorder.max_notification_id() or 0) >= events:
-            break
     stored: list[StoredEvent] = []
     position = 0
     while True:
@@ -259,3 +265,14 @@ def game_log(events: int, *, seed: int = SEED) -> list[StoredEvent]:
         if len(page) < 1000:
             return stored
         position = page[-1].id
+
+
+def game_log(events: int, *, seed: int = SEED) -> list[StoredEvent]:
+    """At least ``events`` stored events of a played game, in log order (POPO, no snapshots)."""
+    world = World(env=FAST_ENV, snapshot_threshold=0)
+    recorder = world.recorder
+    rooms = max(4, events // EVENTS_PER_ROOM)
+    for _recordings in play_actions(world, seed=seed, rooms=rooms):
+        if (recorder.max_notification_id() or 0) >= events:
+            break
+    return stored_log(world)

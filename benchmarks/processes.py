@@ -5,12 +5,13 @@ serialise them with a lock of its own. Here each writer is a process of its own
 (:mod:`benchmarks.writer_child`), as when several game servers or tools write to one
 store: only the database can order them.
 
-The parent creates the application's tables first (so the writers do not race to
-create them), starts the writers, waits until each has opened the store and written
-one warm-up job, then releases them all at once and stops the clock when the last
-one reports. Each writer appends ``concurrent_jobs / 4`` jobs of 50 events for new
-originators, like ``concurrent``. The figure is events/s over the wall time from
-the release to the last report; start-up and warm-up are not timed.
+The parent creates the application's tables first and starts the writers with
+``CREATE_TABLE=false`` (so they do not race to create them), waits until each has
+opened the store and written one warm-up job, then releases them all at once and
+stops the clock when the last one reports. Each writer appends
+``concurrent_jobs / 4`` jobs of 50 events for new originators, like ``concurrent``.
+The figure is events/s over the wall time from the release to the last report;
+start-up and warm-up are not timed.
 
 POPO is skipped: its store lives in one process.
 """
@@ -47,9 +48,11 @@ def concurrent_processes(backend: Backend, app_name: str, size: Size) -> list[Me
     """4 writer processes, jobs of 50 events each, on one store (events/s)."""
     if backend.name == "popo":
         raise Skip("the in-memory store lives in one process")
-    env = backend.env_for(app_name)
     with application(backend, app_name):
         pass  # creates the database and tables before the writers start
+    # The writers must not create them again: PostgreSQL refuses concurrent
+    # CREATE ... IF NOT EXISTS of one table ("tuple concurrently updated").
+    env = {**backend.env_for(app_name), "CREATE_TABLE": "false"}
     jobs = max(1, size.concurrent_jobs // WRITERS)
     spec = json.dumps({"env": env, "app_name": app_name, "jobs": jobs, "per_job": PER_JOB})
     procs = [

@@ -61,7 +61,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--verify-events",
         type=int,
         default=None,
-        help="events in the store the verify scenario checks (default: 2000 quick, 100000 full)",
+        help="events in the store the verify scenario checks (default: 500 quick, 100000 full)",
     )
     parser.add_argument("--size", choices=sorted(SIZES), default=None, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -112,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for scenario in wanted:
                 if scenario == "transcode" or not runs_in_round(scenario, size, r):
                     continue  # transcode is measured above
+                scenario_started = time.perf_counter()
                 for backend in order:
                     app_name = f"bench_{scenario.replace('-', '_')}_{r}"
                     try:
@@ -122,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     except Exception as exc:
                         results.skip(scenario, backend.name, f"error: {type(exc).__name__}: {exc}")
                         print(f"  {scenario} on {backend.name} failed: {exc!r}", flush=True)
+                took = time.perf_counter() - scenario_started
+                print(f"  {scenario}: {took:.1f} s (all backends)", flush=True)
         for backend in backends:
             if backend.skip_reason:
                 for scenario in wanted:

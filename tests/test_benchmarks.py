@@ -102,9 +102,10 @@ def test_game_delivery_commands_fit_the_outbox() -> None:
     from aethyr_domain.outbox import Entry
     from benchmarks.game_delivery import outbox_fields
 
-    setup, played = accepted_commands(60)
-    assert len(played) == 60 and len(setup) == setup_size(8)
-    for i, command in enumerate(played):
+    game = accepted_commands(60)
+    assert len(game.actions) == 60 and len(game.setup) == setup_size(8)
+    assert len(game.setup_events) >= len(game.setup)
+    for i, command in enumerate(game.actions):
         fields = json.loads(json.dumps(outbox_fields(command)))
         entry = Entry(i, f"c{i}", type(command).__name__, fields, command.actor)
         assert build_command(entry) == command
