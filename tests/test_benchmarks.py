@@ -156,3 +156,30 @@ def test_immudb_profile_prints_every_section(capsys: pytest.CaptureFixture[str])
         assert heading in printed
     assert "  2 tables: 1 event" in printed
     assert "1 event + tracking" in printed
+
+
+def test_new_scenarios_run_on_a_real_immudb() -> None:
+    """verify, game-delivery and concurrent-processes end to end on the session's server."""
+    import uuid
+
+    from benchmarks.backends import Backend
+    from benchmarks.scenarios import SCENARIOS, SIZES
+    from tests import immudb_harness
+
+    server = immudb_harness.server()  # skips (or fails in CI) when immudb cannot start
+    env = {
+        "PERSISTENCE_MODULE": "aethyr_immudb_recorder",
+        "IMMUDB_HOST": server.host,
+        "IMMUDB_PORT": str(server.port),
+    }
+    backend = Backend("immudb", env, database_per_app=True)
+    size = SIZES["tiny"]
+    suffix = uuid.uuid4().hex[:8]
+    measured = {}
+    for scenario in ("verify", "game-delivery", "concurrent-processes"):
+        app_name = f"bench_{scenario.replace('-', '_')}_{suffix}"
+        (measure,) = SCENARIOS[scenario](backend, app_name, size)
+        measured[measure.scenario] = measure
+    assert measured["verify"].unit == "events/s" and measured["verify"].value > 0
+    assert measured["game-delivery"].unit == "commands/s"
+    assert measured["concurrent-processes"].unit == "events/s"
