@@ -14,14 +14,27 @@ build is a no-op. ``IMMUDB_BIN`` points to an existing binary instead, and
 
 :class:`ImmudbServer` starts a server on 127.0.0.1 with a free port and a
 temporary data dir, with the pgsql, web and metrics listeners off, waits until
-it answers a health check, and stops it (SIGTERM, then SIGKILL if it hangs).
-It can also be killed and restarted on the same data dir, for fault tests.
+it answers a health check *and* is the process listening on its port, and stops
+it (SIGTERM, then SIGKILL if it hangs). It can also be killed and restarted on
+the same data dir, for fault tests.
+
+Durability: servers are *synced* by default (``--synced=true``, immudb's own
+default: every commit is flushed to disk before it is acknowledged). An
+unsynced server (``synced=False``) is faster, but a crash (kill -9, power loss)
+can leave its data dir corrupt: in 2 of 2 tries a SIGKILLed unsynced server
+would not restart on its data. Tests that do not test durability pass
+``synced=False`` explicitly to stay fast.
 
 From the command line::
 
     python -m aethyr_immudb_recorder.launcher build        # build (or reuse) and print the path
-    python -m aethyr_immudb_recorder.launcher start        # run a local server until Ctrl-C
+    python -m aethyr_immudb_recorder.launcher start        # run a synced local server until Ctrl-C
     python -m aethyr_immudb_recorder.launcher start --port 3322 --dir ./immudb-data
+    python -m aethyr_immudb_recorder.launcher start --unsynced   # faster, not crash-safe
+
+``start`` exits non-zero with the server's own error (for example the bind error
+when ``--port`` is taken by another server). SIGTERM and SIGINT (Ctrl-C) stop the
+server and remove what the launcher created (a temporary data dir and its log).
 """
 
 from __future__ import annotations
@@ -180,7 +193,9 @@ class ImmudbServer:
     ...     client = ImmudbClient(server.address)
 
     ``data_dir`` defaults to a new temporary folder, removed on :meth:`stop`
-    unless ``keep_data`` is true or the folder was given. ``kill`` and
+    unless ``keep_data`` is true or the folder was given. ``synced`` (default
+    True) makes the server flush every commit to disk; pass ``synced=False`` for a
+    faster server whose data dir may not survive a crash (see the module docstring). ``kill`` and
     ``start`` again reuse the same port and data dir (crash/restart tests).
     Only loopback addresses are accepted.
 
@@ -200,7 +215,7 @@ class ImmudbServer:
         data_dir: str | os.PathLike[str] | None = None,
         host: str = _LOOPBACK,
         binary: str | os.PathLike[str] | None = None,
-        synced: bool = False,
+        synced: bool = True,
         keep_data: bool = False,
         startup_timeout: float = 30.0,
         extra_args: tuple[str, ...] = (),
@@ -290,31 +305,66 @@ class ImmudbServer:
         return self.process is not None and self.process.poll() is None
 
     def wait_ready(self) -> None:
-        """Poll the gRPC health check until it answers or the timeout passes."""
+        """Wait until *our* server answers the gRPC health check, or fail.
+
+        An answer alone is not enough: when the port is taken, the health check
+        reaches whatever else listens there while our server fails to bind and
+        exits. So the server counts as ready only when it answers and its process
+        holds the listening socket (read from ``/proc``; where ``/proc`` is
+        missing, when it answers and is still alive a moment later). If the
+        process exits first, the error carries its log (the bind error).
+        """
         from immudb import ImmudbClient
 
         deadline = time.monotonic() + self.startup_timeout
         last: Exception | None = None
         while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise ImmudbStartError(
-                    f"immudb exited with code {self.process.returncode}: {self.log_tail()}"
-                )
+            self._raise_if_exited()
             client = ImmudbClient(self.address, timeout=1)
             try:
-                if client.healthCheck():
-                    return
+                answered = bool(client.healthCheck())
             except Exception as exc:  # grpc raises while the port is not yet bound
+                answered = False
                 last = exc
             finally:
                 with contextlib.suppress(Exception):
                     client.channel.close()
+            if answered:
+                owner = self._owns_listener()
+                if owner is None:  # no /proc: the best we can do is "still alive"
+                    time.sleep(0.5)
+                    self._raise_if_exited()
+                    return
+                if owner:
+                    return
+                last = ImmudbStartError(f"another process answers on {self.address}")
             time.sleep(0.05)
+        self._raise_if_exited()
         self.kill()
         raise ImmudbStartError(
             f"immudb did not answer on {self.address} within {self.startup_timeout}s"
             f" ({last!r}): {self.log_tail()}"
         )
+
+    def _raise_if_exited(self) -> None:
+        if self.process is not None and self.process.poll() is not None:
+            raise ImmudbStartError(
+                f"immudb exited with code {self.process.returncode}: {self.log_tail()}"
+            )
+
+    def _owns_listener(self) -> bool | None:
+        """Whether our process holds a socket listening on our port (None: cannot tell)."""
+        if self.process is None:
+            return False
+        listening = _listening_inodes(self.port)
+        if listening is None:
+            return None
+        fd_dir = Path(f"/proc/{self.process.pid}/fd")
+        try:
+            targets = [os.readlink(fd_dir / name) for name in os.listdir(fd_dir)]
+        except OSError:
+            return None if not fd_dir.parent.exists() else False
+        return any(t.startswith("socket:[") and t[8:-1] in listening for t in targets)
 
     def log_tail(self, lines: int = 20) -> str:
         try:
@@ -370,6 +420,28 @@ class ImmudbServer:
         return f"ImmudbServer({self.address}, {state}, data_dir={str(self.data_dir)!r})"
 
 
+def _listening_inodes(port: int) -> set[str] | None:
+    """Inodes of the TCP sockets listening on ``port`` (Linux ``/proc/net``), or None."""
+    found: set[str] = set()
+    readable = False
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        readable = True
+        for line in lines:
+            fields = line.split()
+            # local_address is HEXIP:HEXPORT; state 0A is LISTEN; field 9 is the inode
+            if (
+                len(fields) > 9
+                and fields[3] == "0A"
+                and int(fields[1].rsplit(":", 1)[1], 16) == port
+            ):
+                found.add(fields[9])
+    return found if readable else None
+
+
 @contextlib.contextmanager
 def running_server(**kwargs: object) -> Iterator[ImmudbServer]:
     """``with running_server() as server:`` a started :class:`ImmudbServer`."""
@@ -378,6 +450,63 @@ def running_server(**kwargs: object) -> Iterator[ImmudbServer]:
         yield server.start()
     finally:
         server.stop()
+
+
+class _Stopped(BaseException):
+    """Raised in the main thread by the SIGTERM/SIGINT handler of ``launcher start``."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_stopped(signum: int, frame: object) -> None:
+    # Ignore further signals first: the clean-up that follows must not be interrupted.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
+    raise _Stopped(signum)
+
+
+def serve(server: ImmudbServer) -> int:
+    """Run ``server`` in the foreground until SIGTERM or SIGINT; return the exit code.
+
+    Either signal, at any moment (also while the server is still starting), stops
+    the server and removes what was created for it (a temporary data dir and its
+    log; a ``--dir`` given by the user is kept). A server that fails to start or
+    exits on its own is an error (exit code 1) with the tail of its log.
+    """
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    for sig in previous:
+        signal.signal(sig, _raise_stopped)
+    try:
+        server.start()
+        durability = (
+            "synced: every commit is on disk"
+            if server.synced
+            else "UNSYNCED: a crash can lose the data dir"
+        )
+        print(
+            f"immudb listening on {server.address} (user immudb, password immudb), "
+            f"data in {server.data_dir}, {durability}; Ctrl-C or SIGTERM stops it",
+            flush=True,
+        )
+        while server.running:
+            time.sleep(0.2)
+        code = server.process.returncode if server.process is not None else None
+        print(f"error: immudb exited with code {code}: {server.log_tail()}", file=sys.stderr)
+        return 1
+    except _Stopped as stopped:
+        name = signal.Signals(stopped.signum).name
+        print(f"{name}: stopping immudb on {server.address}", file=sys.stderr, flush=True)
+        return 0
+    finally:
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
+        try:
+            server.stop()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -393,7 +522,20 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("start", help="run a local server on 127.0.0.1 until interrupted")
     s.add_argument("--port", type=int, default=None, help="gRPC port (default: a free one)")
     s.add_argument("--dir", default=None, help="data dir (default: a temporary one, removed)")
-    s.add_argument("--synced", action="store_true", help="fsync every commit")
+    durability = s.add_mutually_exclusive_group()
+    durability.add_argument(
+        "--synced",
+        dest="synced",
+        action="store_true",
+        default=True,
+        help="fsync every commit (the default)",
+    )
+    durability.add_argument(
+        "--unsynced",
+        dest="synced",
+        action="store_false",
+        help="no fsync per commit: faster, but a crash can lose the data dir",
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
@@ -401,21 +543,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "path":
             print(os.environ.get("IMMUDB_BIN") or cached_binary_path())
         else:
-            server = ImmudbServer(port=args.port, data_dir=args.dir, synced=args.synced)
-            server.start()
-            print(
-                f"immudb listening on {server.address} (user immudb, password immudb), "
-                f"data in {server.data_dir}; Ctrl-C stops it",
-                flush=True,
-            )
-            try:
-                while server.running:
-                    time.sleep(0.5)
-            except KeyboardInterrupt:
-                pass
-            finally:
-                server.stop()
-    except (ImmudbBuildError, ImmudbStartError) as exc:
+            return serve(ImmudbServer(port=args.port, data_dir=args.dir, synced=args.synced))
+    except (ImmudbBuildError, ImmudbStartError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

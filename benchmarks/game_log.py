@@ -13,6 +13,7 @@ them as stored events, ready to be copied into any recorder with
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Iterator
 
@@ -180,6 +181,31 @@ def setup_size(rooms: int) -> int:
     return rooms + 2 * (rooms - 1) + 2 * PLAYERS
 
 
+def play_commands(
+    world: World, *, seed: int = SEED, rooms: int = 8, prefix: str = ""
+) -> Iterator[tuple[c.Command, list[Recording[str]]]]:
+    """Play endlessly on ``world``: each accepted command with what ``handle`` returned.
+
+    Set-up first (:func:`setup_size` commands), then actions. A command the
+    world refuses (a rule the model does not track, e.g. a wield conflict) is
+    skipped. ``prefix`` goes before every id (so several games can share one
+    read model or store).
+    """
+    model = _Model(random.Random(seed), prefix)
+    for command in _setup(model, rooms):
+        yield command, world.handle(command)
+    step = 0
+    while True:
+        step += 1
+        command, change = _action(model, step)
+        try:
+            recordings = world.handle(command)
+        except DomainError:
+            continue
+        _apply(model, change)
+        yield command, recordings
+
+
 def play_actions(
     world: World, *, seed: int = SEED, rooms: int = 8, prefix: str = ""
 ) -> Iterator[list[Recording[str]]]:
@@ -190,29 +216,45 @@ def play_actions(
     right after the save; the caller stops when it has enough. ``prefix`` goes
     before every id (so several games can share one read model).
     """
-    model = _Model(random.Random(seed), prefix)
-    for command in _setup(model, rooms):
-        yield world.handle(command)
-    step = 0
-    while True:
-        step += 1
-        command, change = _action(model, step)
-        try:
-            recordings = world.handle(command)
-        except DomainError:
-            continue  # a rule the model does not track (e.g. a wield conflict): skip it
-        _apply(model, change)
+    for _command, recordings in play_commands(world, seed=seed, rooms=rooms, prefix=prefix):
         yield recordings
 
 
-def game_log(events: int, *, seed: int = SEED) -> list[StoredEvent]:
-    """At least ``events`` stored events of a played game, in log order (POPO, no snapshots)."""
+@dataclasses.dataclass(frozen=True)
+class AcceptedGame:
+    """The seeded game's set-up and its first accepted actions (see :func:`accepted_commands`)."""
+
+    setup: list[c.Command]
+    setup_events: list[StoredEvent]  # what the set-up wrote, ready for ``insert_events``
+    actions: list[c.Command]
+
+
+def accepted_commands(
+    actions: int, *, seed: int = SEED, rooms: int = 8, prefix: str = ""
+) -> AcceptedGame:
+    """The set-up commands (and their events) and the first ``actions`` accepted actions.
+
+    Played once on an in-memory World, so every action in the list is one the
+    world accepts when it is sent in order to a store holding the set-up's events.
+    """
     world = World(env=FAST_ENV, snapshot_threshold=0)
+    setup: list[c.Command] = []
+    played: list[c.Command] = []
+    try:
+        game = play_commands(world, seed=seed, rooms=rooms, prefix=prefix)
+        for _ in range(setup_size(rooms)):
+            setup.append(next(game)[0])
+        setup_events = stored_log(world)
+        while len(played) < actions:
+            played.append(next(game)[0])
+    finally:
+        world.close()
+    return AcceptedGame(setup, setup_events, played)
+
+
+def stored_log(world: World) -> list[StoredEvent]:
+    """Every event in ``world``'s store, in log order, as stored events."""
     recorder = world.recorder
-    rooms = max(4, events // EVENTS_PER_ROOM)
-    for _recordings in play_actions(world, seed=seed, rooms=rooms):
-        if (recorder.max_notification_id() or 0) >= events:
-            break
     stored: list[StoredEvent] = []
     position = 0
     while True:
@@ -223,3 +265,14 @@ def game_log(events: int, *, seed: int = SEED) -> list[StoredEvent]:
         if len(page) < 1000:
             return stored
         position = page[-1].id
+
+
+def game_log(events: int, *, seed: int = SEED) -> list[StoredEvent]:
+    """At least ``events`` stored events of a played game, in log order (POPO, no snapshots)."""
+    world = World(env=FAST_ENV, snapshot_threshold=0)
+    recorder = world.recorder
+    rooms = max(4, events // EVENTS_PER_ROOM)
+    for _recordings in play_actions(world, seed=seed, rooms=rooms):
+        if (recorder.max_notification_id() or 0) >= events:
+            break
+    return stored_log(world)

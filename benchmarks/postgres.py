@@ -7,7 +7,8 @@ free port (as the ``postgres`` user when we are root: PostgreSQL refuses to
 run as root), creates the database, and on :meth:`TempPostgres.stop` shuts it
 down and deletes the directory. Durability is left at PostgreSQL's defaults
 (``fsync=on``, ``synchronous_commit=on``), so its figures include a flush to
-disk per commit.
+disk per commit; :meth:`TempPostgres.start` reads both settings back from the
+running server and refuses to go on if either is off.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class TempPostgres:
         self.port = 0
         self.user = "postgres"
         self.version = "unknown"
+        self.durability: dict[str, str] = {}
         self._dir: Path | None = None
         self._bin: Path | None = None
         self._run_as: list[str] = []
@@ -108,7 +110,7 @@ class TempPostgres:
         self.version = self._run(str(bin_dir / "postgres"), "--version").strip()
         self._run(
             str(bin_dir / "initdb"), "-D", str(data), "-U", self.user, "--auth=trust",
-            "-E", "UTF8", "--no-sync",
+            "-E", "UTF8",
         )  # fmt: skip
         self.port = free_port()
         options = (
@@ -122,7 +124,23 @@ class TempPostgres:
             str(bin_dir / "createdb"), "-h", _HOST, "-p", str(self.port), "-U", self.user,
             self.database,
         )  # fmt: skip
+        self.durability = self._durability()
         return self
+
+    def _durability(self) -> dict[str, str]:
+        """``fsync`` and ``synchronous_commit`` as the server reports them (both must be on)."""
+        import psycopg
+
+        with psycopg.connect(
+            host=_HOST, port=self.port, user=self.user, dbname=self.database
+        ) as conn:
+            found = {
+                name: str(conn.execute(f"SHOW {name}").fetchone()[0])  # type: ignore[index]
+                for name in ("fsync", "synchronous_commit")
+            }
+        if found != {"fsync": "on", "synchronous_commit": "on"}:
+            raise PostgresUnavailableError(f"not at its default durability: {found}")
+        return found
 
     def stop(self) -> None:
         """Stop the server (fast shutdown) and delete its directory."""

@@ -43,12 +43,17 @@ class Size:
     replay_events: tuple[int, ...]  # game logs rebuilt by the replay scenario
     lag_rate: int  # game actions per second during projection-lag
     lag_seconds: float  # how long that load lasts
+    delivery_commands: int  # outbox entries delivered by game-delivery
+    verify_events: int  # events in the store the verify scenario checks
+    verify_rounds: int = 99  # rounds that run verify (one proof per row is slow at 100k)
 
 
 SIZES = {
-    "full": Size(5, 1000, 50, 100, 50, 20_000, 400, 20_000, (100_000, 1_000_000), 50, 5.0),
-    "quick": Size(3, 200, 10, 20, 15, 5_000, 150, 5_000, (20_000,), 50, 2.0),
-    "tiny": Size(2, 5, 2, 2, 2, 300, 5, 50, (300,), 20, 0.5),
+    "full": Size(
+        5, 1000, 50, 100, 50, 20_000, 400, 20_000, (100_000, 1_000_000), 50, 5.0, 500, 100_000, 1
+    ),
+    "quick": Size(3, 200, 10, 20, 15, 5_000, 150, 5_000, (20_000,), 50, 2.0, 50, 500),
+    "tiny": Size(2, 5, 2, 2, 2, 300, 5, 50, (300,), 20, 0.5, 10, 100),
 }
 
 
@@ -84,13 +89,13 @@ def application(backend: Backend, app_name: str) -> Iterator[Application[UUID]]:
         app.close()
 
 
-def _recorder(app: Application[UUID]) -> ApplicationRecorder:
+def recorder_of(app: Application[UUID]) -> ApplicationRecorder:
     recorder = app.recorder
     assert isinstance(recorder, ApplicationRecorder)
     return recorder
 
 
-def _stored_events(count: int, originator_id: UUID | None = None) -> list[StoredEvent]:
+def stored_events(count: int, originator_id: UUID | None = None) -> list[StoredEvent]:
     oid = originator_id or uuid4()
     return [StoredEvent(oid, i + 1, "bench:Event", b'{"n":%d}' % i) for i in range(count)]
 
@@ -111,9 +116,9 @@ def save_1(backend: Backend, app_name: str, size: Size) -> list[Measure]:
 def save_batch_100(backend: Backend, app_name: str, size: Size) -> list[Measure]:
     """One ``insert_events`` of 100 events for a new originator (events/s)."""
     with application(backend, app_name) as app:
-        recorder = _recorder(app)
-        recorder.insert_events(_stored_events(100))
-        batches = [_stored_events(100) for _ in range(size.batch_calls)]
+        recorder = recorder_of(app)
+        recorder.insert_events(stored_events(100))
+        batches = [stored_events(100) for _ in range(size.batch_calls)]
         started = time.perf_counter()
         for batch in batches:
             recorder.insert_events(batch)
@@ -125,10 +130,10 @@ def concurrent(backend: Backend, app_name: str, size: Size) -> list[Measure]:
     """The shape of the library's ``test_concurrent_throughput``: 4 writers, 50-event jobs."""
     workers, per_job = 4, 50
     with application(backend, app_name) as app:
-        recorder = _recorder(app)
+        recorder = recorder_of(app)
 
         def job() -> None:
-            recorder.insert_events(_stored_events(per_job))
+            recorder.insert_events(stored_events(per_job))
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
             for future in [pool.submit(job) for _ in range(workers)]:
@@ -160,9 +165,9 @@ def get_100(backend: Backend, app_name: str, size: Size) -> list[Measure]:
 def notifications(backend: Backend, app_name: str, size: Size) -> list[Measure]:
     """Paging the whole notification log in pages of 500 (notifications/s)."""
     with application(backend, app_name) as app:
-        recorder = _recorder(app)
+        recorder = recorder_of(app)
         for _ in range(size.notifications // 100):
-            recorder.insert_events(_stored_events(100))
+            recorder.insert_events(stored_events(100))
         total = 0
         last = 0
         started = time.perf_counter()
@@ -184,7 +189,7 @@ def subscribe_latency(backend: Backend, app_name: str, size: Size) -> list[Measu
     called and stops when the subscriber's iterator yields the notification.
     """
     with application(backend, app_name) as app:
-        recorder = _recorder(app)
+        recorder = recorder_of(app)
         try:
             subscription = recorder.subscribe(gt=recorder.max_notification_id())
         except NotImplementedError as exc:
@@ -203,7 +208,7 @@ def subscribe_latency(backend: Backend, app_name: str, size: Size) -> list[Measu
             reader.start()
             for _ in range(size.subscribe_events):
                 before = time.perf_counter()
-                ids = recorder.insert_events(_stored_events(1))
+                ids = recorder.insert_events(stored_events(1))
                 assert ids
                 sent[ids[0]] = before
                 time.sleep(0.005)
@@ -236,15 +241,44 @@ def projection_lag(backend: Backend, app_name: str, size: Size) -> list[Measure]
     return run(backend, app_name, size)
 
 
+def concurrent_processes(backend: Backend, app_name: str, size: Size) -> list[Measure]:
+    """4 writer processes on one store (events/s): :mod:`benchmarks.processes`."""
+    from benchmarks.processes import concurrent_processes as run
+
+    return run(backend, app_name, size)
+
+
+def game_delivery(backend: Backend, app_name: str, size: Size) -> list[Measure]:
+    """Outbox -> World -> store (commands/s): :mod:`benchmarks.game_delivery`."""
+    from benchmarks.game_delivery import game_delivery as run
+
+    return run(backend, app_name, size)
+
+
+def verify(backend: Backend, app_name: str, size: Size) -> list[Measure]:
+    """Verify a store against immudb's proofs (events/s): :mod:`benchmarks.verify`."""
+    from benchmarks.verify import verify as run
+
+    return run(backend, app_name, size)
+
+
 Scenario = Callable[[Backend, str, Size], list[Measure]]
 
 SCENARIOS: dict[str, Scenario] = {
     "save-1": save_1,
     "save-batch-100": save_batch_100,
     "concurrent": concurrent,
+    "concurrent-processes": concurrent_processes,
     "get-100": get_100,
     "notifications": notifications,
     "subscribe-latency": subscribe_latency,
     "replay": replay,
     "projection-lag": projection_lag,
+    "game-delivery": game_delivery,
+    "verify": verify,
 }
+
+
+def runs_in_round(scenario: str, size: Size, round_index: int) -> bool:
+    """Whether ``scenario`` is measured in round ``round_index`` (0-based) at ``size``."""
+    return scenario != "verify" or round_index < size.verify_rounds

@@ -44,7 +44,7 @@ def server() -> ImmudbServer:
     global _server, _failure
     with _lock:
         if _server is None and _failure is None:
-            candidate = ImmudbServer()
+            candidate = ImmudbServer(synced=False)  # fast; durability is tested elsewhere
             try:
                 _server = candidate.start()
             except (ImmudbBuildError, ImmudbStartError, OSError) as exc:

@@ -12,10 +12,11 @@ import pytest
 
 from aethyr_domain.replay import rebuild_world_state, replay_world
 from aethyr_domain.world_dump import dumps, world_from_dict
-from benchmarks.game_log import game_log
+from benchmarks.game_log import accepted_commands, game_log, setup_size
 from benchmarks.replay import label
 from benchmarks.replay_child import world_class
 from benchmarks.runner import main
+from benchmarks.stats import Results, durable_ratio, durable_table, table, targets
 from benchmarks.transcode import game_events
 
 
@@ -40,6 +41,9 @@ def test_runner_writes_results_for_every_scenario_and_backend(
     for scenario in ("save-1", "save-batch-100", "concurrent", "get-100", "notifications"):
         assert {(scenario, "popo"), (scenario, "sqlite")} <= measured
     assert ("subscribe-latency p99", "popo") in measured
+    assert ("concurrent-processes", "sqlite") in measured
+    for backend in ("popo", "sqlite"):
+        assert ("game-delivery", backend) in measured
     for backend in ("popo", "sqlite"):
         assert {("replay 300", backend), ("replay 300 peak RSS", backend)} <= measured
         assert {("projection-lag p50", backend), ("projection-lag p99", backend)} <= measured
@@ -47,14 +51,64 @@ def test_runner_writes_results_for_every_scenario_and_backend(
     assert units[("replay 300", "popo")] == "events/s"
     assert units[("replay 300 peak RSS", "sqlite")] == "MB"
     assert units[("projection-lag p99", "popo")] == "ms"
+    assert units[("game-delivery", "sqlite")] == "commands/s"
+    assert units[("concurrent-processes", "sqlite")] == "events/s"
     assert ("transcode", "OrjsonTranscoder") in measured
     assert ("transcode", "JSONTranscoder") in measured
     for transcoder in ("JSONTranscoder", "OrjsonTranscoder", "FastOrjsonTranscoder"):
         assert ("transcode played", transcoder) in measured
     skipped = {(row["scenario"], row["backend"]): row["reason"] for row in document["skipped"]}
     assert "subscribe" in skipped[("subscribe-latency", "sqlite")]
+    assert "one process" in skipped[("concurrent-processes", "popo")]
+    assert "proofs" in skipped[("verify", "sqlite")]
     assert any("transcode" in line for line in document["targets"])
     assert any(line.startswith("replay 300 on popo") for line in document["targets"])
+
+
+def test_durable_headline_compares_synced_immudb_with_postgres() -> None:
+    """The headline table: ratios oriented so > 1 means immudb-synced is better."""
+    results = Results()
+    for value in (100.0, 120.0, 110.0):
+        results.add("save-1", "immudb-synced", value, "events/s")
+    for value in (200.0, 220.0):
+        results.add("save-1", "postgres", value, "events/s")
+    results.add("get-100", "immudb-synced", 2.0, "ms")
+    results.add("get-100", "postgres", 3.0, "ms")
+    results.add("concurrent", "immudb", 900.0, "events/s")  # unsynced: not in the headline
+    results.add("concurrent", "postgres", 300.0, "events/s")
+    assert durable_ratio(results, "save-1") == pytest.approx(110 / 210)
+    assert durable_ratio(results, "get-100") == pytest.approx(1.5)  # time: inverted
+    assert durable_ratio(results, "concurrent") is None
+    headline = durable_table(results)
+    assert headline is not None
+    lines = headline.splitlines()
+    assert lines[0].split() == ["scenario", "unit", "immudb-synced", "postgres", "ratio", "target"]
+    assert "0.52x" in lines[2] and ">= 1.2x MISSED" in lines[2]
+    assert "1.50x" in lines[3] and ">= 1.5x met" in lines[3]
+    assert not any(line.startswith("concurrent") for line in lines)
+    found = targets(results)
+    assert "immudb UNSYNCED vs postgres, concurrent: 3.00x (target >= 2x) met" in found
+    assert any(
+        line.startswith("immudb-synced vs postgres, get-100 (time, inverted): 1.50x")
+        for line in found
+    )
+    assert "immudb UNSYNCED" in table(results, ["postgres", "immudb-synced", "immudb"])
+    assert durable_table(Results()) is None
+
+
+def test_game_delivery_commands_fit_the_outbox() -> None:
+    """The delivery scenario's commands survive the outbox's JSON and rebuild as sent."""
+    from aethyr_domain.delivery import build_command
+    from aethyr_domain.outbox import Entry
+    from benchmarks.game_delivery import outbox_fields
+
+    game = accepted_commands(60)
+    assert len(game.actions) == 60 and len(game.setup) == setup_size(8)
+    assert len(game.setup_events) >= len(game.setup)
+    for i, command in enumerate(game.actions):
+        fields = json.loads(json.dumps(outbox_fields(command)))
+        entry = Entry(i, f"c{i}", type(command).__name__, fields, command.actor)
+        assert build_command(entry) == command
 
 
 def test_runner_rejects_an_unknown_scenario(capsys: pytest.CaptureFixture[str]) -> None:
@@ -102,3 +156,30 @@ def test_immudb_profile_prints_every_section(capsys: pytest.CaptureFixture[str])
         assert heading in printed
     assert "  2 tables: 1 event" in printed
     assert "1 event + tracking" in printed
+
+
+def test_new_scenarios_run_on_a_real_immudb() -> None:
+    """verify, game-delivery and concurrent-processes end to end on the session's server."""
+    import uuid
+
+    from benchmarks.backends import Backend
+    from benchmarks.scenarios import SCENARIOS, SIZES
+    from tests import immudb_harness
+
+    server = immudb_harness.server()  # skips (or fails in CI) when immudb cannot start
+    env = {
+        "PERSISTENCE_MODULE": "aethyr_immudb_recorder",
+        "IMMUDB_HOST": server.host,
+        "IMMUDB_PORT": str(server.port),
+    }
+    backend = Backend("immudb", env, database_per_app=True)
+    size = SIZES["tiny"]
+    suffix = uuid.uuid4().hex[:8]
+    measured = {}
+    for scenario in ("verify", "game-delivery", "concurrent-processes"):
+        app_name = f"bench_{scenario.replace('-', '_')}_{suffix}"
+        (measure,) = SCENARIOS[scenario](backend, app_name, size)
+        measured[measure.scenario] = measure
+    assert measured["verify"].unit == "events/s" and measured["verify"].value > 0
+    assert measured["game-delivery"].unit == "commands/s"
+    assert measured["concurrent-processes"].unit == "events/s"

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -124,7 +130,7 @@ def test_real_build_into_an_empty_cache_then_reuse(monkeypatch, tmp_path, capsys
     mtime = built.stat().st_mtime_ns
     assert launcher.build_immudb() == built
     assert built.stat().st_mtime_ns == mtime
-    with ImmudbServer(binary=built) as server:
+    with ImmudbServer(binary=built, synced=False) as server:
         client = ImmudbClient(server.address, timeout=10)
         assert client.healthCheck()
 
@@ -210,3 +216,131 @@ def test_start_after_a_failed_first_start_and_failed_restart_keeps_data(tmp_path
     finally:
         server.stop()
     assert not server.data_dir.exists()
+
+
+# --------------------------------------------------------------- ``launcher start`` as a process
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pid_recording_binary(tmp_path: Path, real: Path | str) -> tuple[Path, Path]:
+    """A wrapper that writes its pid to a file, then becomes ``real`` (same pid)."""
+    pid_file = tmp_path / "server.pid"
+    wrapper = tmp_path / "immudb-wrapper"
+    wrapper.write_text(f'#!/bin/sh\necho $$ > "{pid_file}"\nexec "{real}" "$@"\n')
+    wrapper.chmod(0o755)
+    return wrapper, pid_file
+
+
+def _start_cli(tmp_path: Path, binary: Path, *args: str) -> tuple[subprocess.Popen[str], Path]:
+    """``python -m aethyr_immudb_recorder.launcher start ...`` with its own TMPDIR."""
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    env = {**os.environ, "IMMUDB_BIN": str(binary), "TMPDIR": str(tmpdir)}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aethyr_immudb_recorder.launcher", "start", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return proc, tmpdir
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in state  # a zombie has exited
+
+
+def _wait_for(predicate, timeout: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _kill_leftover(pid_file: Path) -> None:
+    """Kill the server this test started if the launcher left it running."""
+    if pid_file.exists():
+        pid = int(pid_file.read_text())
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_default_server_is_synced_and_unsynced_is_explicit():
+    assert ImmudbServer().synced is True
+    assert "--synced=true" in ImmudbServer(binary="immudb").command()
+    assert "--synced=false" in ImmudbServer(binary="immudb", synced=False).command()
+
+
+def test_cli_start_on_a_port_in_use_fails_with_the_bind_error(tmp_path, immudb_server):
+    """The health check must not mistake the server already on the port for ours."""
+    binary, pid_file = _pid_recording_binary(tmp_path, launcher.build_immudb(quiet=True))
+    proc, tmpdir = _start_cli(tmp_path, binary, "--port", str(immudb_server.port), "--unsynced")
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        _kill_leftover(pid_file)
+    assert proc.returncode == 1, (out, err)
+    assert "listening" not in out
+    assert "address already in use" in err.lower()
+    assert list(tmpdir.iterdir()) == []  # the temporary data dir and its log are gone
+    assert ImmudbClient(immudb_server.address, timeout=10).healthCheck()  # untouched
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_cli_start_stops_the_server_and_cleans_up_on_signal(tmp_path, immudb_server, signum):
+    binary, pid_file = _pid_recording_binary(tmp_path, launcher.build_immudb(quiet=True))
+    proc, tmpdir = _start_cli(tmp_path, binary)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "immudb listening on 127.0.0.1:" in line, line
+        assert "synced: every commit is on disk" in line  # synced by default
+        port = int(line.split("127.0.0.1:", 1)[1].split()[0])
+        server_pid = int(pid_file.read_text())
+        assert _alive(server_pid) and _port_open(port)
+        assert any(tmpdir.iterdir())
+        proc.send_signal(signum)
+        _out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        assert "Traceback" not in err
+        assert _wait_for(lambda: not _alive(server_pid), 10), "immudb outlived the launcher"
+        assert not _port_open(port)
+        assert list(tmpdir.iterdir()) == []
+    finally:
+        proc.kill()
+        _kill_leftover(pid_file)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_cli_start_signal_while_the_server_starts_cleans_up(tmp_path, signum):
+    """A signal before the server answers: no orphan, no leftover dir, no traceback."""
+    pid_file = tmp_path / "server.pid"
+    fake = _fake_server(tmp_path, f'echo $$ > "{pid_file}"\nexec sleep 60')
+    proc, tmpdir = _start_cli(tmp_path, fake)
+    try:
+        assert _wait_for(lambda: pid_file.exists() and pid_file.read_text().strip() != "")
+        server_pid = int(pid_file.read_text())
+        proc.send_signal(signum)
+        _out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        assert "Traceback" not in err
+        assert _wait_for(lambda: not _alive(server_pid), 10), "the server outlived the launcher"
+        assert list(tmpdir.iterdir()) == []
+    finally:
+        proc.kill()
+        _kill_leftover(pid_file)

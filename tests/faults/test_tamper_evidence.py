@@ -43,7 +43,7 @@ def _verify(config_file, capsys, *extra: str) -> tuple[int, str, str]:
 
 def test_verify_clean_store_then_detect_a_different_history(tmp_path, capsys):
     data_a, data_b, data_c = (tmp_path / n for n in ("a", "b", "c"))
-    server = ImmudbServer(data_dir=data_a).start()
+    server = ImmudbServer(data_dir=data_a, synced=False).start()
     port = server.port
     try:
         config = immudb_config(server, "aethyr", tmp_path)
@@ -70,7 +70,7 @@ def test_verify_clean_store_then_detect_a_different_history(tmp_path, capsys):
         server.stop()
 
         # The same configuration, a fresh data dir: a shorter, different history.
-        server = ImmudbServer(data_dir=data_b, port=port).start()
+        server = ImmudbServer(data_dir=data_b, port=port, synced=False).start()
         _write(config, "fake", rooms=1)
         code, out, err = _verify(config_file, capsys)
         assert code == 1
@@ -80,7 +80,7 @@ def test_verify_clean_store_then_detect_a_different_history(tmp_path, capsys):
         server.stop()
 
         # A longer, different history: the consistency (dual) proof fails.
-        server = ImmudbServer(data_dir=data_c, port=port).start()
+        server = ImmudbServer(data_dir=data_c, port=port, synced=False).start()
         _write(config, "fake", rooms=12, descriptions=2)
         code, out, err = _verify(config_file, capsys, "--aggregate", "fake-0")
         assert code == 1
@@ -90,7 +90,7 @@ def test_verify_clean_store_then_detect_a_different_history(tmp_path, capsys):
         # The failures left the trusted state alone: the real server still verifies.
         after = json.loads((tmp_path / "immudb-state.json").read_text())["states"]
         assert list(after.values()) == [trusted]
-        server = ImmudbServer(data_dir=data_a, port=port).start()
+        server = ImmudbServer(data_dir=data_a, port=port, synced=False).start()
         code, out, err = _verify(config_file, capsys)
         assert code == 0, err
         assert "verified 26 event row(s)" in out
