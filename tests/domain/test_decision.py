@@ -72,3 +72,29 @@ def test_a_command_that_changes_nothing_has_no_events() -> None:
     decider.decide(CreateGameObject("box", "a box", "box"))
     decision = decider.decide(UpdateGameObjectContainer("box", None))
     assert decision.events == () and decision.changed == ()
+
+
+def test_a_private_copy_shares_no_container_the_handlers_change() -> None:
+    """What a handler changes in place (inventory, attributes, exits, equipment, pending
+    events) is the copy's own; the cached aggregate is untouched."""
+    from aethyr_domain.decision import private_copy
+
+    decider = Decider()
+    from aethyr_domain import commands as c
+
+    decider.decide(c.CreateRoom("hall", "Hall", "A hall."))
+    decider.decide(c.CreateGameObject("cup", "a cup", "cup", container_id="hall"))
+    room = decider.aggregates["hall"]
+    before = {
+        k: (v.copy() if isinstance(v, (list, dict, set)) else v) for k, v in vars(room).items()
+    }
+    clone = private_copy(room)
+    for value in vars(clone).values():
+        if isinstance(value, list):
+            value.append("x")
+        elif isinstance(value, dict):
+            value["x"] = "y"
+        elif isinstance(value, set):
+            value.add("x")
+    assert vars(room) == before
+    assert "x" in clone.inventory and "x" not in room.inventory
