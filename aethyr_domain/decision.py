@@ -31,7 +31,6 @@ from aethyr_domain.errors import InvalidCommandError
 from aethyr_domain.handlers import HANDLERS
 from aethyr_domain.unit_of_work import UnitOfWork
 
-
 #: Containers an aggregate changes in place (its own top-level attributes only).
 _MUTABLE = (list, dict, set)
 
