@@ -287,10 +287,13 @@ class ImmudbServer:
         return env
 
     def _ensure_tls_files(self) -> TlsFiles:
+        """The TLS files: those already in a given ``tls_dir`` (a restart keeps its CA,
+        so clients keep trusting it), else new ones."""
         if self.tls_files is None:
-            from aethyr_immudb_recorder.tls import generate_tls_files
+            from aethyr_immudb_recorder.tls import existing_tls_files, generate_tls_files
 
-            self.tls_files = generate_tls_files(self.tls_dir)
+            found = existing_tls_files(self.tls_dir) if self._given_tls_dir else None
+            self.tls_files = found or generate_tls_files(self.tls_dir)
         return self.tls_files
 
     @property
@@ -429,7 +432,15 @@ class ImmudbServer:
                 private_key=files.client_key.read_bytes() if self.mtls else None,
                 certificate_chain=files.client_cert.read_bytes() if self.mtls else None,
             )
-            channel = grpc.secure_channel(self.address, credentials)
+            # A readiness check, not a client: dial the name the certificate carries
+            # (a test server may hold a certificate for another name on purpose).
+            from aethyr_immudb_recorder.tls import certificate_names
+
+            names = certificate_names(files.server_cert)
+            options = []
+            if names and self.host not in names:
+                options.append(("grpc.ssl_target_name_override", names[0]))
+            channel = grpc.secure_channel(self.address, credentials, options=options)
         else:
             channel = grpc.insecure_channel(self.address)
         try:

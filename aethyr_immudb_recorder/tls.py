@@ -165,6 +165,36 @@ class CertificateAuthority:
         return _pem_cert(cert), _pem_key(key)
 
 
+def _files_in(folder: Path) -> TlsFiles:
+    return TlsFiles(
+        directory=folder,
+        ca=folder / "ca.pem",
+        server_cert=folder / "server.pem",
+        server_key=folder / "server.key",
+        client_cert=folder / "client.pem",
+        client_key=folder / "client.key",
+    )
+
+
+def certificate_names(path: str | os.PathLike[str]) -> list[str]:
+    """The subject alternative names (DNS names and IP addresses) of a PEM certificate."""
+    cert = x509.load_pem_x509_certificate(Path(path).read_bytes())
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return [*san.get_values_for_type(x509.DNSName)] + [
+        str(ip) for ip in san.get_values_for_type(x509.IPAddress)
+    ]
+
+
+def existing_tls_files(directory: str | os.PathLike[str]) -> TlsFiles | None:
+    """The files of an earlier :func:`generate_tls_files` in ``directory``, if all are there."""
+    files = _files_in(Path(directory))
+    paths = (files.ca, files.server_cert, files.server_key, files.client_cert, files.client_key)
+    return files if all(p.is_file() for p in paths) else None
+
+
 def generate_tls_files(
     directory: str | os.PathLike[str],
     *,
@@ -180,14 +210,7 @@ def generate_tls_files(
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o700)
     authority = ca or CertificateAuthority()
-    files = TlsFiles(
-        directory=folder,
-        ca=folder / "ca.pem",
-        server_cert=folder / "server.pem",
-        server_key=folder / "server.key",
-        client_cert=folder / "client.pem",
-        client_key=folder / "client.key",
-    )
+    files = _files_in(folder)
     _write(files.ca, authority.pem)
     server_cert, server_key = authority.issue(hosts[0] if hosts else "immudb", hosts=hosts)
     _write(files.server_cert, server_cert)
