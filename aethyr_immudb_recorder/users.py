@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import unicodedata
 from typing import Any
 
 import grpc
@@ -76,6 +77,39 @@ def permission_code(name: str) -> int:
     except KeyError:
         choices = ", ".join(PERMISSIONS)
         raise UserAdminError(f"unknown permission {name!r} (choose {choices})") from None
+
+
+STRENGTH_RULES = (
+    "8 to 32 bytes of letters, digits and symbols, with at least one upper-case letter, "
+    "one digit and one symbol"
+)
+
+
+def check_password_strength(password: str) -> None:
+    """Refuse a password immudb's own tools would refuse (``UserAdminError``).
+
+    immudb's server stores whatever ``CreateUser`` gets; only ``immuadmin`` checks
+    strength (``auth.IsStrongPassword``). This is the same rule. The message never
+    includes the password.
+    """
+    weak = UserAdminError(f"the new password is too weak: immudb wants {STRENGTH_RULES}")
+    if not 8 <= len(password.encode()) <= 32:
+        raise weak
+    upper = digit = symbol = False
+    for ch in password:
+        category = unicodedata.category(ch)
+        if ch.isupper():
+            upper = True
+        elif ch.islower():
+            pass
+        elif ch.isdigit():
+            digit = True
+        elif category[0] in "PS":
+            symbol = True
+        else:
+            raise weak
+    if not (upper and digit and symbol):
+        raise weak
 
 
 class UserAdmin:
@@ -142,8 +176,7 @@ class UserAdmin:
         code = permission_code(permission)
         if not name or not name.strip():
             raise UserAdminError("the user name must not be blank")
-        if not password:
-            raise UserAdminError("the new password must not be empty")
+        check_password_strength(password)
         request = schema_pb2.CreateUserRequest(
             user=name.encode(), password=password.encode(), permission=code, database=database
         )
