@@ -551,6 +551,8 @@ def writing(
     """Hold the store's lease ``name`` (the writer lease by default) while the block
     runs: a ``CliError`` (exit code 2) before anything is written if another live
     process holds it; heartbeats meanwhile; released at the end."""
+    from eventsourcing.persistence import PersistenceError
+
     from aethyr_domain.writer_lease import WRITER, LeaseError, WriterLease
 
     try:
@@ -559,6 +561,8 @@ def writing(
         )
     except LeaseError as exc:
         raise CliError(str(exc)) from None
+    except PersistenceError as exc:  # e.g. an immudb user with read permission only
+        raise CliError(f"cannot take the writer lease: {type(exc).__name__}: {exc}") from None
     lease.start_heartbeat()
     try:
         yield lease

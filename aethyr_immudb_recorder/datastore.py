@@ -633,7 +633,8 @@ def _warn_if_default_password(settings: ImmudbSettings) -> None:
         _warned_default.add(settings.address)
     logger.warning(
         "immudb at %s accepted its default admin password: change it before real use "
-        "(start the server with --admin-password, or call immudb-py's "
+        "(start a new server with IMMUDB_ADMIN_PASSWORD in its environment - not "
+        "--admin-password, which every local user can read with ps - or call immudb-py's "
         "ImmudbClient.changePassword) and set %s",
         settings.address,
         settings.password_setting,
