@@ -141,7 +141,7 @@ def test_default_password_refused_off_loopback_before_any_connection(monkeypatch
 
     opened = _spy_channels(monkeypatch)
     far = {"IMMUDB_HOST": "192.0.2.1", "IMMUDB_PORT": "3322"}  # TEST-NET-1: never reached
-    with pytest.raises(ConfigurationError, match="refusing to log in .* default password"):
+    with pytest.raises(ConfigurationError, match=r"refusing to log in .* default password"):
         ImmudbFactory(Environment(env=far))
     # a datastore built from settings made by hand refuses before opening its channel
     datastore = ImmudbDatastore(ImmudbSettings(host="192.0.2.1"))
@@ -243,7 +243,7 @@ def test_password_file_logs_in_and_server_config_passes_the_path(tmp_path):
         finally:
             app.close()
         # the factory default no longer logs in
-        with pytest.raises(Exception, match="credentials|password"):
+        with pytest.raises(Exception, match=r"credentials|password"):
             app = open_world(config.replace(immudb_password_file="", retry_attempts=0))
             try:
                 app.recorder.max_notification_id()
