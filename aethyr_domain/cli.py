@@ -36,6 +36,7 @@ import contextlib
 import copy
 import importlib
 import json
+import os
 import sys
 import tempfile
 from collections import Counter
@@ -807,6 +808,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``aethyr-es`` console script."""
+    # gRPC's C core logs TLS handshake failures to stderr itself; the CLI reports every
+    # failure in its own one line (set GRPC_VERBOSITY to see gRPC's logs again).
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     args = _parser().parse_args(argv)
     try:
         return int(args.func(args))

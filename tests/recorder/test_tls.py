@@ -236,3 +236,48 @@ class TestApplicationRecorderOverMutualTls(TestApplicationRecorderOverTls):
 
 class TestProcessRecorderOverMutualTls(TestProcessRecorderOverTls):
     mutual = True
+
+
+@pytest.mark.parametrize("case", ["plaintext", "wrong-ca", "name"])
+def test_cli_reports_a_tls_failure_in_one_line(
+    case: str, wrong_ca: TlsFiles, tmp_path: Path
+) -> None:
+    import contextlib
+    import os
+    import subprocess
+    import sys
+
+    with contextlib.ExitStack() as stack:
+        if case == "name":  # a server whose certificate names another host only
+            files = generate_tls_files(tmp_path / "tls", hosts=("immudb.invalid",))
+            srv = stack.enter_context(ImmudbServer(synced=False, tls_dir=files.directory))
+        else:
+            srv = immudb_harness.tls_server()
+        assert srv.tls_files is not None
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.getcwd(),
+            "AETHYR_EVENT_SOURCING_ENABLED": "1",
+            "AETHYR_IMMUDB_ADDRESS": srv.host,
+            "AETHYR_IMMUDB_PORT": str(srv.port),
+            "AETHYR_OUTBOX_PATH": str(tmp_path / "outbox.sqlite"),
+        }
+        env.pop("GRPC_VERBOSITY", None)
+        if case == "wrong-ca":
+            env["AETHYR_IMMUDB_TLS_CA"] = str(wrong_ca.ca)
+        elif case == "name":
+            env["AETHYR_IMMUDB_TLS_CA"] = str(srv.tls_files.ca)
+        started = time.monotonic()
+        result = subprocess.run(
+            [sys.executable, "-m", "aethyr_domain.cli", "world", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    expected = {"plaintext": "expects TLS", "wrong-ca": "wrong CA", "name": "host-name mismatch"}
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("aethyr-es: cannot open the event store: TlsError:")
+    assert expected[case] in result.stderr
+    assert time.monotonic() - started < 30
