@@ -24,8 +24,9 @@ timeout             DEADLINE_EXCEEDED, CANCELLED       OperationalError
 too_many_entries    max number of entries per tx ...   BatchTooLargeError (a DataError)
 too_large           max ... length exceeded            DataError
 auth                invalid user name or password      InterfaceError
-permission          permission denied, PERMISSION_     ProgrammingError (the user's permission
-                    DENIED                             on the database does not allow the call)
+permission          permission denied, requires        PermissionDeniedError, a ProgrammingError
+                    READWRITE permission (SQL),        (the user's permission on the database
+                    PERMISSION_DENIED                  does not allow the call)
 tls                 a TLS handshake failure (see       OperationalError, never retried
                     :func:`tls_failure`)
 missing_database    database does not exist            ProgrammingError
@@ -157,6 +158,7 @@ def classify(error: grpc.RpcError) -> ErrorKind:
     if (
         "permission denied" in text
         or "does not have permission" in text
+        or "requires readwrite permission" in text  # SQL: "access denied: statement requires"
         or code is grpc.StatusCode.PERMISSION_DENIED
     ):
         return ErrorKind.PERMISSION
@@ -220,7 +222,8 @@ _HINTS: dict[ErrorKind, str] = {
     ),
     ErrorKind.TLS: "the TLS connection to immudb failed",
     ErrorKind.MISSING_DATABASE: (
-        "the immudb database does not exist (set CREATE_TABLE=yes to create it)"
+        "the immudb database does not exist (IMMUDB_CREATE_DATABASE=yes creates it, as "
+        "immudb's superuser; `aethyr-es users create ... --create-database` too)"
     ),
     ErrorKind.MISSING_TABLE: "the table does not exist (set CREATE_TABLE=yes to create it)",
     ErrorKind.OTHER: "immudb error",

@@ -45,7 +45,6 @@ def store(monkeypatch, tmp_path):
         "IMMUDB_STATE_FILE": str(tmp_path / "state.json"),
         "OUTBOX_PATH": str(tmp_path / "outbox.sqlite"),
         "OUTBOX_DRAIN_TIMEOUT": "60",
-        "PROJECTIONS_ENABLED": "0",
     }.items():
         monkeypatch.setenv(f"AETHYR_{key}", value)
     return tmp_path
@@ -83,9 +82,14 @@ def test_game_runs_as_readwrite_user_and_reads_as_read_user(store, monkeypatch, 
     assert main(["play", "--script", str(script), "--dump-world", str(dump)]) == 0
     capsys.readouterr()
 
-    _login_as(monkeypatch, reader, secret)
-    assert main(["world", "--json", "--source", "replay"]) == 0
+    # `world --source projection` first brings the read model up to date: a write
+    assert main(["world", "--json", "--source", "projection"]) == 0
     assert capsys.readouterr().out == dump.read_text()
+
+    _login_as(monkeypatch, reader, secret)
+    for source in ("replay", "projection"):  # the read model is up to date: reads only
+        assert main(["world", "--json", "--source", source]) == 0
+        assert capsys.readouterr().out == dump.read_text()
     assert main(["stats", "--json"]) == 0
     stats = json.loads(capsys.readouterr().out)
     assert stats["store_health"] == "ok" and stats["events"] > 0

@@ -158,3 +158,26 @@ def test_a_weak_password_or_a_taken_name_is_refused_clearly(users):
             )
         with pytest.raises(UserAdminError, match="unknown permission"):
             admin.create_user(_user("x"), PASSWORD, database=users["database"], permission="write")
+
+
+def test_a_read_user_sql_write_is_a_permission_error(users):
+    """The SQL engine words it differently ("access denied: statement requires READWRITE
+    permission"); it is the same error kind."""
+    factory = _factory(users["database"], users["read"])
+    datastore = factory.datastore
+    try:
+        create = "CREATE TABLE t (id INTEGER, PRIMARY KEY id)"
+        with pytest.raises(PermissionDeniedError, match="permission denied"):
+            datastore.run("create_table", lambda s: datastore.execute(s, create), write=True)
+
+        def in_transaction(session):
+            with datastore.transaction(session) as tx:
+                tx.execute(create)
+                tx.commit()
+
+        with pytest.raises(PermissionDeniedError, match="requires READWRITE"):
+            datastore.run("create_table", in_transaction, write=True)
+        tables = datastore.run("tables", lambda s: datastore.query(s, "SELECT * FROM TABLES()"))
+        assert tables == []
+    finally:
+        factory.close()
