@@ -262,7 +262,7 @@ class ServerConfig:
                 if self.immudb_allow_default_password
                 else "no",
             }
-            if self.immudb_password_file:  # read by the recorder, at each connection set-up
+            if self.immudb_password_file:  # read by the recorder when the store is opened
                 env["IMMUDB_PASSWORD_FILE"] = self.immudb_password_file
             else:
                 env["IMMUDB_PASSWORD"] = self.immudb_password.reveal()
