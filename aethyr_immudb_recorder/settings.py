@@ -225,7 +225,8 @@ class _Reader:
     def fail(self, key: str, expected: str, raw: str | None, *, secret: bool = False) -> None:
         keys = " or ".join(repr(k) for k in self.env.create_keys(key))
         shown = "<hidden>" if secret else repr(raw)
-        msg = f"Invalid immudb recorder setting {keys}: {expected}, got {shown}"
+        got = "" if raw is None else f", got {shown}"
+        msg = f"Invalid immudb recorder setting {keys}: {expected}{got}"
         raise ConfigurationError(msg)
 
     def password(self, key: str, file_key: str, default: str) -> str:

@@ -104,6 +104,9 @@ def test_game_runs_as_readwrite_user_and_reads_as_read_user(store, monkeypatch, 
     assert main(["migrate", str(dump)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "permission" in err and PASSWORD not in err
+    assert main(["play", "--script", str(script)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "permission" in err and PASSWORD not in err
     _login_as(monkeypatch, writer, secret)
     assert main(["stats", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["events"] == stats["events"]
