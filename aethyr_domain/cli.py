@@ -15,6 +15,10 @@ Commands (each takes ``--config FILE`` and honours ``AETHYR_*``; see
   that the server's history extends the trusted state kept in ``immudb_state_file``.
 * ``store upgrade``: copy an immudb store from the SQL layout of earlier versions into
   the KV layout (:mod:`aethyr_immudb_recorder.upgrade`; resumable, checked).
+* ``users create NAME --database DB --permission read|readwrite|admin``,
+  ``users grant NAME ...``, ``users list [--json]``: immudb users, run with an admin's
+  credentials (:mod:`aethyr_immudb_recorder.users`; ``docs/security.md``). The new
+  password is read from standard input or ``--password-file``, never printed.
 
 Failures an operator can fix are one line, ``aethyr-es: <message>``, and exit code 2
 (never a traceback): bad configuration, unreadable or non-UTF-8 input, a store that
@@ -32,6 +36,7 @@ import contextlib
 import copy
 import importlib
 import json
+import os
 import sys
 import tempfile
 from collections import Counter
@@ -547,6 +552,8 @@ def writing(
     """Hold the store's lease ``name`` (the writer lease by default) while the block
     runs: a ``CliError`` (exit code 2) before anything is written if another live
     process holds it; heartbeats meanwhile; released at the end."""
+    from eventsourcing.persistence import PersistenceError
+
     from aethyr_domain.writer_lease import WRITER, LeaseError, WriterLease
 
     try:
@@ -555,6 +562,8 @@ def writing(
         )
     except LeaseError as exc:
         raise CliError(str(exc)) from None
+    except PersistenceError as exc:  # e.g. an immudb user with read permission only
+        raise CliError(f"cannot take the writer lease: {type(exc).__name__}: {exc}") from None
     lease.start_heartbeat()
     try:
         yield lease
@@ -632,6 +641,109 @@ def _store_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ users
+def _users(args: argparse.Namespace) -> int:
+    """``users create|grant|list``: immudb users, as the configured (admin) user."""
+    from eventsourcing.utils import Environment
+
+    from aethyr_domain.application import World
+    from aethyr_immudb_recorder.errors import ConfigurationError
+    from aethyr_immudb_recorder.settings import ImmudbSettings
+    from aethyr_immudb_recorder.users import UserAdmin, UserAdminError
+
+    config = _config(args)
+    if config.event_store != "immudb":
+        raise CliError(f"users needs event_store = immudb (configured: {config.event_store})")
+    try:
+        settings = ImmudbSettings.from_env(
+            Environment(name=World.name, env=config.eventsourcing_env())
+        )
+    except ConfigurationError as exc:
+        raise CliError(str(exc)) from None
+    database = args.database or config.immudb_database
+    with UserAdmin(settings) as admin:
+        try:
+            if args.users_command == "list":
+                users = admin.list_users()
+                if args.json:
+                    rows = [u.as_dict() for u in users]
+                    sys.stdout.write(json.dumps(rows, sort_keys=True, indent=2) + "\n")
+                else:
+                    for user in users:
+                        print(user.line())
+                return 0
+            if args.users_command == "grant":
+                admin.grant(args.name, database=database, permission=args.permission)
+                print(f"user {args.name!r} has {args.permission} on database {database!r}")
+                return 0
+            password = _new_password(args.password_file)
+            admin.create_user(
+                args.name,
+                password,
+                database=database,
+                permission=args.permission,
+                create_database=args.create_database,
+            )
+        except UserAdminError as exc:
+            raise CliError(str(exc)) from None
+    print(f"created immudb user {args.name!r} with {args.permission} on database {database!r}")
+    return 0
+
+
+def _new_password(path: str | None) -> str:
+    """The new user's password: from ``path`` or standard input (one line; never echoed)."""
+    if path is not None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CliError(f"cannot read --password-file {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise CliError(f"cannot read --password-file {path}: not UTF-8") from None
+        password = text.removesuffix("\n").removesuffix("\r")
+    elif sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass("new user's password: ")
+    else:
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    if not password:
+        raise CliError("no password given (standard input or --password-file)")
+    return password
+
+
+def _users_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    users = sub.add_parser(
+        "users", help="immudb users and permissions (run with an admin's credentials)"
+    )
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    for command in ("create", "grant"):
+        p = users_sub.add_parser(
+            command,
+            parents=[common],
+            help="create a user with a permission on one database"
+            if command == "create"
+            else "give an existing user a permission on one database",
+        )
+        p.add_argument("name", metavar="NAME")
+        p.add_argument("--database", metavar="DB", help="default: immudb_database")
+        p.add_argument("--permission", required=True, choices=("read", "readwrite", "admin"))
+        if command == "create":
+            p.add_argument(
+                "--password-file",
+                metavar="FILE",
+                help="read the new password from FILE (default: standard input)",
+            )
+            p.add_argument(
+                "--create-database",
+                action="store_true",
+                help="create the database first if it is missing (needs immudb's superuser)",
+            )
+        p.set_defaults(func=_users)
+    listing = users_sub.add_parser("list", parents=[common], help="every user and permission")
+    listing.add_argument("--json", action="store_true", help="JSON output")
+    listing.set_defaults(func=_users, database=None)
+
+
 # ------------------------------------------------------------------- main
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -690,11 +802,15 @@ def _parser() -> argparse.ArgumentParser:
         help="copy a store in the SQL layout of earlier versions into the KV layout "
         "(keeps ids, order and versions; checks counts and hashes; resumable)",
     ).set_defaults(func=_store_upgrade)
+    _users_parser(sub, common)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``aethyr-es`` console script."""
+    # gRPC's C core logs TLS handshake failures to stderr itself; the CLI reports every
+    # failure in its own one line (set GRPC_VERBOSITY to see gRPC's logs again).
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     args = _parser().parse_args(argv)
     try:
         return int(args.func(args))

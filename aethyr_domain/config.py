@@ -88,6 +88,16 @@ class ServerConfig:
     immudb_username: str = "immudb"
     immudb_password: Secret = field(default_factory=lambda: Secret("immudb"))
     immudb_database: str = "aethyr"
+    #: Read the immudb password from this file instead (a mounted container secret;
+    #: one trailing newline stripped). Wins over ``immudb_password``.
+    immudb_password_file: str = ""
+    #: TLS to immudb: the CA certificate (PEM) that verifies the server; empty: plaintext.
+    immudb_tls_ca: str = ""
+    #: Mutual TLS: the client certificate and key (PEM) presented to immudb.
+    immudb_tls_cert: str = ""
+    immudb_tls_key: str = ""
+    #: Accept immudb's default password for a server that is not on loopback.
+    immudb_allow_default_password: bool = False
     #: Where the client keeps immudb's last verified state (for ``verify``).
     immudb_state_file: str = "aethyr-immudb-state.json"
     #: Take an aggregate snapshot every this many events (0 disables snapshots).
@@ -160,6 +170,15 @@ class ServerConfig:
                 out.append(f"{name}: must not be blank")
         if not self.immudb_password.reveal():
             out.append("immudb_password: must not be blank")
+        for name in ("immudb_password_file", "immudb_tls_ca", "immudb_tls_cert", "immudb_tls_key"):
+            path = getattr(self, name)
+            if path and not os.access(path, os.R_OK):
+                reason = "does not exist" if not os.path.exists(path) else "is not readable"
+                out.append(f"{name}: the file {path!r} {reason}")
+        if bool(self.immudb_tls_cert) != bool(self.immudb_tls_key):
+            out.append("immudb_tls_cert, immudb_tls_key: mutual TLS needs both")
+        if self.immudb_tls_cert and not self.immudb_tls_ca:
+            out.append("immudb_tls_ca: a client certificate needs the CA that verifies the server")
         for name in ("outbox_path", "sqlite_path", "start_room"):
             if not getattr(self, name).strip():
                 out.append(f"{name}: must not be blank")
@@ -230,16 +249,30 @@ class ServerConfig:
                 "IMMUDB_HOST": self.immudb_address,
                 "IMMUDB_PORT": str(self.immudb_port),
                 "IMMUDB_USER": self.immudb_username,
-                "IMMUDB_PASSWORD": self.immudb_password.reveal(),
                 # what the recorder's default-password warning tells users to set
                 "IMMUDB_PASSWORD_SETTING": (
                     f"immudb_password in the config file or {ENV_PREFIX}IMMUDB_PASSWORD"
+                    f" (or {ENV_PREFIX}IMMUDB_PASSWORD_FILE)"
                 ),
                 "IMMUDB_DATABASE": self.immudb_database,
                 "IMMUDB_MAX_RETRIES": str(self.retry_attempts),
                 "IMMUDB_RETRY_DELAY": str(self.retry_base_delay),
                 "IMMUDB_RETRY_MAX_DELAY": str(self.retry_max_delay),
+                "IMMUDB_ALLOW_DEFAULT_PASSWORD": "yes"
+                if self.immudb_allow_default_password
+                else "no",
             }
+            if self.immudb_password_file:  # read by the recorder when the store is opened
+                env["IMMUDB_PASSWORD_FILE"] = self.immudb_password_file
+            else:
+                env["IMMUDB_PASSWORD"] = self.immudb_password.reveal()
+            for key, path in (
+                ("IMMUDB_TLS_CA", self.immudb_tls_ca),
+                ("IMMUDB_TLS_CERT", self.immudb_tls_cert),
+                ("IMMUDB_TLS_KEY", self.immudb_tls_key),
+            ):
+                if path:
+                    env[key] = path
         elif self.event_store == "sqlite":
             env = {
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",

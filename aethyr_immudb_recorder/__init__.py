@@ -10,8 +10,10 @@ from aethyr_immudb_recorder.datastore import ImmudbDatastore
 from aethyr_immudb_recorder.errors import (
     BatchTooLargeError,
     ConfigurationError,
+    PermissionDeniedError,
     StaleCounterError,
     StoreNeedsUpgradeError,
+    TlsError,
 )
 from aethyr_immudb_recorder.factory import ImmudbFactory
 from aethyr_immudb_recorder.metrics import Metrics, metrics_for
@@ -43,7 +45,9 @@ __all__ = [
     "ImmudbSubscription",
     "ImmudbTrackingRecorder",
     "Metrics",
+    "PermissionDeniedError",
     "StaleCounterError",
     "StoreNeedsUpgradeError",
+    "TlsError",
     "metrics_for",
 ]

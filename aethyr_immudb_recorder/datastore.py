@@ -3,6 +3,12 @@
 :class:`ImmudbDatastore` is what every recorder of a factory shares. It
 
 * opens nothing until first used (the factory's constructor stays cheap);
+* connects over TLS (``grpc.secure_channel``, the server's certificate verified
+  against ``IMMUDB_TLS_CA``, a client certificate presented with
+  ``IMMUDB_TLS_CERT`` / ``IMMUDB_TLS_KEY``) or in plaintext; a TLS failure is one
+  :class:`~aethyr_immudb_recorder.errors.TlsError` naming the cause, raised at once;
+* refuses immudb's default password for a host that is not loopback before it
+  opens the channel (:func:`~aethyr_immudb_recorder.settings.check_default_password`);
 * talks to immudb through one gRPC channel and the raw ``ImmuService`` stub from
   immudb-py's generated code, adding the ``sessionid`` / ``transactionid``
   headers per call (immudb-py swaps stubs on the client object, which is not
@@ -11,7 +17,10 @@
   thread at a time, sends a keep-alive before reusing a session idle for
   ``IMMUDB_SESSION_KEEPALIVE`` seconds, and reopens sessions the server forgot
   (expired, or lost in a restart);
-* creates the database when it is missing and ``CREATE_TABLE`` is true;
+* creates the database when it is missing and ``IMMUDB_CREATE_DATABASE`` (default:
+  ``CREATE_TABLE``) is true - the one step that needs immudb's superuser; a user
+  without the right gets a :class:`~aethyr_immudb_recorder.errors.PermissionDeniedError`
+  saying so;
 * runs every operation through :meth:`ImmudbDatastore.run`, which retries
   ``tx read conflict`` with jittered exponential backoff (up to
   ``IMMUDB_CONFLICT_RETRIES`` times) and lost sessions or an unavailable server
@@ -50,12 +59,19 @@ from immudb.grpc import schema_pb2, schema_pb2_grpc
 from aethyr_immudb_recorder.errors import (
     RETRYABLE,
     ErrorKind,
+    PermissionDeniedError,
+    TlsError,
     classify,
     details_of,
+    tls_failure,
     translate,
 )
 from aethyr_immudb_recorder.metrics import Metrics, metrics_for
-from aethyr_immudb_recorder.settings import ImmudbSettings
+from aethyr_immudb_recorder.settings import (
+    ImmudbSettings,
+    check_default_password,
+    uses_default_password,
+)
 from aethyr_immudb_recorder.sqlvalues import Params, Row, named_params, rows_of
 
 logger = logging.getLogger(__name__)
@@ -158,14 +174,8 @@ class ImmudbDatastore:
                     msg = "immudb datastore is closed"
                     raise OperationalError(msg)
                 if self._stub is None:
-                    options = [
-                        ("grpc.max_receive_message_length", self.settings.max_message_length),
-                        ("grpc.max_send_message_length", self.settings.max_message_length),
-                        ("grpc.initial_reconnect_backoff_ms", 100),
-                        ("grpc.min_reconnect_backoff_ms", 100),
-                        ("grpc.max_reconnect_backoff_ms", 1000),
-                    ]
-                    self._channel = grpc.insecure_channel(self.settings.address, options=options)
+                    check_default_password(self.settings)  # before anything is sent
+                    self._channel = open_channel(self.settings)
                     self._stub = schema_pb2_grpc.ImmuServiceStub(self._channel)
                 stub = self._stub
         return stub
@@ -179,14 +189,41 @@ class ImmudbDatastore:
         try:
             response = self.stub.OpenSession(request, timeout=self.settings.connect_timeout)
         except grpc.RpcError as exc:
+            cause = tls_failure(
+                exc,
+                tls=self.settings.tls,
+                mutual=self.settings.mutual_tls,
+                first=not self._database_checked,
+            )
+            if cause is not None:
+                mode = (
+                    "mutual TLS"
+                    if self.settings.mutual_tls
+                    else "TLS"
+                    if self.settings.tls
+                    else "plaintext"
+                )
+                msg = (
+                    f"cannot connect to immudb at {self.settings.address} ({mode}): {cause} "
+                    f"[{details_of(exc)}]"
+                )
+                raise TlsError(msg) from None
             if (
                 database is None
                 and classify(exc) is ErrorKind.MISSING_DATABASE
-                and self.settings.create_table
+                and self.settings.create_database
                 and not self._database_checked
             ):
                 self._create_database()
                 return self._open_session()
+            if database is None and classify(exc) is ErrorKind.PERMISSION:
+                msg = (
+                    f"immudb user {self.settings.user!r} has no permission on database "
+                    f"{self.settings.database!r} (grant it read, readwrite or admin: "
+                    "`aethyr-es users create`; see docs/security.md) "
+                    f"[{details_of(exc)}]"
+                )
+                raise PermissionDeniedError(msg) from None
             raise
         self._database_checked = True
         _warn_if_default_password(self.settings)
@@ -197,7 +234,25 @@ class ImmudbDatastore:
         return Session(response.sessionID)
 
     def _create_database(self) -> None:
-        """Create the configured database (``maxTxEntries`` = ``IMMUDB_MAX_TX_ENTRIES``)."""
+        """Create the configured database (``maxTxEntries`` = ``IMMUDB_MAX_TX_ENTRIES``).
+
+        Only immudb's superuser may; anyone else gets a :class:`PermissionDeniedError`
+        that says the database is missing and who can create it.
+        """
+        try:
+            self._create_database_as_admin()
+        except grpc.RpcError as exc:
+            if classify(exc) is not ErrorKind.PERMISSION:
+                raise
+            msg = (
+                f"immudb database {self.settings.database!r} does not exist, and creating it "
+                f"needs immudb's superuser, which {self.settings.user!r} is not: have an "
+                "admin create it (run once with the admin's credentials), or set "
+                f"IMMUDB_CREATE_DATABASE=no to fail fast [{details_of(exc)}]"
+            )
+            raise PermissionDeniedError(msg) from None
+
+    def _create_database_as_admin(self) -> None:
         admin = self._open_session("defaultdb")
         try:
             settings = schema_pb2.DatabaseNullableSettings(
@@ -253,8 +308,12 @@ class ImmudbDatastore:
             )
         except grpc.RpcError as exc:
             logger.warning(
-                "cannot set syncFrequency of immudb database %r: %s",
+                "cannot set syncFrequency of immudb database %r to %d ms (it stays %d ms; "
+                "UpdateDatabaseV2 needs immudb's superuser, which %r is not): %s",
                 self.settings.database,
+                wanted,
+                int(current.syncFrequency.value),
+                self.settings.user,
                 details_of(exc),
             )
 
@@ -528,9 +587,33 @@ class ImmudbDatastore:
         self.close()
 
 
-DEFAULT_USER = "immudb"
-DEFAULT_PASSWORD = "immudb"  # noqa: S105 (immudb's documented factory default, to detect it)
 _warned_default: set[str] = set()
+
+
+def open_channel(settings: ImmudbSettings) -> grpc.Channel:
+    """The gRPC channel to ``settings.address``: TLS when a CA is configured, else plaintext.
+
+    Over TLS the server's certificate must chain to ``IMMUDB_TLS_CA`` and name the
+    host (``IMMUDB_TLS_SERVER_NAME`` overrides the name checked); with
+    ``IMMUDB_TLS_CERT`` / ``IMMUDB_TLS_KEY`` the client presents its certificate.
+    """
+    options: list[tuple[str, Any]] = [
+        ("grpc.max_receive_message_length", settings.max_message_length),
+        ("grpc.max_send_message_length", settings.max_message_length),
+        ("grpc.initial_reconnect_backoff_ms", 100),
+        ("grpc.min_reconnect_backoff_ms", 100),
+        ("grpc.max_reconnect_backoff_ms", 1000),
+    ]
+    if settings.tls_ca is None:
+        return grpc.insecure_channel(settings.address, options=options)
+    if settings.tls_server_name:
+        options.append(("grpc.ssl_target_name_override", settings.tls_server_name))
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=settings.tls_ca,
+        private_key=settings.tls_key,
+        certificate_chain=settings.tls_cert,
+    )
+    return grpc.secure_channel(settings.address, credentials, options=options)
 
 
 def _warn_if_default_password(settings: ImmudbSettings) -> None:
@@ -542,7 +625,7 @@ def _warn_if_default_password(settings: ImmudbSettings) -> None:
     the caller reads the password from (``IMMUDB_PASSWORD_SETTING``; ``aethyr-es``
     names its ``immudb_password`` key).
     """
-    if settings.user != DEFAULT_USER or settings.password != DEFAULT_PASSWORD:
+    if not uses_default_password(settings):
         return
     with _locks_guard:
         if settings.address in _warned_default:
@@ -550,7 +633,8 @@ def _warn_if_default_password(settings: ImmudbSettings) -> None:
         _warned_default.add(settings.address)
     logger.warning(
         "immudb at %s accepted its default admin password: change it before real use "
-        "(start the server with --admin-password, or call immudb-py's "
+        "(start a new server with IMMUDB_ADMIN_PASSWORD in its environment - not "
+        "--admin-password, which every local user can read with ps - or call immudb-py's "
         "ImmudbClient.changePassword) and set %s",
         settings.address,
         settings.password_setting,

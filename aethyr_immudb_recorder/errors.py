@@ -24,6 +24,11 @@ timeout             DEADLINE_EXCEEDED, CANCELLED       OperationalError
 too_many_entries    max number of entries per tx ...   BatchTooLargeError (a DataError)
 too_large           max ... length exceeded            DataError
 auth                invalid user name or password      InterfaceError
+permission          permission denied, requires        PermissionDeniedError, a ProgrammingError
+                    READWRITE permission (SQL),        (the user's permission on the database
+                    PERMISSION_DENIED                  does not allow the call)
+tls                 a TLS handshake failure (see       OperationalError, never retried
+                    :func:`tls_failure`)
 missing_database    database does not exist            ProgrammingError
 missing_table       table does not exist               ProgrammingError
 other               anything else                      InternalError
@@ -64,6 +69,8 @@ class ErrorKind(enum.Enum):
     TOO_MANY_ENTRIES = "too_many_entries"
     TOO_LARGE = "too_large"
     AUTH = "auth"
+    PERMISSION = "permission"
+    TLS = "tls"
     MISSING_DATABASE = "missing_database"
     MISSING_TABLE = "missing_table"
     OTHER = "other"
@@ -80,6 +87,18 @@ class ConfigurationError(InfrastructureFactoryError, ValueError):
 class StaleCounterError(OperationalError):
     """Other writers kept moving the notification counter (or a tracking key) past
     ``IMMUDB_CONFLICT_RETRIES`` attempts; nothing of this batch was written."""
+
+
+class TlsError(OperationalError):
+    """The TLS connection to immudb could not be set up; the message names the cause.
+
+    Raised at once, never retried: a wrong CA, a host-name mismatch or a
+    plaintext/TLS mix-up does not heal by itself.
+    """
+
+
+class PermissionDeniedError(ProgrammingError):
+    """The immudb user lacks the permission the call needs; nothing was written."""
 
 
 class StoreNeedsUpgradeError(ProgrammingError):
@@ -136,6 +155,13 @@ def classify(error: grpc.RpcError) -> ErrorKind:
         or code is grpc.StatusCode.RESOURCE_EXHAUSTED
     ):
         return ErrorKind.TOO_LARGE
+    if (
+        "permission denied" in text
+        or "does not have permission" in text
+        or "requires readwrite permission" in text  # SQL: "access denied: statement requires"
+        or code is grpc.StatusCode.PERMISSION_DENIED
+    ):
+        return ErrorKind.PERMISSION
     if "invalid user name or password" in text or code is grpc.StatusCode.UNAUTHENTICATED:
         return ErrorKind.AUTH
     if "database does not exist" in text:
@@ -164,6 +190,8 @@ _EXCEPTION_TYPES: dict[ErrorKind, type[PersistenceError]] = {
     ErrorKind.TOO_MANY_ENTRIES: BatchTooLargeError,
     ErrorKind.TOO_LARGE: DataError,
     ErrorKind.AUTH: InterfaceError,
+    ErrorKind.PERMISSION: PermissionDeniedError,
+    ErrorKind.TLS: TlsError,
     ErrorKind.MISSING_DATABASE: ProgrammingError,
     ErrorKind.MISSING_TABLE: ProgrammingError,
     ErrorKind.OTHER: InternalError,
@@ -187,12 +215,77 @@ _HINTS: dict[ErrorKind, str] = {
     ),
     ErrorKind.TOO_LARGE: "a value exceeds the database's size limits; nothing was written",
     ErrorKind.AUTH: "immudb rejected the credentials (IMMUDB_USER / IMMUDB_PASSWORD)",
+    ErrorKind.PERMISSION: (
+        "the immudb user's permission on this database does not allow it (writing needs "
+        "readwrite, creating databases and users needs admin; see docs/security.md); "
+        "nothing was written"
+    ),
+    ErrorKind.TLS: "the TLS connection to immudb failed",
     ErrorKind.MISSING_DATABASE: (
-        "the immudb database does not exist (set CREATE_TABLE=yes to create it)"
+        "the immudb database does not exist (IMMUDB_CREATE_DATABASE=yes creates it, as "
+        "immudb's superuser; `aethyr-es users create ... --create-database` too)"
     ),
     ErrorKind.MISSING_TABLE: "the table does not exist (set CREATE_TABLE=yes to create it)",
     ErrorKind.OTHER: "immudb error",
 }
+
+
+def tls_failure(error: grpc.RpcError, *, tls: bool, mutual: bool, first: bool) -> str | None:
+    """Why a connection attempt failed at the TLS layer, or ``None`` if it did not.
+
+    gRPC reports every handshake failure as ``UNAVAILABLE`` with the reason in its
+    text. ``tls`` / ``mutual`` say how the client connected; ``first`` whether no
+    session was ever opened on this channel (a server that closes a plaintext
+    connection at once, before any session, is one that expects TLS; later the
+    same text is an ordinary transient fault).
+    """
+    text = details_of(error).lower()
+    if code_of(error) is not grpc.StatusCode.UNAVAILABLE or not text:
+        return None
+    if not tls:
+        if first and "socket closed" in text:
+            return (
+                "the server closed the plaintext connection at once: it expects TLS "
+                "(set IMMUDB_TLS_CA to the CA certificate that signed the server's)"
+            )
+        return None
+    if "wrong_version_number" in text or "packet_length_too_long" in text:
+        return (
+            "the server does not speak TLS (a plaintext server?): it answered the TLS "
+            "handshake with something else (unset IMMUDB_TLS_CA, or enable TLS on the server)"
+        )
+    if "hostname verification" in text or "peer name" in text:
+        return (
+            "host-name mismatch: the server's certificate does not name the host connected "
+            "to (IMMUDB_HOST, or IMMUDB_TLS_SERVER_NAME, must be one of its names)"
+        )
+    if any(
+        marker in text
+        for marker in (
+            "certificate_verify_failed",
+            "certificate verify failed",
+            "certificate signature failure",
+            "bad_signature",
+            "unable to get local issuer",
+            "self signed certificate",
+            "self-signed certificate",
+        )
+    ):
+        return (
+            "the server's certificate is not signed by the CA in IMMUDB_TLS_CA "
+            "(a certificate from the wrong CA)"
+        )
+    if "certificate has expired" in text or "certificate_expired" in text:
+        return "the server's certificate has expired"
+    if first and mutual and ("tsi_data_corrupted" in text or "alert" in text):
+        return (
+            "the server rejected the TLS handshake: it does not accept the client "
+            "certificate (IMMUDB_TLS_CERT / IMMUDB_TLS_KEY must be signed by a CA in the "
+            "server's --clientcas)"
+        )
+    if "handshake failed" in text or "tsi_" in text or "ssl_error" in text:
+        return "the TLS handshake failed"
+    return None
 
 
 def translate(error: grpc.RpcError, context: str = "") -> PersistenceError:

@@ -62,6 +62,13 @@ class ImmudbFactory(InfrastructureFactory[ImmudbTrackingRecorder]):
     IMMUDB_METRICS_REGISTRY_TOPIC = "IMMUDB_METRICS_REGISTRY_TOPIC"
     IMMUDB_SYNC_FREQUENCY_MS = "IMMUDB_SYNC_FREQUENCY_MS"
     IMMUDB_GROUP_COMMIT = "IMMUDB_GROUP_COMMIT"
+    IMMUDB_PASSWORD_FILE = "IMMUDB_PASSWORD_FILE"  # noqa: S105 (the name of a key)
+    IMMUDB_ALLOW_DEFAULT_PASSWORD = "IMMUDB_ALLOW_DEFAULT_PASSWORD"  # noqa: S105 (a key's name)
+    IMMUDB_CREATE_DATABASE = "IMMUDB_CREATE_DATABASE"
+    IMMUDB_TLS_CA = "IMMUDB_TLS_CA"
+    IMMUDB_TLS_CERT = "IMMUDB_TLS_CERT"
+    IMMUDB_TLS_KEY = "IMMUDB_TLS_KEY"
+    IMMUDB_TLS_SERVER_NAME = "IMMUDB_TLS_SERVER_NAME"
 
     aggregate_recorder_class = ImmudbAggregateRecorder
     application_recorder_class = ImmudbApplicationRecorder

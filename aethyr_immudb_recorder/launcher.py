@@ -31,6 +31,20 @@ From the command line::
     python -m aethyr_immudb_recorder.launcher start        # run a synced local server until Ctrl-C
     python -m aethyr_immudb_recorder.launcher start --port 3322 --dir ./immudb-data
     python -m aethyr_immudb_recorder.launcher start --unsynced   # faster, not crash-safe
+    python -m aethyr_immudb_recorder.launcher start --tls-dir ./tls          # TLS
+    python -m aethyr_immudb_recorder.launcher start --tls-dir ./tls --mtls   # mutual TLS
+
+TLS: ``--tls-dir D`` (``ImmudbServer(tls=True)`` from Python, ``mtls=True`` for
+mutual TLS) writes a throwaway CA, a server certificate for 127.0.0.1 and
+localhost and a client certificate into ``D`` (:mod:`aethyr_immudb_recorder.tls`),
+starts immudb with ``--certificate --pkey`` (and ``--mtls --clientcas``) and
+prints the paths to give the client (``IMMUDB_TLS_CA``, ``IMMUDB_TLS_CERT``,
+``IMMUDB_TLS_KEY``).
+
+Passwords never go on the server's command line (every local user can read it
+with ``ps``): ``ImmudbServer(admin_password=...)`` hands it to immudb through its
+environment (``IMMUDB_ADMIN_PASSWORD``), and ``launcher start`` reads it from
+``--admin-password-file`` or the launcher's own ``IMMUDB_ADMIN_PASSWORD``.
 
 ``start`` exits non-zero with the server's own error (for example the bind error
 when ``--port`` is taken by another server). SIGTERM and SIGINT (Ctrl-C) stop the
@@ -53,6 +67,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aethyr_immudb_recorder.tls import TlsFiles
 
 PINNED_VERSION = "1.11.1"
 """The immudb version the wrapper module's ``go.mod`` and ``go.sum`` pin."""
@@ -219,9 +237,18 @@ class ImmudbServer:
         keep_data: bool = False,
         startup_timeout: float = 30.0,
         extra_args: tuple[str, ...] = (),
+        tls: bool = False,
+        mtls: bool = False,
+        tls_dir: str | os.PathLike[str] | None = None,
+        admin_password: str | None = None,
     ) -> None:
         if not host.startswith("127.") and host not in ("localhost", "::1"):
             raise ValueError(f"ImmudbServer binds loopback only, not {host!r}")
+        if any(arg.split("=", 1)[0] == "--admin-password" for arg in extra_args):
+            raise ValueError(
+                "pass the admin password as admin_password= (through the environment), "
+                "never --admin-password: every local user can read a command line"
+            )
         self.host = host
         self.port = port or free_port(host)
         self._given_dir = data_dir is not None
@@ -234,6 +261,40 @@ class ImmudbServer:
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
         self._has_run = False  # a server came up on data_dir (its data may matter)
+        self.tls = tls or mtls or tls_dir is not None
+        self.mtls = mtls
+        self._admin_password = admin_password
+        self._given_tls_dir = tls_dir is not None
+        self.tls_dir = (
+            Path(tls_dir) if tls_dir else self.data_dir.parent / f"{self.data_dir.name}-tls"
+        )
+        self.tls_files: TlsFiles | None = None
+
+    @property
+    def admin_password(self) -> str:
+        """The admin password the server was started with (``immudb`` unless given)."""
+        return self._admin_password or "immudb"
+
+    def client_env(self) -> dict[str, str]:
+        """The recorder's connection settings for this server (host, port, TLS files)."""
+        env = {"IMMUDB_HOST": self.host, "IMMUDB_PORT": str(self.port)}
+        files = self.tls_files
+        if files is not None:
+            env["IMMUDB_TLS_CA"] = str(files.ca)
+            if self.mtls:
+                env["IMMUDB_TLS_CERT"] = str(files.client_cert)
+                env["IMMUDB_TLS_KEY"] = str(files.client_key)
+        return env
+
+    def _ensure_tls_files(self) -> TlsFiles:
+        """The TLS files: those already in a given ``tls_dir`` (a restart keeps its CA,
+        so clients keep trusting it), else new ones."""
+        if self.tls_files is None:
+            from aethyr_immudb_recorder.tls import existing_tls_files, generate_tls_files
+
+            found = existing_tls_files(self.tls_dir) if self._given_tls_dir else None
+            self.tls_files = found or generate_tls_files(self.tls_dir)
+        return self.tls_files
 
     @property
     def address(self) -> str:
@@ -258,8 +319,18 @@ class ImmudbServer:
             "--session-timeout=0",
             "--max-sessions=1000",
             "--max-active-databases=1000",
+            *self._tls_args(),
             *self.extra_args,
         ]
+
+    def _tls_args(self) -> list[str]:
+        if not self.tls:
+            return []
+        files = self._ensure_tls_files()
+        args = ["--certificate", str(files.server_cert), "--pkey", str(files.server_key)]
+        if self.mtls:
+            args += ["--mtls=true", "--clientcas", str(files.ca)]
+        return args
 
     def start(self) -> ImmudbServer:
         """Start the server and wait until it answers a health check.
@@ -285,6 +356,8 @@ class ImmudbServer:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("IMMUDB_")}
         env["HOME"] = str(self.data_dir)  # keep immudb from reading a stray ~/immudb.toml
+        if self._admin_password is not None:  # never on the command line (ps shows it)
+            env["IMMUDB_ADMIN_PASSWORD"] = self._admin_password
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the process
         try:
             self.process = subprocess.Popen(
@@ -295,10 +368,16 @@ class ImmudbServer:
         self.wait_ready()
 
     def _remove_data(self) -> None:
-        """Remove the data folder and its log (only ever called when not ``keep_data``)."""
+        """Remove the data folder and its log (only ever called when not ``keep_data``).
+
+        Generated TLS material goes too, unless its folder was given.
+        """
         shutil.rmtree(self.data_dir, ignore_errors=True)
         with contextlib.suppress(OSError):
             self.log_path.unlink()
+        if self.tls_files is not None and not self._given_tls_dir:
+            shutil.rmtree(self.tls_dir, ignore_errors=True)
+            self.tls_files = None
 
     @property
     def running(self) -> bool:
@@ -314,21 +393,15 @@ class ImmudbServer:
         missing, when it answers and is still alive a moment later). If the
         process exits first, the error carries its log (the bind error).
         """
-        from immudb import ImmudbClient
-
         deadline = time.monotonic() + self.startup_timeout
         last: Exception | None = None
         while time.monotonic() < deadline:
             self._raise_if_exited()
-            client = ImmudbClient(self.address, timeout=1)
             try:
-                answered = bool(client.healthCheck())
+                answered = self._health()
             except Exception as exc:  # grpc raises while the port is not yet bound
                 answered = False
                 last = exc
-            finally:
-                with contextlib.suppress(Exception):
-                    client.channel.close()
             if answered:
                 owner = self._owns_listener()
                 if owner is None:  # no /proc: the best we can do is "still alive"
@@ -345,6 +418,36 @@ class ImmudbServer:
             f"immudb did not answer on {self.address} within {self.startup_timeout}s"
             f" ({last!r}): {self.log_tail()}"
         )
+
+    def _health(self) -> bool:
+        """One ``Health`` call (over TLS, with the client certificate, when on)."""
+        import grpc
+        from google.protobuf import empty_pb2
+        from immudb.grpc import schema_pb2_grpc
+
+        if self.tls_files is not None:
+            files = self.tls_files
+            credentials = grpc.ssl_channel_credentials(
+                root_certificates=files.ca.read_bytes(),
+                private_key=files.client_key.read_bytes() if self.mtls else None,
+                certificate_chain=files.client_cert.read_bytes() if self.mtls else None,
+            )
+            # A readiness check, not a client: dial the name the certificate carries
+            # (a test server may hold a certificate for another name on purpose).
+            from aethyr_immudb_recorder.tls import certificate_names
+
+            names = certificate_names(files.server_cert)
+            options = []
+            if names and self.host not in names:
+                options.append(("grpc.ssl_target_name_override", names[0]))
+            channel = grpc.secure_channel(self.address, credentials, options=options)
+        else:
+            channel = grpc.insecure_channel(self.address)
+        try:
+            reply = schema_pb2_grpc.ImmuServiceStub(channel).Health(empty_pb2.Empty(), timeout=1)
+            return bool(reply.status)
+        finally:
+            channel.close()
 
     def _raise_if_exited(self) -> None:
         if self.process is not None and self.process.poll() is not None:
@@ -485,11 +588,20 @@ def serve(server: ImmudbServer) -> int:
             if server.synced
             else "UNSYNCED: a crash can lose the data dir"
         )
+        login = (
+            "user immudb, password from --admin-password-file"
+            if server._admin_password is not None
+            else "user immudb, password immudb"
+        )
+        transport = "mutual TLS" if server.mtls else "TLS" if server.tls else "plaintext"
         print(
-            f"immudb listening on {server.address} (user immudb, password immudb), "
+            f"immudb listening on {server.address} ({transport}; {login}), "
             f"data in {server.data_dir}, {durability}; Ctrl-C or SIGTERM stops it",
             flush=True,
         )
+        if server.tls_files is not None:
+            print(f"TLS files in {server.tls_files.directory}:", flush=True)
+            print(server.tls_files.describe(), flush=True)
         while server.running:
             time.sleep(0.2)
         code = server.process.returncode if server.process is not None else None
@@ -536,6 +648,24 @@ def main(argv: list[str] | None = None) -> int:
         action="store_false",
         help="no fsync per commit: faster, but a crash can lose the data dir",
     )
+    s.add_argument(
+        "--tls-dir",
+        metavar="D",
+        default=None,
+        help="serve TLS: write a throwaway CA, server and client certificate into D",
+    )
+    s.add_argument(
+        "--mtls",
+        action="store_true",
+        help="mutual TLS: clients must present a certificate of the CA (implies TLS)",
+    )
+    s.add_argument(
+        "--admin-password-file",
+        metavar="FILE",
+        default=None,
+        help="the admin password for a new data dir (else $IMMUDB_ADMIN_PASSWORD, else immudb); "
+        "handed to immudb through its environment, never its command line",
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
@@ -543,11 +673,38 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "path":
             print(os.environ.get("IMMUDB_BIN") or cached_binary_path())
         else:
-            return serve(ImmudbServer(port=args.port, data_dir=args.dir, synced=args.synced))
+            tls_dir = args.tls_dir
+            if args.mtls and tls_dir is None:
+                print("error: --mtls needs --tls-dir D (for the certificates)", file=sys.stderr)
+                return 2
+            return serve(
+                ImmudbServer(
+                    port=args.port,
+                    data_dir=args.dir,
+                    synced=args.synced,
+                    tls_dir=tls_dir,
+                    mtls=args.mtls,
+                    admin_password=_admin_password(args.admin_password_file),
+                )
+            )
     except (ImmudbBuildError, ImmudbStartError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _admin_password(path: str | None) -> str | None:
+    """The admin password from ``path`` (trailing newline stripped) or the environment."""
+    if path is not None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise OSError(f"cannot read --admin-password-file {path}: {exc.strerror}") from None
+        password = text.rstrip("\r\n")
+        if not password:
+            raise OSError(f"--admin-password-file {path} is empty")
+        return password
+    return os.environ.get("IMMUDB_ADMIN_PASSWORD") or None
 
 
 if __name__ == "__main__":  # pragma: no cover

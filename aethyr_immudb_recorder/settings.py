@@ -5,11 +5,30 @@ an application-name prefix wins (``WORLD_IMMUDB_HOST`` before ``IMMUDB_HOST``).
 :meth:`ImmudbSettings.from_env` validates each value and raises
 :class:`~aethyr_immudb_recorder.errors.ConfigurationError` naming both
 candidate keys when one is invalid. The password is kept out of ``repr``.
+
+Security settings (``docs/security.md``):
+
+* ``IMMUDB_PASSWORD_FILE``: read the password from a file (a mounted container
+  secret); one trailing newline is stripped. Setting it together with
+  ``IMMUDB_PASSWORD`` is an error.
+* ``IMMUDB_TLS_CA`` (a PEM file): connect over TLS and verify the server's
+  certificate against this CA; ``IMMUDB_TLS_CERT`` + ``IMMUDB_TLS_KEY``: present
+  this client certificate too (mutual TLS). ``IMMUDB_TLS_SERVER_NAME``: the name
+  to check the server's certificate against when it differs from ``IMMUDB_HOST``.
+  The files are read once, here: a missing or unreadable one is a
+  ``ConfigurationError`` before any connection.
+* ``IMMUDB_ALLOW_DEFAULT_PASSWORD``: without it, immudb's factory login
+  (``immudb``/``immudb``) is refused for any host that is not a loopback address,
+  before anything is sent (:func:`check_default_password`).
+* ``IMMUDB_CREATE_DATABASE`` (default: ``CREATE_TABLE``): create the database when
+  it is missing. Only this needs immudb's superuser; a ``readwrite`` user of an
+  existing database runs the recorder without it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
 from collections.abc import Callable
 from typing import TypeVar
@@ -21,6 +40,9 @@ from aethyr_immudb_recorder.errors import ConfigurationError
 T = TypeVar("T")
 
 _DATABASE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,127}$")
+
+DEFAULT_USER = "immudb"
+DEFAULT_PASSWORD = "immudb"  # noqa: S105 (immudb's documented factory default, to detect it)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +72,27 @@ class ImmudbSettings:
     password_setting: str = "IMMUDB_PASSWORD"  # noqa: S105 (the name of a key)
     sync_frequency_ms: int | None = None
     group_commit: bool = True
+    #: Create the database when it is missing (needs immudb's superuser).
+    create_database: bool = True
+    #: Accept the default ``immudb`` password for a host that is not loopback.
+    allow_default_password: bool = False
+    #: TLS: the CA certificate (PEM) the server's certificate must chain to; ``None``: plaintext.
+    tls_ca: bytes | None = dataclasses.field(default=None, repr=False, compare=False)
+    #: Mutual TLS: the client certificate chain and its private key (PEM).
+    tls_cert: bytes | None = dataclasses.field(default=None, repr=False, compare=False)
+    tls_key: bytes | None = dataclasses.field(default=None, repr=False, compare=False)
+    #: The host name to verify the server's certificate against (default: ``host``).
+    tls_server_name: str | None = None
+
+    @property
+    def tls(self) -> bool:
+        """Whether the connection uses TLS (a CA is configured)."""
+        return self.tls_ca is not None
+
+    @property
+    def mutual_tls(self) -> bool:
+        """Whether the client presents a certificate."""
+        return self.tls_cert is not None
 
     @property
     def address(self) -> str:
@@ -69,13 +112,34 @@ class ImmudbSettings:
                 "expected a lower-case immudb database name (letters, digits, '_' or '-')",
                 database,
             )
-        return cls(
+        create_table = reader.get(F.CREATE_TABLE, cls.create_table, _bool)
+        tls_ca = reader.file(F.IMMUDB_TLS_CA)
+        tls_cert = reader.file(F.IMMUDB_TLS_CERT)
+        tls_key = reader.file(F.IMMUDB_TLS_KEY, secret=True)
+        if (tls_cert is None) != (tls_key is None):
+            missing = F.IMMUDB_TLS_KEY if tls_key is None else F.IMMUDB_TLS_CERT
+            reader.fail(missing, "mutual TLS needs both IMMUDB_TLS_CERT and IMMUDB_TLS_KEY", None)
+        if tls_cert is not None and tls_ca is None:
+            reader.fail(
+                F.IMMUDB_TLS_CA,
+                "a client certificate (IMMUDB_TLS_CERT) needs the CA that verifies the server",
+                None,
+            )
+        settings = cls(
             host=reader.get(F.IMMUDB_HOST, cls.host, _non_empty),
             port=reader.get(F.IMMUDB_PORT, cls.port, _port),
             user=reader.get(F.IMMUDB_USER, cls.user, _non_empty),
-            password=reader.get(F.IMMUDB_PASSWORD, cls.password, str, secret=True),
+            password=reader.password(F.IMMUDB_PASSWORD, F.IMMUDB_PASSWORD_FILE, cls.password),
             database=database,
-            create_table=reader.get(F.CREATE_TABLE, cls.create_table, _bool),
+            create_table=create_table,
+            create_database=reader.get(F.IMMUDB_CREATE_DATABASE, create_table, _bool),
+            allow_default_password=reader.get(
+                F.IMMUDB_ALLOW_DEFAULT_PASSWORD, cls.allow_default_password, _bool
+            ),
+            tls_ca=tls_ca,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            tls_server_name=reader.get(F.IMMUDB_TLS_SERVER_NAME, None, _non_empty),
             max_tx_entries=reader.get(F.IMMUDB_MAX_TX_ENTRIES, cls.max_tx_entries, _positive_int),
             timeout=reader.get(F.IMMUDB_TIMEOUT, cls.timeout, _positive_float),
             connect_timeout=reader.get(
@@ -106,6 +170,50 @@ class ImmudbSettings:
             ),
             group_commit=reader.get(F.IMMUDB_GROUP_COMMIT, cls.group_commit, _bool),
         )
+        check_default_password(settings)
+        return settings
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (``localhost`` or 127.0.0.0/8, ::1).
+
+    Decided from the text alone: no name is resolved (nothing is sent anywhere).
+    Any other host name counts as not loopback.
+    """
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def uses_default_password(settings: ImmudbSettings) -> bool:
+    """Whether the settings log in with immudb's factory credentials."""
+    return settings.user == DEFAULT_USER and settings.password == DEFAULT_PASSWORD
+
+
+def check_default_password(settings: ImmudbSettings) -> None:
+    """Refuse immudb's default login for a host that is not loopback.
+
+    Anyone who can reach such a server can read and write every database with the
+    factory password, so the recorder will not use it there unless
+    ``IMMUDB_ALLOW_DEFAULT_PASSWORD`` says so. Called before any connection is
+    opened (:meth:`ImmudbSettings.from_env` and the datastore's first use); on
+    loopback the datastore only warns.
+    """
+    if (
+        uses_default_password(settings)
+        and not settings.allow_default_password
+        and not is_loopback(settings.host)
+    ):
+        msg = (
+            f"refusing to log in to immudb at {settings.address} with the default "
+            "password: set a real one (the setting "
+            f"{settings.password_setting}, or IMMUDB_PASSWORD_FILE), or set "
+            "IMMUDB_ALLOW_DEFAULT_PASSWORD=yes to accept the risk"
+        )
+        raise ConfigurationError(msg)
 
 
 class _Reader:
@@ -117,8 +225,47 @@ class _Reader:
     def fail(self, key: str, expected: str, raw: str | None, *, secret: bool = False) -> None:
         keys = " or ".join(repr(k) for k in self.env.create_keys(key))
         shown = "<hidden>" if secret else repr(raw)
-        msg = f"Invalid immudb recorder setting {keys}: {expected}, got {shown}"
+        got = "" if raw is None else f", got {shown}"
+        msg = f"Invalid immudb recorder setting {keys}: {expected}{got}"
         raise ConfigurationError(msg)
+
+    def password(self, key: str, file_key: str, default: str) -> str:
+        """The password from ``key`` or from the file ``file_key`` names (not both)."""
+        path = self.env.get(file_key)
+        if path is None or path.strip() == "":
+            return self.get(key, default, str, secret=True)
+        raw = self.env.get(key)
+        if raw is not None and raw != "":
+            keys = " or ".join(repr(k) for k in self.env.create_keys(key))
+            files = " or ".join(repr(k) for k in self.env.create_keys(file_key))
+            msg = f"Invalid immudb recorder settings: set {keys} or {files}, not both"
+            raise ConfigurationError(msg)
+        data = self.file(file_key, secret=True)
+        assert data is not None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            self.fail(file_key, "the password file is not UTF-8", path)
+        password = text.removesuffix("\n").removesuffix("\r")
+        if not password:
+            self.fail(file_key, "the password file is empty", path)
+        return password
+
+    def file(self, key: str, *, secret: bool = False) -> bytes | None:
+        """The bytes of the file ``key`` names (``None`` when unset).
+
+        ``secret`` only says the file holds a secret; its path is shown either way
+        (a path is not a secret), its content never.
+        """
+        path = self.env.get(key)
+        if path is None or path.strip() == "":
+            return None
+        try:
+            with open(path.strip(), "rb") as fh:
+                return fh.read()
+        except OSError as exc:
+            self.fail(key, f"cannot read the file ({exc.strerror})", path.strip())
+            raise  # pragma: no cover (fail always raises)
 
     def get(
         self,

@@ -58,13 +58,39 @@ def server() -> ImmudbServer:
         return _server
 
 
+_tls_servers: dict[bool, ImmudbServer] = {}
+
+
+def tls_server(*, mtls: bool = False) -> ImmudbServer:
+    """The session's TLS server (``mtls``: the mutual-TLS one), started on first use.
+
+    Its throwaway CA, server and client certificates are in ``tls_files``;
+    :meth:`ImmudbServer.client_env` gives the recorder's settings for it.
+    """
+    server()  # skip or fail as the plain server does when immudb is unavailable
+    with _lock:
+        srv = _tls_servers.get(mtls)
+        if srv is None:
+            candidate = ImmudbServer(synced=False, tls=True, mtls=mtls)
+            try:
+                srv = candidate.start()
+            except (ImmudbBuildError, ImmudbStartError, OSError) as exc:
+                candidate.stop()
+                pytest.fail(f"TLS immudb server unavailable: {exc}", pytrace=False)
+            _tls_servers[mtls] = srv
+        return srv
+
+
 def stop() -> None:
-    """Stop the session's server, if one was started."""
+    """Stop the session's servers, if any were started."""
     global _server
     with _lock:
         if _server is not None:
             _server.stop()
             _server = None
+        for srv in _tls_servers.values():
+            srv.stop()
+        _tls_servers.clear()
 
 
 def fresh_database(prefix: str = "t") -> str:
