@@ -101,6 +101,9 @@ _MustNotExist = _Precondition.KeyMustNotExistPrecondition
 _NotModifiedAfter = _Precondition.KeyNotModifiedAfterTXPrecondition
 _ScanRequest = schema_pb2.ScanRequest
 
+_REMEMBERED = 1024
+"""How many (position, tx) pairs a recorder remembers for tag guards."""
+
 Counter = tuple[int, int]
 """``(last position, tx that wrote it)``."""
 
@@ -160,6 +163,7 @@ class ImmudbDCBRecorder(ImmudbRecorder, DCBRecorder):
         self._queue: list[_Append] = []
         self._counter: Counter | None = None
         self._counter_known = False
+        self._tx_of: dict[int, int] = {}  # position -> the tx that wrote it as the last one
         self.entries_scanned = 0
         """Entries returned by every ``Scan`` so far (a measure of read work, for tests)."""
         self.requests = 0
@@ -188,6 +192,8 @@ class ImmudbDCBRecorder(ImmudbRecorder, DCBRecorder):
         cap = None if counter is None or len(streams) == 1 else counter[0]
         since = 0 if counter is None else counter[1]
         found = list(islice(self._merged(streams, after, cap, since, limit), limit))
+        if counter is not None:
+            self._remember(*counter)
         if limit is None:
             head = counter[0] if counter is not None else None
             if found and (head is None or found[-1].position > head):
@@ -267,6 +273,12 @@ class ImmudbDCBRecorder(ImmudbRecorder, DCBRecorder):
                 return True
         return False
 
+    def _remember(self, position: int, tx: int) -> None:
+        """Remember that ``position`` was the last one after ``tx`` (see :meth:`_guards`)."""
+        if len(self._tx_of) >= _REMEMBERED:
+            self._tx_of.pop(next(iter(self._tx_of)))
+        self._tx_of[position] = tx
+
     def _read_counter(self) -> Counter | None:
         key = self.layout.counter
         entry = self.datastore.run("dcb_head", lambda s: self.datastore.kv_get(s, key))
@@ -339,13 +351,13 @@ class ImmudbDCBRecorder(ImmudbRecorder, DCBRecorder):
             for event in pending.events:
                 tags.update(event.tags)
                 types.add(event.type)
-        return 2 + len(tags) + len(types)
+        return 2 + 2 * len(tags) + len(types)
 
     def _check_fits(self, group: list[_Append]) -> None:
         entries = self._entries(group)
         if entries > self.datastore.max_tx_entries:
             msg = (
-                f"an append with {entries - 2} distinct tags and types needs {entries} "
+                f"an append with its distinct tags and types needs {entries} "
                 f"entries in one immudb transaction, more than its maxTxEntries "
                 f"({self.datastore.max_tx_entries}); nothing was written"
             )
@@ -357,16 +369,24 @@ class ImmudbDCBRecorder(ImmudbRecorder, DCBRecorder):
     def _commit(self, group: list[_Append]) -> None:
         attempts = 0
         retries = self.datastore.settings.conflict_retries
+        optimistic = True
         while True:
             counter = self._cached_counter()
             last, since = counter if counter is not None else (0, 0)
             live: list[_Append] = []
             refused: list[_Append] = []  # conflict with an earlier append of this request
             written: list[DCBSequencedEvent] = []
+            guards: dict[bytes, int] = {}
             for pending in group:
                 if pending.finished:
                     continue
-                verdict = self._check_condition(pending, last, since, written)
+                pending_guards = self._guards(pending, last) if optimistic else None
+                if pending_guards is not None:  # checked by immudb in the write itself
+                    for key, tx in pending_guards.items():
+                        guards[key] = min(tx, guards.get(key, tx))
+                verdict = self._check_condition(
+                    pending, last, since, written, read=pending_guards is None
+                )
                 if verdict == "store":
                     continue
                 if verdict == "group":
@@ -379,15 +399,17 @@ class ImmudbDCBRecorder(ImmudbRecorder, DCBRecorder):
                 for pending in refused:  # pragma: no cover (needs a live one before it)
                     pending.finish(error=IntegrityError("append condition failed"))
                 return
-            request, positions = self._request(live, last, counter)
+            request, positions = self._request(live, last, counter, guards)
             try:
                 tx = self.datastore.run(
                     "dcb_append", partial(self._send, request=request), write=True, lock=False
                 )
             except (StaleCounterError, IntegrityError) as exc:
-                # The counter moved (or appeared) since it was read: nothing was
-                # written; read it again and re-check every condition.
+                # The counter moved (or appeared) since it was read, or a tag guard
+                # failed (immudb does not say which key): nothing was written; read
+                # the counter again and re-check every condition by reading.
                 self._forget()
+                optimistic = False
                 attempts += 1
                 if attempts > retries:
                     for pending in [*live, *refused]:
@@ -404,6 +426,7 @@ class ImmudbDCBRecorder(ImmudbRecorder, DCBRecorder):
                 return
             self._counter = (positions[-1], tx)
             self._counter_known = True
+            self._remember(positions[-1], tx)
             for pending, position in zip(live, positions, strict=True):
                 pending.finish(position=position)
             for pending in refused:
@@ -412,17 +435,52 @@ class ImmudbDCBRecorder(ImmudbRecorder, DCBRecorder):
             local_bus.notify(self.bus_key)
             return
 
+    def _guards(self, pending: _Append, last: int) -> dict[bytes, int] | None:
+        """Tag guards that check ``pending``'s condition inside the write, or ``None``.
+
+        Every append rewrites ``{t}:l <tag>`` for each of its tags, so "no event
+        with tag X after position P" is "``l X`` not modified after the transaction
+        that wrote position P": a ``KeyNotModifiedAfterTX`` precondition (for P = 0,
+        ``KeyMustNotExist``). Possible when every item of the condition has a tag
+        (an item's events all carry its first tag) and P's transaction is known
+        (P was the last position of a read or of this recorder's own append).
+        Conservative for items with several tags or with types: a guard that fails
+        sends the append down the reading path, never to an ``IntegrityError``.
+        ``{}`` when nothing needs checking (P is at or after the counter).
+        """
+        condition = pending.condition
+        if condition is None:
+            return {}
+        after = condition.after or 0
+        if last <= after:
+            return {}
+        items = condition.fail_if_events_match.items
+        if not items or any(not item.tags for item in items):
+            return None
+        tx = 0 if after == 0 else self._tx_of.get(after)
+        if tx is None:
+            return None
+        return {self.layout.last_prefix(item.tags[0]): tx for item in items}
+
     def _check_condition(
-        self, pending: _Append, last: int, since: int, written: list[DCBSequencedEvent]
+        self,
+        pending: _Append,
+        last: int,
+        since: int,
+        written: list[DCBSequencedEvent],
+        *,
+        read: bool,
     ) -> str:
         """``"ok"``, ``"store"`` (a committed event matches: finished with
-        ``IntegrityError``) or ``"group"`` (an earlier append of this request matches)."""
+        ``IntegrityError``) or ``"group"`` (an earlier append of this request matches).
+
+        ``read`` is false when tag guards check the store inside the write."""
         condition = pending.condition
         if condition is None:
             return "ok"
         after = condition.after or 0
         query = condition.fail_if_events_match
-        if last > after:
+        if read and last > after:
             try:
                 found = not query.items or self._exists(query, after, since)
             except PersistenceError as exc:
@@ -450,7 +508,11 @@ class ImmudbDCBRecorder(ImmudbRecorder, DCBRecorder):
         return self.datastore.kv_set(session, request)
 
     def _request(
-        self, live: list[_Append], last: int, counter: Counter | None
+        self,
+        live: list[_Append],
+        last: int,
+        counter: Counter | None,
+        guards: dict[bytes, int],
     ) -> tuple[Any, list[int]]:
         """The ``SetRequest`` writing ``live`` after ``last``; each append's last position."""
         records: list[bytes] = []
@@ -470,6 +532,8 @@ class ImmudbDCBRecorder(ImmudbRecorder, DCBRecorder):
         kvs = [(self.layout.log + u64(position), HEADER + b"".join(records))]
         for prefix, indexes in _index_blobs(self.layout.tag_prefix, by_tag):
             kvs.append((prefix + u64(last + 1 + indexes[-1]), _blob(records, indexes)))
+        for tag, indexes in by_tag.items():
+            kvs.append((self.layout.last_prefix(tag), u64(last + 1 + indexes[-1])))
         for prefix, indexes in _index_blobs(self.layout.type_prefix, by_type):
             kvs.append((prefix + u64(last + 1 + indexes[-1]), _blob(records, indexes)))
         kvs.append((self.layout.counter, u64(position)))
@@ -479,8 +543,16 @@ class ImmudbDCBRecorder(ImmudbRecorder, DCBRecorder):
             if counter is None
             else _Precondition(keyNotModifiedAfterTX=_NotModifiedAfter(key=key, txID=counter[1]))
         )
+        preconditions = [guard]
+        for tag_key, tx in guards.items():
+            if tx == 0:
+                preconditions.append(_Precondition(keyMustNotExist=_MustNotExist(key=tag_key)))
+            else:
+                preconditions.append(
+                    _Precondition(keyNotModifiedAfterTX=_NotModifiedAfter(key=tag_key, txID=tx))
+                )
         request = schema_pb2.SetRequest(
-            KVs=[_KeyValue(key=k, value=v) for k, v in kvs], preconditions=[guard]
+            KVs=[_KeyValue(key=k, value=v) for k, v in kvs], preconditions=preconditions
         )
         return request, positions
 

@@ -7,6 +7,8 @@ Every key of one DCB "table" starts with the table's name and ``:``
     {t}:n <u64 last position>     every event of one append, in position order (the log)
     {t}:g <tag> <u64 last pos>    the events of one append that carry <tag> (tag index)
     {t}:y <type> <u64 last pos>   the events of one append of type <type> (type index)
+    {t}:l <tag>                   the last position (u64) of an event with <tag>,
+                                  rewritten by every append with that tag (tag guard)
 
 ``<tag>`` and ``<type>`` are ``u16 length + UTF-8`` (a length prefix, not a
 terminator, so tag ``ab`` never sorts inside tag ``abc``). Positions are big-endian,
@@ -63,6 +65,9 @@ class DCBLayout:
 
     def tag_prefix(self, tag: str) -> bytes:
         return self.base + b"g" + name_key(tag)
+
+    def last_prefix(self, tag: str) -> bytes:
+        return self.base + b"l" + name_key(tag)
 
     def type_prefix(self, type_: str) -> bytes:
         return self.base + b"y" + name_key(type_)

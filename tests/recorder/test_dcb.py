@@ -301,3 +301,50 @@ def test_factory_gives_the_dcb_recorder(immudb_database: str) -> None:
         assert factory.application_recorder().max_notification_id() is None
     finally:
         factory.close()
+
+
+class TestTagGuards:
+    """Conditions checked by immudb inside the write (``{t}:l <tag>`` preconditions)."""
+
+    def test_guarded_conditions_are_one_request(self) -> None:
+        datastore = fresh_datastore()
+        recorder = ImmudbDCBRecorder(datastore=datastore)
+        try:
+            recorder.append([_event("a", "x")])
+            head = recorder.read().head  # remembers the head's transaction
+            recorder.append([_event("a", "unrelated")])
+            scanned, requests = recorder.entries_scanned, recorder.requests
+            x = DCBQuery([DCBQueryItem(tags=["x"])])
+            fresh = DCBQuery([DCBQueryItem(tags=["fresh"])])
+            # After 0 on a tag nobody used (KeyMustNotExist) and after the read's
+            # head on a tag only used before it (KeyNotModifiedAfterTX): no reads.
+            assert recorder.append([_event("a", "fresh")], DCBAppendCondition(fresh, after=0)) == 3
+            assert recorder.append([_event("a", "x")], DCBAppendCondition(x, after=head)) == 4
+            # After the head on a tag never used (an absent key is not modified).
+            new = DCBQuery([DCBQueryItem(tags=["new"])])
+            assert recorder.append([_event("a", "new")], DCBAppendCondition(new, after=head)) == 5
+            assert recorder.requests - requests == 3
+            assert recorder.entries_scanned == scanned
+        finally:
+            datastore.close()
+
+    def test_a_failed_guard_reads_and_decides_exactly(self) -> None:
+        datastore = fresh_datastore()
+        recorder = ImmudbDCBRecorder(datastore=datastore)
+        try:
+            recorder.append([_event("Opened", "door")])
+            recorder.append([_event("Other", "x")])
+            # The guard on "door" fails (tag used after 0); the read finds the event.
+            door = DCBQuery([DCBQueryItem(tags=["door"])])
+            with pytest.raises(IntegrityError):
+                recorder.append([_event("a", "door")], DCBAppendCondition(door, after=0))
+            # Guarded conservatively (first tag "door"), but the read finds no
+            # event of type "Closed": the append succeeds.
+            closed = DCBQuery([DCBQueryItem(types=["Closed"], tags=["door"])])
+            position = recorder.append([_event("Closed", "door")], DCBAppendCondition(closed, 0))
+            assert position == 3
+            with pytest.raises(IntegrityError):
+                recorder.append([_event("Closed", "door")], DCBAppendCondition(closed, 0))
+            assert [e.position for e in recorder.read()] == [1, 2, 3]
+        finally:
+            datastore.close()
