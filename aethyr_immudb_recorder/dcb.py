@@ -275,9 +275,10 @@ class ImmudbDCBRecorder(ImmudbRecorder, DCBRecorder):
 
     def _remember(self, position: int, tx: int) -> None:
         """Remember that ``position`` was the last one after ``tx`` (see :meth:`_guards`)."""
-        if len(self._tx_of) >= _REMEMBERED:
-            self._tx_of.pop(next(iter(self._tx_of)))
-        self._tx_of[position] = tx
+        with self._queue_lock:
+            if len(self._tx_of) >= _REMEMBERED:
+                self._tx_of.pop(next(iter(self._tx_of)))
+            self._tx_of[position] = tx
 
     def _read_counter(self) -> Counter | None:
         key = self.layout.counter
@@ -457,7 +458,8 @@ class ImmudbDCBRecorder(ImmudbRecorder, DCBRecorder):
         items = condition.fail_if_events_match.items
         if not items or any(not item.tags for item in items):
             return None
-        tx = 0 if after == 0 else self._tx_of.get(after)
+        with self._queue_lock:
+            tx = 0 if after == 0 else self._tx_of.get(after)
         if tx is None:
             return None
         return {self.layout.last_prefix(item.tags[0]): tx for item in items}
