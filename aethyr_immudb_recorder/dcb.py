@@ -56,6 +56,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from itertools import islice
 from typing import Any
+from uuid import uuid4
 
 from eventsourcing.dcb.api import (
     DCBAppendCondition,
@@ -352,7 +353,7 @@ class ImmudbDCBRecorder(ImmudbRecorder, DCBRecorder):
             for event in pending.events:
                 tags.update(event.tags)
                 types.add(event.type)
-        return 2 + 2 * len(tags) + len(types)
+        return 3 + 2 * len(tags) + len(types)
 
     def _check_fits(self, group: list[_Append]) -> None:
         entries = self._entries(group)
@@ -400,12 +401,23 @@ class ImmudbDCBRecorder(ImmudbRecorder, DCBRecorder):
                 for pending in refused:  # pragma: no cover (needs a live one before it)
                     pending.finish(error=IntegrityError("append condition failed"))
                 return
-            request, positions = self._request(live, last, counter, guards)
+            receipt = self.layout.receipt_key(uuid4().bytes)
+            request, positions = self._request(live, last, counter, guards, receipt)
+            sends: list[int] = []
             try:
                 tx = self.datastore.run(
-                    "dcb_append", partial(self._send, request=request), write=True, lock=False
+                    "dcb_append",
+                    partial(self._send, request=request, sends=sends),
+                    write=True,
+                    lock=False,
                 )
             except (StaleCounterError, IntegrityError) as exc:
+                if len(sends) > 1 and self._committed(receipt):
+                    # A reply was lost and the retry was refused: the first send
+                    # committed. Report it once, never append it twice.
+                    self._forget()
+                    self._finish(live, positions, refused)
+                    return
                 # The counter moved (or appeared) since it was read, or a tag guard
                 # failed (immudb does not say which key): nothing was written; read
                 # the counter again and re-check every condition by reading.
@@ -422,19 +434,29 @@ class ImmudbDCBRecorder(ImmudbRecorder, DCBRecorder):
                 continue
             except PersistenceError as exc:
                 self._forget()
+                if sends and self._committed(receipt):
+                    self._finish(live, positions, refused)
+                    return
                 for pending in [*live, *refused]:
                     pending.finish(error=exc)
                 return
             self._counter = (positions[-1], tx)
             self._counter_known = True
             self._remember(positions[-1], tx)
-            for pending, position in zip(live, positions, strict=True):
-                pending.finish(position=position)
-            for pending in refused:
-                condition = pending.condition
-                pending.finish(error=IntegrityError(condition))
-            local_bus.notify(self.bus_key)
+            self._finish(live, positions, refused)
             return
+
+    def _finish(self, live: list[_Append], positions: list[int], refused: list[_Append]) -> None:
+        for pending, position in zip(live, positions, strict=True):
+            pending.finish(position=position)
+        for pending in refused:
+            pending.finish(error=IntegrityError(pending.condition))
+        local_bus.notify(self.bus_key)
+
+    def _committed(self, receipt: bytes) -> bool:
+        """Whether the request that wrote ``receipt`` committed."""
+        entry = self.datastore.run("dcb_receipt", lambda s: self.datastore.kv_get(s, receipt))
+        return entry is not None
 
     def _guards(self, pending: _Append, last: int) -> dict[bytes, int] | None:
         """Tag guards that check ``pending``'s condition inside the write, or ``None``.
@@ -505,7 +527,8 @@ class ImmudbDCBRecorder(ImmudbRecorder, DCBRecorder):
         self._counter_known = False
         self._counter = None
 
-    def _send(self, session: Any, *, request: Any) -> int:
+    def _send(self, session: Any, *, request: Any, sends: list[int]) -> int:
+        sends.append(1)
         self.requests += 1
         return self.datastore.kv_set(session, request)
 
@@ -515,6 +538,7 @@ class ImmudbDCBRecorder(ImmudbRecorder, DCBRecorder):
         last: int,
         counter: Counter | None,
         guards: dict[bytes, int],
+        receipt: bytes,
     ) -> tuple[Any, list[int]]:
         """The ``SetRequest`` writing ``live`` after ``last``; each append's last position."""
         records: list[bytes] = []
@@ -539,6 +563,7 @@ class ImmudbDCBRecorder(ImmudbRecorder, DCBRecorder):
         for prefix, indexes in _index_blobs(self.layout.type_prefix, by_type):
             kvs.append((prefix + u64(last + 1 + indexes[-1]), _blob(records, indexes)))
         kvs.append((self.layout.counter, u64(position)))
+        kvs.append((receipt, b""))
         key = self.layout.counter
         guard = (
             _Precondition(keyMustNotExist=_MustNotExist(key=key))

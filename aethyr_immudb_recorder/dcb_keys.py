@@ -9,6 +9,8 @@ Every key of one DCB "table" starts with the table's name and ``:``
     {t}:y <type> <u64 last pos>   the events of one append of type <type> (type index)
     {t}:l <tag>                   the last position (u64) of an event with <tag>,
                                   rewritten by every append with that tag (tag guard)
+    {t}:r <16-byte request id>    empty; written by each append request, so a writer
+                                  whose reply was lost can tell whether it committed
 
 ``<tag>`` and ``<type>`` are ``u16 length + UTF-8`` (a length prefix, not a
 terminator, so tag ``ab`` never sorts inside tag ``abc``). Positions are big-endian,
@@ -65,6 +67,9 @@ class DCBLayout:
 
     def tag_prefix(self, tag: str) -> bytes:
         return self.base + b"g" + name_key(tag)
+
+    def receipt_key(self, request_id: bytes) -> bytes:
+        return self.base + b"r" + request_id
 
     def last_prefix(self, tag: str) -> bytes:
         return self.base + b"l" + name_key(tag)

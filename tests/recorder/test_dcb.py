@@ -10,6 +10,7 @@ import threading
 from typing import Any
 from uuid import uuid4
 
+import grpc
 import pytest
 from eventsourcing.dcb.api import DCBAppendCondition, DCBEvent, DCBQuery, DCBQueryItem
 from eventsourcing.dcb.tests import DCBRecorderTestCase
@@ -348,3 +349,42 @@ class TestTagGuards:
             assert [e.position for e in recorder.read()] == [1, 2, 3]
         finally:
             datastore.close()
+
+
+class _LostReply(grpc.RpcError):
+    """What a dropped connection looks like to the client after the server committed."""
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.UNAVAILABLE
+
+    def details(self) -> str:
+        return "connection reset (the reply was lost)"
+
+
+class _LosesFirstReply(ImmudbDatastore):
+    """A real datastore whose first ``Set`` commits on the server but whose reply is lost."""
+
+    lost = False
+
+    def kv_set(self, session: Any, request: Any) -> int:
+        tx = super().kv_set(session, request)
+        if not self.lost:
+            self.lost = True
+            raise _LostReply
+        return tx
+
+
+def test_an_append_whose_reply_was_lost_is_reported_once() -> None:
+    settings = ImmudbSettings.from_env(
+        Environment(env=env_for(immudb_harness.fresh_database("d"), IMMUDB_RETRY_DELAY="0"))
+    )
+    datastore = _LosesFirstReply(settings)
+    try:
+        recorder = ImmudbDCBRecorder(datastore=datastore)
+        position = recorder.append([_event("Claimed", "seat-1")])
+        assert datastore.lost
+        assert position == 1
+        assert [e.position for e in recorder.read()] == [1]  # written once, not twice
+        assert recorder.append([_event("Claimed", "seat-2")]) == 2
+    finally:
+        datastore.close()
