@@ -195,6 +195,7 @@ class ImmudbDCBRecorder(ImmudbRecorder, DCBRecorder):
         found = list(islice(self._merged(streams, after, cap, since, limit), limit))
         if counter is not None:
             self._remember(*counter)
+            self._see(counter)
         if limit is None:
             head = counter[0] if counter is not None else None
             if found and (head is None or found[-1].position > head):
@@ -280,6 +281,14 @@ class ImmudbDCBRecorder(ImmudbRecorder, DCBRecorder):
             if len(self._tx_of) >= _REMEMBERED:
                 self._tx_of.pop(next(iter(self._tx_of)))
             self._tx_of[position] = tx
+
+    def _see(self, counter: Counter) -> None:
+        """Cache a counter a read saw, if newer: the next append's guard is then current."""
+        with self._queue_lock:
+            cached = self._counter
+            if cached is None or counter[1] > cached[1]:
+                self._counter = counter
+                self._counter_known = True
 
     def _read_counter(self) -> Counter | None:
         key = self.layout.counter

@@ -388,3 +388,21 @@ def test_an_append_whose_reply_was_lost_is_reported_once() -> None:
         assert recorder.append([_event("Claimed", "seat-2")]) == 2
     finally:
         datastore.close()
+
+
+def test_read_then_append_after_its_head_is_one_request() -> None:
+    """A read refreshes the cached counter, even after another writer appended."""
+    datastore = fresh_datastore()
+    other = ImmudbDatastore(datastore.settings)
+    try:
+        recorder = ImmudbDCBRecorder(datastore=datastore)
+        recorder.append([_event("a", "x")])
+        ImmudbDCBRecorder(datastore=other).append([_event("a", "y")])
+        query = DCBQuery([DCBQueryItem(tags=["x"])])
+        read = recorder.read(query)
+        requests = recorder.requests
+        assert recorder.append([_event("a", "x")], DCBAppendCondition(query, read.head)) == 3
+        assert recorder.requests - requests == 1
+    finally:
+        other.close()
+        datastore.close()
