@@ -406,3 +406,28 @@ def test_read_then_append_after_its_head_is_one_request() -> None:
     finally:
         other.close()
         datastore.close()
+
+
+def test_subscription_merging_two_indexes_misses_nothing_under_concurrent_writers() -> None:
+    """Reads that merge indexes are capped at the head, so concurrent commits are not skipped."""
+    database = immudb_harness.fresh_database("d")
+    settings = ImmudbSettings.from_env(Environment(env=env_for(database)))
+    reader = ImmudbDCBRecorder(datastore=ImmudbDatastore(settings))
+    writers = [ImmudbDCBRecorder(datastore=ImmudbDatastore(settings)) for _ in range(3)]
+    query = DCBQuery([DCBQueryItem(tags=["a"]), DCBQueryItem(tags=["b"])])
+    per_writer = 30
+    try:
+        with reader.subscribe(query) as subscription:
+            subscription.select_limit = 7
+
+            def write(recorder: ImmudbDCBRecorder, i: int) -> int:
+                for n in range(per_writer):
+                    recorder.append([_event("e", "a" if (n + i) % 2 else "b", f"w{i}")])
+                return 0
+
+            _race(writers, write)
+            received = [next(subscription).position for _ in range(per_writer * len(writers))]
+        assert received == list(range(1, per_writer * len(writers) + 1))
+    finally:
+        for r in [reader, *writers]:
+            r.datastore.close()
