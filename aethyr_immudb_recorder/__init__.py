@@ -3,10 +3,12 @@
 Select it in any eventsourcing application with
 ``PERSISTENCE_MODULE=aethyr_immudb_recorder``; configure it with the
 ``IMMUDB_*`` keys (see ``docs/recorder.md``). The package exposes exactly one
-concrete infrastructure factory, :class:`ImmudbFactory` (also as ``Factory``).
+concrete infrastructure factory, :class:`ImmudbFactory` (also as ``Factory``); it is
+also eventsourcing's ``DCBInfrastructureFactory`` (:class:`ImmudbDCBRecorder`).
 """
 
 from aethyr_immudb_recorder.datastore import ImmudbDatastore
+from aethyr_immudb_recorder.dcb import ImmudbDCBRecorder, ImmudbDCBSubscription
 from aethyr_immudb_recorder.errors import (
     BatchTooLargeError,
     ConfigurationError,
@@ -37,6 +39,8 @@ __all__ = [
     "Factory",
     "ImmudbAggregateRecorder",
     "ImmudbApplicationRecorder",
+    "ImmudbDCBRecorder",
+    "ImmudbDCBSubscription",
     "ImmudbDatastore",
     "ImmudbFactory",
     "ImmudbProcessRecorder",

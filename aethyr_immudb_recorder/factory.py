@@ -4,15 +4,17 @@
 :class:`ImmudbFactory`. The constructor only reads and validates settings (see
 :class:`~aethyr_immudb_recorder.settings.ImmudbSettings`); the first recorder
 method that needs the server opens the connection. Table names follow the
-PostgreSQL module: ``{name}_events``, ``{name}_snapshots`` (any purpose) and
-``{name}_tracking``, where ``name`` is the application's or projection's name
-in lower case (``stored`` / ``notification`` when it is empty).
+PostgreSQL module: ``{name}_events``, ``{name}_snapshots`` (any purpose),
+``{name}_tracking`` and ``{name}_dcb_events`` (DCB), where ``name`` is the
+application's or projection's name in lower case (``stored`` / ``notification`` when it is empty).
 """
 
 from __future__ import annotations
 
 from typing import Any, TypeVar, cast
 
+from eventsourcing.dcb.api import DCBRecorder
+from eventsourcing.dcb.persistence import DCBInfrastructureFactory
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
@@ -37,8 +39,15 @@ R = TypeVar("R")
 TImmudbTrackingRecorder = TypeVar("TImmudbTrackingRecorder", bound=ImmudbTrackingRecorder)
 
 
-class ImmudbFactory(InfrastructureFactory[ImmudbTrackingRecorder]):
-    """Builds immudb recorders sharing one lazily connected :class:`ImmudbDatastore`."""
+class ImmudbFactory(
+    InfrastructureFactory[ImmudbTrackingRecorder],
+    DCBInfrastructureFactory[ImmudbTrackingRecorder],
+):
+    """Builds immudb recorders sharing one lazily connected :class:`ImmudbDatastore`.
+
+    It is also eventsourcing's ``DCBInfrastructureFactory``: :meth:`dcb_recorder`
+    gives the dynamic-consistency-boundary recorder of :mod:`aethyr_immudb_recorder.dcb`.
+    """
 
     IMMUDB_HOST = "IMMUDB_HOST"
     IMMUDB_PORT = "IMMUDB_PORT"
@@ -173,6 +182,18 @@ class ImmudbFactory(InfrastructureFactory[ImmudbTrackingRecorder]):
             events_table_name=self._events_table(),
             tracking_table_name=self._tracking_table(),
         )
+        if self.env_create_table():
+            recorder.create_table()
+        return recorder
+
+    def dcb_recorder(self) -> DCBRecorder:
+        """An :class:`~aethyr_immudb_recorder.dcb.ImmudbDCBRecorder` on table
+        ``{name}_dcb_events`` (``dcb_dcb_events`` when the name is empty), beside
+        the aggregate tables of an application with the same name."""
+        from aethyr_immudb_recorder.dcb import ImmudbDCBRecorder
+
+        table = (self.env.name.lower() or "dcb") + "_dcb_events"
+        recorder = ImmudbDCBRecorder(datastore=self.datastore, events_table_name=table)
         if self.env_create_table():
             recorder.create_table()
         return recorder

@@ -262,6 +262,13 @@ def verify(backend: Backend, app_name: str, size: Size) -> list[Measure]:
     return run(backend, app_name, size)
 
 
+def dcb(backend: Backend, app_name: str, size: Size) -> list[Measure]:
+    """DCB append, conditional append and read by tag (events/s): :mod:`benchmarks.dcb`."""
+    from benchmarks.dcb import dcb as run
+
+    return run(backend, app_name, size)
+
+
 Scenario = Callable[[Backend, str, Size], list[Measure]]
 
 SCENARIOS: dict[str, Scenario] = {
@@ -276,6 +283,7 @@ SCENARIOS: dict[str, Scenario] = {
     "projection-lag": projection_lag,
     "game-delivery": game_delivery,
     "verify": verify,
+    "dcb": dcb,
 }
 
 

@@ -183,3 +183,28 @@ def test_new_scenarios_run_on_a_real_immudb() -> None:
     assert measured["verify"].unit == "events/s" and measured["verify"].value > 0
     assert measured["game-delivery"].unit == "commands/s"
     assert measured["concurrent-processes"].unit == "events/s"
+
+
+def test_dcb_scenario_runs_on_a_real_immudb() -> None:
+    """The dcb scenario end to end on the session's server (figures, never timings)."""
+    import uuid
+
+    from benchmarks.backends import Backend
+    from benchmarks.scenarios import SCENARIOS, SIZES
+    from tests import immudb_harness
+
+    server = immudb_harness.server()  # skips (or fails in CI) when immudb cannot start
+    env = {
+        "PERSISTENCE_MODULE": "aethyr_immudb_recorder",
+        "IMMUDB_HOST": server.host,
+        "IMMUDB_PORT": str(server.port),
+    }
+    backend = Backend("immudb", env, database_per_app=True)
+    measures = SCENARIOS["dcb"](backend, f"bench_dcb_{uuid.uuid4().hex[:8]}", SIZES["tiny"])
+    assert [m.scenario for m in measures] == [
+        "dcb-append",
+        "dcb-append-cond",
+        "dcb-append-cond-read",
+        "dcb-read-tag",
+    ]
+    assert all(m.unit == "events/s" and m.value > 0 for m in measures)
