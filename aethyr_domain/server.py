@@ -304,13 +304,13 @@ class GameServer:
         session.write(PROMPT)
         while True:
             line = await session.readline(self.config.idle_timeout)
-            if line.strip().lower() == "quit":
-                session.close("Goodbye.")
-                return
             output = await self._call(self.actions.perform, player_id, line)
             if session.closed:
                 return
             self._send_output(session, output)
+            if line.strip().lower() == "quit" or self.manager.world.get(player_id) is None:
+                session.close()  # quit (the game said goodbye), or the character deleted
+                return
             session.write(PROMPT)
 
 
