@@ -178,8 +178,15 @@ class GameServer:
             )
 
     async def _call(self, function: Callable[..., T], *args: Any) -> T:
+        """Run ``function`` on the game thread; a session still running while the
+        server shuts down ends there (:class:`SessionClosedError`)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._game, function, *args)
+        try:
+            return await loop.run_in_executor(self._game, function, *args)
+        except RuntimeError:
+            if self._stopping is not None and self._stopping.is_set():
+                raise SessionClosedError from None
+            raise
 
     # ----------------------------------------------------------- delivery
     def deliver(self, player_id: str, text: str) -> None:
@@ -225,18 +232,25 @@ class GameServer:
                     await self._call(self.manager.drop_player, pid)
             session.close()
 
-    async def _ask(self, session: Session, question: str, *, secret: bool = False) -> str:
+    async def _ask(self, session: Session, question: str) -> str:
         session.write(question)
-        if secret:
-            session.decoder.offer(telnet.ECHO)
-            session.write_raw(telnet.will_echo())
+        return (await session.readline(self.config.idle_timeout)).strip()
+
+    async def _ask_secret(self, session: Session, *questions: str) -> list[str]:
+        """Ask for passwords with the client's echo off (``IAC WILL ECHO`` before the
+        first question, ``IAC WONT ECHO`` after the last: toggling between two
+        questions would race the client's answers, RFC 1143)."""
+        session.decoder.offer(telnet.ECHO)
+        session.write_raw(telnet.will_echo())
+        answers: list[str] = []
         try:
-            return (await session.readline(self.config.idle_timeout)).strip()
-        finally:
-            if secret:
-                session.decoder.withdraw(telnet.ECHO)
-                session.write_raw(telnet.wont_echo())
+            for question in questions:
+                answers.append(await self._ask(session, question))
                 session.write("\n")
+        finally:
+            session.decoder.withdraw(telnet.ECHO)
+            session.write_raw(telnet.wont_echo())
+        return answers
 
     async def _login(self, session: Session) -> str:
         while True:
@@ -257,7 +271,7 @@ class GameServer:
                 return pid
 
     async def _existing(self, session: Session, player_id: str) -> str | None:
-        password = await self._ask(session, "Password: ", secret=True)
+        (password,) = await self._ask_secret(session, "Password: ")
         stored = await self._call(self.manager.password_hash, player_id)
         loop = asyncio.get_running_loop()
         ok = bool(stored) and await loop.run_in_executor(
@@ -271,8 +285,7 @@ class GameServer:
 
     async def _new_player(self, session: Session, name: str) -> str | None:
         session.write(f"There is nobody called {name}; a new character it is.\n")
-        first = await self._ask(session, "Choose a password: ", secret=True)
-        second = await self._ask(session, "Type it again: ", secret=True)
+        first, second = await self._ask_secret(session, "Choose a password: ", "Type it again: ")
         if first != second:
             session.write("The passwords differ.\n")
             return None

@@ -66,7 +66,8 @@ def aggregate_state(aggregate: Any) -> str:
     for key in _TIMES:
         if isinstance(state.get(key), datetime.datetime):
             state[key] = state[key].isoformat()
-    return json.dumps(state, sort_keys=True, ensure_ascii=False, allow_nan=False)
+    # key order kept: an inventory dict is in arrival order
+    return json.dumps(state, ensure_ascii=False, allow_nan=False)
 
 
 def aggregate_from_state(topic: str, text: str) -> Any:
