@@ -522,9 +522,12 @@ def _serve(args: argparse.Namespace) -> int:
     except BootError as exc:
         raise CliError(str(exc)) from None
     try:
-        serve(manager, config, args.host, args.port)
-    except OSError as exc:
-        raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+        try:
+            serve(manager, config, args.host, args.port)
+        except OSError as exc:
+            raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+        if args.dump_world:  # the game thread has stopped: the world is still
+            Path(args.dump_world).write_text(dumps(manager.world), encoding="utf-8")
     finally:
         code = _play_exit_code(manager, config)
         manager.close()
@@ -682,6 +685,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", parents=[common], help="run the game as a telnet server")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=4000, help="port (0: any free port)")
+    serve.add_argument("--dump-world", metavar="OUT", help="at shutdown, write the world as JSON")
     serve.set_defaults(func=_serve)
     migrate = sub.add_parser("migrate", parents=[common], help="import a world dump (idempotent)")
     migrate.add_argument("dump", metavar="DUMP.json", nargs="?")

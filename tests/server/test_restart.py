@@ -28,8 +28,9 @@ def _play_a_while(config: ServerConfig) -> str:
                 bob.do(line)  # not an admin: refused, changes nothing
             cyd = server.client()
             cyd.login_new("Cyd", "cyds-password")
-            server.server._game.submit(manager.set_admin, manager.world.find_player_by_name(
-                "Cyd").id, True).result()
+            server.server._game.submit(
+                manager.set_admin, manager.world.find_player_by_name("Cyd").id, True
+            ).result()
             for line in (
                 "acreate Sword a rusty sword",
                 "get sword",
