@@ -1,8 +1,9 @@
 """Booting a game session: the Manager, its live world and (optionally) its event path.
 
-With event sourcing off, the world starts empty (an empty
-:class:`~aethyr_domain.decision.Decider` and live world; no store module is imported,
-no file is created). With it on, boot is the one moment the game reads the event
+With event sourcing off, the world comes from the game's own storage
+(:mod:`~aethyr_domain.storage`, ``storage_path``: created if missing, and from then on
+written one transaction per decision), or starts empty when ``storage_path`` is empty;
+no store module is imported either way. With it on, boot is the one moment the game reads the event
 store: it takes the store's writer lease (:mod:`~aethyr_domain.writer_lease`; refused,
 it changes nothing), delivers what the outbox still holds (bounded by
 ``outbox_drain_timeout``),
