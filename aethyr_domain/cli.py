@@ -22,8 +22,9 @@ Failures an operator can fix are one line, ``aethyr-es: <message>``, and exit co
 cannot be opened, a metrics port in use. With ``event_sourcing_enabled`` off no command
 opens, creates or connects to an event store, an outbox or a read model: ``stats``
 reports the flag, ``play`` and ``serve`` keep the world in the game's own storage
-(``storage_path``), the store commands refuse with exit code 2. ``demo`` is the exception by design: it always runs on an in-memory store and a
-temporary outbox, removed when it ends.
+(``storage_path``), the store commands refuse with exit code 2. ``demo`` is the
+exception by design: it always runs on an in-memory store and a temporary outbox,
+removed when it ends.
 """
 
 from __future__ import annotations

@@ -120,6 +120,8 @@ class GameServer:
         self._game = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="aethyr-game")
         self._hashing = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="aethyr-kdf")
         self._server: asyncio.Server | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self.port: int | None = None
@@ -132,6 +134,7 @@ class GameServer:
         self.manager.deliver = self.deliver
         self._server = await asyncio.start_server(self._connection, host, port)
         self.port = int(self._server.sockets[0].getsockname()[1])
+        self._watcher = asyncio.create_task(self._watch_lease())
         log.info("serving on %s:%d", host, self.port)
         return self.port
 
@@ -144,12 +147,13 @@ class GameServer:
         """Wait for :meth:`request_stop`, then shut down: see the module docstring."""
         assert self._stopping is not None and self._server is not None
         await self._stopping.wait()
+        if self._watcher is not None:
+            self._watcher.cancel()
         self._server.close()
         for session in list(self.connections):
             session.close(SHUTDOWN_MESSAGE)
-        for session in list(self.connections):
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(session.writer.wait_closed(), 2.0)
+        if self._tasks:  # let each session end (its player dropped) on the game thread
+            await asyncio.wait(set(self._tasks), timeout=10.0)
         await self._call(self._shutdown_game)
         self._game.shutdown(wait=True)
         self._hashing.shutdown(wait=False)
@@ -165,6 +169,17 @@ class GameServer:
         if ready is not None:
             ready(bound)
         await self.wait_closed()
+
+    async def _watch_lease(self) -> None:
+        """Stop serving once delivery stopped for good (another process took the
+        writer lease over): the game must not go on deciding what it cannot record."""
+        while True:
+            await asyncio.sleep(1.0)
+            lost = getattr(self.manager.sink, "lost", None)
+            if lost:
+                log.error("stopping: %s", lost)
+                self.request_stop()
+                return
 
     def _shutdown_game(self) -> None:
         """On the game thread: everyone offline, the outbox drained (bounded)."""
@@ -194,7 +209,8 @@ class GameServer:
         loop = self._loop
         if loop is None:
             return
-        loop.call_soon_threadsafe(self._deliver_now, player_id, text)
+        with contextlib.suppress(RuntimeError):  # the loop has ended: nobody to tell
+            loop.call_soon_threadsafe(self._deliver_now, player_id, text)
 
     def _deliver_now(self, player_id: str, text: str) -> None:
         session = self.sessions.get(player_id)
@@ -214,6 +230,10 @@ class GameServer:
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         session = Session(reader, writer)
         self.connections.add(session)
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         try:
             session.write(WELCOME)
             player_id = await self._login(session)
