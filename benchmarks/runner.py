@@ -143,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"immudb layout: {layout}")
     print(f"size: {args.size or ('quick' if args.quick else 'full')}, rounds: {rounds}, "
           f"took {elapsed:.0f} s; figures are median (min-max) over the rounds")  # fmt: skip
+    if load_modes:
+        print("server-load: one run per mode (not repeated per round)")
     print()
     print(table(results, columns))
     print()

@@ -46,6 +46,8 @@ from typing import Any
 from benchmarks.scenarios import Measure, percentile
 
 MODES = ("serve-off", "serve-sqlite", "serve-immudb-synced", "serve-immudb-outage")
+#: Run only these modes (comma-separated; for experiments), e.g. ``serve-off,serve-sqlite``.
+ONLY = os.environ.get("SERVER_LOAD_MODES")
 PASSWORD = "load-test-pw"
 GROUP = 10  # players per pair of rooms
 CYCLE = ("look", "get {pebble}", "inventory", "drop {pebble}", "north", "south")
@@ -331,6 +333,8 @@ def server_load(quick: bool, size_name: str | None = None) -> dict[str, list[Mea
     out: dict[str, list[Measure]] = {}
     with ImmudbServer(synced=True) as immudb:
         for mode in MODES:
+            if ONLY and mode not in ONLY.split(","):
+                continue
             print(f"server-load {mode}: {size.clients} clients for {size.seconds:g} s", flush=True)
             try:
                 out[mode] = run_mode(mode, size, immudb)[0]

@@ -187,3 +187,22 @@ def test_migrate_from_a_missing_storage_file(tmp_path, monkeypatch, capsys):
     assert main(["migrate", "--from-storage", "nope.sqlite"]) == 2
     assert "no such file" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_port_in_use_is_one_line_and_exit_2(tmp_path):
+    process, port = start_serve(tmp_path)
+    try:
+        environ = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)}
+        second = subprocess.run(
+            [sys.executable, "-m", "aethyr_domain.cli", "serve", "--port", str(port)],
+            cwd=tmp_path,
+            env={**environ, "AETHYR_STORAGE_PATH": ""},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 2
+        assert second.stderr.startswith(f"aethyr-es: cannot listen on 127.0.0.1:{port}")
+        assert "Traceback" not in second.stderr
+    finally:
+        assert stop(process)[0] == 0
