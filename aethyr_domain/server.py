@@ -50,6 +50,9 @@ WELCOME = "Welcome to Aethyr.\n"
 SHUTDOWN_MESSAGE = "The server is shutting down. Goodbye."
 TAKEN_OVER_MESSAGE = "Your character was logged in from another connection. Goodbye."
 IDLE_MESSAGE = "You have been idle too long. Goodbye."
+TOO_MANY_FAILURES = "Too many wrong passwords. Goodbye."
+#: Wrong passwords one connection may type before it is closed.
+MAX_LOGIN_FAILURES = 3
 
 
 class SessionClosedError(Exception):
@@ -273,6 +276,7 @@ class GameServer:
         return answers
 
     async def _login(self, session: Session) -> str:
+        failures = 0
         while True:
             name = await self._ask(session, "By what name are you known? ")
             if not name:
@@ -285,6 +289,10 @@ class GameServer:
             found = await self._call(self.manager.world.find_player_by_name, name)
             if found is not None:
                 pid = await self._existing(session, found.id)
+                if pid is None:
+                    failures += 1
+                    if failures >= MAX_LOGIN_FAILURES:
+                        raise SessionClosedError(TOO_MANY_FAILURES)
             else:
                 pid = await self._new_player(session, name)
             if pid is not None:

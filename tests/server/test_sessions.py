@@ -9,7 +9,12 @@ import pytest
 
 from aethyr_domain import commands, passwords
 from aethyr_domain.config import ServerConfig
-from aethyr_domain.server import IDLE_MESSAGE, SHUTDOWN_MESSAGE, TAKEN_OVER_MESSAGE
+from aethyr_domain.server import (
+    IDLE_MESSAGE,
+    SHUTDOWN_MESSAGE,
+    TAKEN_OVER_MESSAGE,
+    TOO_MANY_FAILURES,
+)
 from aethyr_domain.session import boot
 from aethyr_domain.storage import load_aggregates
 from aethyr_domain.telnet import DO, DONT, ECHO, IAC, WILL, WONT
@@ -175,3 +180,18 @@ def test_shutdown_tells_the_players(config):
         client.expect(SHUTDOWN_MESSAGE)
         assert client.closed_by_server()
     manager.close()
+
+
+def test_three_wrong_passwords_close_the_connection(running):
+    ann = running.client()
+    ann.login_new("Hal", "hals-password")
+    ann.send("quit")
+    guesser = running.client()
+    for _ in range(3):
+        guesser.expect("By what name are you known? ")
+        guesser.send("Hal")
+        guesser.expect("Password: ")
+        guesser.send("guess")
+        guesser.expect("Wrong password.")
+    guesser.expect(TOO_MANY_FAILURES)
+    assert guesser.closed_by_server()
