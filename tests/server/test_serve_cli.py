@@ -206,3 +206,31 @@ def test_a_port_in_use_is_one_line_and_exit_2(tmp_path):
         assert "Traceback" not in second.stderr
     finally:
         assert stop(process)[0] == 0
+
+
+def test_migrate_from_storage_keeps_a_legacy_md5_hash(tmp_path, monkeypatch, capsys):
+    import hashlib
+
+    from aethyr_domain import commands
+
+    digest = hashlib.md5(b"old-secret").hexdigest()
+    config = ServerConfig(storage_path=str(tmp_path / "world.sqlite"))
+    manager = boot(config)
+    try:
+        manager._change(
+            commands.ImportLegacyPlayer, "system", id="old-1", name="Olga", password_md5=digest
+        )
+        manager.move_object("old-1", manager.ensure_start_room().id, actor="system")
+    finally:
+        manager.close()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AETHYR_EVENT_SOURCING_ENABLED", "1")
+    monkeypatch.setenv("AETHYR_EVENT_STORE", "sqlite")
+    monkeypatch.setenv("AETHYR_PROJECTIONS_ENABLED", "0")
+    assert main(["migrate", "--from-storage", "world.sqlite"]) == 0
+    capsys.readouterr()
+    migrated = boot(ServerConfig.load())
+    try:
+        assert migrated.password_hash("old-1") == f"md5${digest}"  # upgraded at next login
+    finally:
+        migrated.close()
