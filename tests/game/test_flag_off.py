@@ -1,9 +1,11 @@
-"""With event_sourcing_enabled off, the game runs, opens no store and writes no file.
+"""With event_sourcing_enabled off, the game runs and opens no store; the only file it
+writes is its own storage (``storage_path``), and none without one.
 
 The game decides with the World's handlers on its in-memory aggregates in every mode,
 so it imports the eventsourcing *domain* model (the rules are shared with the
 aggregates); it must never import (let alone open) a store: no persistence module of
-eventsourcing, no immudb recorder, no outbox, no event store, no projection.
+eventsourcing, no immudb recorder, no outbox, no event store, no projection. ``sqlite3``
+is allowed only for the game's own storage, when one is configured.
 """
 
 from __future__ import annotations
