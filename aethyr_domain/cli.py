@@ -10,7 +10,10 @@ Commands (each takes ``--config FILE`` and honours ``AETHYR_*``; see
 * ``stats [--json]``: event counts by type, aggregates, outbox backlog, store health;
 * ``outbox [--json]``, ``outbox retry ID|--all``, ``outbox discard ID``: the outbox's
   pending entries and dead letters;
-* ``migrate DUMP.json``: import a world dump into the event store (idempotent).
+* ``serve [--host H] [--port P]``: the game as a telnet server (``docs/server.md``);
+* ``migrate DUMP.json``, ``migrate --from-storage FILE``: import a world dump, or the
+  game's own storage (what it writes with event sourcing off), into the event store
+  (idempotent, atomic).
 * ``verify [--aggregate ID]``: check what the store returns against immudb's proofs and
   that the server's history extends the trusted state kept in ``immudb_state_file``.
 * ``store upgrade``: copy an immudb store from the SQL layout of earlier versions into
@@ -24,9 +27,10 @@ Failures an operator can fix are one line, ``aethyr-es: <message>``, and exit co
 (never a traceback): bad configuration, unreadable or non-UTF-8 input, a store that
 cannot be opened, a metrics port in use. With ``event_sourcing_enabled`` off no command
 opens, creates or connects to an event store, an outbox or a read model: ``stats``
-reports the flag, ``play`` runs the live world only, the store commands refuse with exit
-code 2. ``demo`` is the exception by design: it always runs on an in-memory store and a
-temporary outbox, removed when it ends.
+reports the flag, ``play`` and ``serve`` keep the world in the game's own storage
+(``storage_path``), the store commands refuse with exit code 2. ``demo`` is the
+exception by design: it always runs on an in-memory store and a temporary outbox,
+removed when it ends.
 """
 
 from __future__ import annotations
@@ -514,30 +518,71 @@ def _print_outbox(listing: dict[str, list[dict[str, Any]]], as_json: bool) -> in
     return 0
 
 
+# ------------------------------------------------------------------ serve
+def _serve(args: argparse.Namespace) -> int:
+    from aethyr_domain.server import serve
+    from aethyr_domain.session import BootError, boot
+
+    config = _config(args)
+    serve_metrics(config, "serve")
+    try:
+        manager = boot(config)
+    except BootError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        try:
+            serve(manager, config, args.host, args.port)
+        except OSError as exc:
+            raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+        if args.dump_world:  # the game thread has stopped: the world is still
+            Path(args.dump_world).write_text(dumps(manager.world), encoding="utf-8")
+    finally:
+        code = _play_exit_code(manager, config)
+        manager.close()
+    return code
+
+
 # ---------------------------------------------------------------- migrate
 def _migrate(args: argparse.Namespace) -> int:
     config = _config(args)
-    try:
-        dump = loads(Path(args.dump).read_bytes())
-    except OSError as exc:
-        raise CliError(f"cannot read {args.dump}: {exc.strerror}") from None
+    source = args.from_storage or args.dump
+    if (args.dump is None) == (args.from_storage is None):
+        raise CliError("migrate takes a DUMP.json or --from-storage FILE (one of them)")
+    dump = None
+    if args.dump is not None:
+        try:
+            dump = loads(Path(args.dump).read_bytes())
+        except OSError as exc:
+            raise CliError(f"cannot read {args.dump}: {exc.strerror}") from None
+    elif not Path(args.from_storage).is_file():
+        raise CliError(f"cannot read {args.from_storage}: no such file")
     require_event_sourcing(config, "migrate")  # (a bad dump is reported either way)
     from aethyr_domain.errors import InvalidCommandError
     from aethyr_domain.event_store import open_world_or_raise
-    from aethyr_domain.migrate import InvalidDumpError, MigrationError, migrate_to_event_store
+    from aethyr_domain.migrate import (
+        InvalidDumpError,
+        MigrationError,
+        migrate_from_storage,
+        migrate_to_event_store,
+    )
+    from aethyr_domain.storage import StorageError
 
     app = open_world_or_raise(config, CliError)
     try:
         with writing(app, config, what="writer (game, migrate)"):
-            report = migrate_to_event_store(app, dump)  # checked whole first: all or nothing
-    except (MigrationError, InvalidDumpError) as exc:
+            # checked whole first: all or nothing
+            if dump is not None:
+                report = migrate_to_event_store(app, dump)
+            else:
+                report = migrate_from_storage(app, args.from_storage)
+    except (MigrationError, InvalidDumpError, StorageError) as exc:
         raise CliError(str(exc)) from None
     except InvalidCommandError as exc:
-        raise CliError(f"cannot import {args.dump}: {exc}") from None
+        raise CliError(f"cannot import {source}: {exc}") from None
     finally:
         app.close()
     print(
-        f"imported {args.dump}: {report.total} command(s), "
+        f"imported {source}: {report.total} command(s), "
         f"{report.already_present} object(s) already present"
     )
     for name, count in sorted(report.commands.items()):
@@ -783,8 +828,16 @@ def _parser() -> argparse.ArgumentParser:
     outbox.add_argument("--all", action="store_true", help="retry: every dead letter")
     outbox.add_argument("--json", action="store_true", help="JSON output")
     outbox.set_defaults(func=_outbox)
+    serve = sub.add_parser("serve", parents=[common], help="run the game as a telnet server")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=4000, help="port (0: any free port)")
+    serve.add_argument("--dump-world", metavar="OUT", help="at shutdown, write the world as JSON")
+    serve.set_defaults(func=_serve)
     migrate = sub.add_parser("migrate", parents=[common], help="import a world dump (idempotent)")
-    migrate.add_argument("dump", metavar="DUMP.json")
+    migrate.add_argument("dump", metavar="DUMP.json", nargs="?")
+    migrate.add_argument(
+        "--from-storage", metavar="FILE", help="import the game's own storage (flag-off world)"
+    )
     migrate.set_defaults(func=_migrate)
     from aethyr_domain.projections.cli_commands import register
 

@@ -127,6 +127,13 @@ class ServerConfig:
     metrics_port: int = 9464
     #: Id of the room new players start in.
     start_room: str = "start-room"
+    #: With event sourcing off: the game's own storage (a SQLite file written as the
+    #: world changes, loaded at boot). Empty: no storage, the world lives in memory only.
+    storage_path: str = "aethyr-world.sqlite"
+    #: ``serve``: seconds a session may stay silent before it is closed.
+    idle_timeout: float = 900.0
+    #: ``serve``: seconds a SIGTERM waits, at most, for the outbox to drain.
+    shutdown_drain_timeout: float = 10.0
 
     def __post_init__(self) -> None:
         if isinstance(self.immudb_password, str):  # accept a plain str from callers
@@ -191,6 +198,9 @@ class ServerConfig:
                 out.append(f"{name}: must be > 0, got {getattr(self, name)}")
         if self.writer_lease_timeout <= 0:
             out.append(f"writer_lease_timeout: must be > 0, got {self.writer_lease_timeout}")
+        for name in ("idle_timeout", "shutdown_drain_timeout"):
+            if getattr(self, name) <= 0:
+                out.append(f"{name}: must be > 0, got {getattr(self, name)}")
         if self.outbox_drain_timeout < 0:
             out.append(f"outbox_drain_timeout: must be >= 0, got {self.outbox_drain_timeout}")
         if self.retry_attempts < 0:

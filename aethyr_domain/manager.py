@@ -109,6 +109,12 @@ class Manager:
         self.projection: Any = None
         #: Run in order by :meth:`close` after the sink stopped (boot's clean-up).
         self.closers: list[Callable[[], None]] = []
+        #: With event sourcing off, the game's own storage (``storage.WorldStorage``):
+        #: each decision's changed aggregates are saved in one transaction.
+        self.storage: Any = None
+        #: Text for players outside the acting one's output (the server sets it):
+        #: ``deliver(player_id, text)``; see :meth:`send`.
+        self.deliver: Callable[[str, str], None] | None = None
 
     @classmethod
     def from_config(cls, config: ServerConfig) -> Manager:
@@ -126,6 +132,9 @@ class Manager:
         whatever boot started (the projection, the store connection)."""
         if self.sink is not None:
             self.sink.close()
+        if self.storage is not None:
+            self.storage.close()
+            self.storage = None
         closers, self.closers = self.closers, []
         for closer in closers:
             closer()
@@ -148,6 +157,15 @@ class Manager:
         self.world.update_from(decision.changed)
         if self.sink is not None and decision.events:
             self.sink.record(decision)
+        if self.storage is not None and decision.events:
+            self.storage.save(decision.changed)
+
+    def send(self, player_id: str, text: str) -> None:
+        """Deliver ``text`` to ``player_id`` now, out of band (e.g. a tell, or a message
+        to a player in another room); dropped when no server is attached or the player
+        is offline. Text in :meth:`Actions.perform`'s returned pairs needs no call."""
+        if self.deliver is not None and player_id in self.online:
+            self.deliver(player_id, text)
 
     def _equip_first_free(self, player_id: str, item_id: str, slots: list[str]) -> str | None:
         """Equip in the first of ``slots`` the ``EquipItem`` handler accepts; ``None`` if
@@ -292,6 +310,25 @@ class Manager:
         """True if ``password`` is the player's password (checked against the live hash)."""
         state = self.world.players.get(player_id)
         return state is not None and verify_password(password, state.password_hash)
+
+    def password_hash(self, player_id: str) -> str:
+        """The player's stored hash ('' if none): for checking a password off the game
+        thread (:func:`verify_password`), then :meth:`upgrade_password`."""
+        state = self.world.players.get(player_id)
+        return state.password_hash if state is not None else ""
+
+    def upgrade_password(self, player_id: str, password: str, checked_hash: str) -> bool:
+        """After a successful login with ``password`` against ``checked_hash``: re-hash
+        a legacy MD5 (or weaker scrypt) hash with the current policy (one
+        ``UpdatePlayerPassword``, decided and recorded like any command). Returns True
+        if it upgraded. Nothing happens if the hash changed meanwhile."""
+        if self.password_hash(player_id) != checked_hash:
+            return False
+        if not passwords.needs_upgrade(checked_hash):
+            return False
+        hashed = hash_password(password)
+        self._change(commands.UpdatePlayerPassword, player_id, id=player_id, password_hash=hashed)
+        return True
 
     def set_admin(self, player_id: str, admin: bool, *, actor: str = SYSTEM) -> None:
         """Grant or revoke admin rights (emits ``UpdatePlayerAdminStatus``)."""

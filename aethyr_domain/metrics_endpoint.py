@@ -62,7 +62,7 @@ class MetricsEndpoint:
 def serve_metrics(config: ServerConfig, command: str) -> MetricsEndpoint | None:
     """Start the endpoint if ``config.metrics_enabled`` (else ``None``).
 
-    ``command`` (``play``, ``project``, ``rebuild``) labels ``aethyr_info``, the
+    ``command`` (``play``, ``serve``, ``project``, ``rebuild``) labels ``aethyr_info``, the
     gauge (always 1) that tells which processes run, and with which store.
     """
     if not config.metrics_enabled:

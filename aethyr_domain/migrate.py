@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,7 @@ from aethyr_domain.decision import Decider
 from aethyr_domain.errors import DomainError, InvalidCommandError, NotFoundError
 from aethyr_domain.game_object import GameObject
 from aethyr_domain.live_world import LiveWorld, WorldObject
+from aethyr_domain.passwords import MD5_PREFIX, is_scrypt_hash
 from aethyr_domain.unit_of_work import Loader, repository_loader
 from aethyr_domain.validation import SYSTEM_ACTOR
 
@@ -155,14 +157,20 @@ class _DryRunWorld:
         return aggregate
 
 
-def check_migration(world: Any, dump: LiveWorld, *, actor: str = SYSTEM_ACTOR) -> MigrationReport:
+def check_migration(
+    world: Any,
+    dump: LiveWorld,
+    *,
+    actor: str = SYSTEM_ACTOR,
+    password_hashes: Mapping[str, str] | None = None,
+) -> MigrationReport:
     """Run the import of ``dump`` on in-memory copies of ``world``'s aggregates.
 
     Returns what the import would do; raises :class:`InvalidDumpError` if any rule
     refuses it. Writes nothing.
     """
     try:
-        return _migrate(_DryRunWorld(world), dump, actor)
+        return _migrate(_DryRunWorld(world), dump, actor, password_hashes)
     except InvalidDumpError:
         raise
     except DomainError as exc:  # a command the dump describes cannot even be built
@@ -182,7 +190,11 @@ class MigrationReport:
 
 
 def migrate_to_event_store(
-    world: Any, dump: LiveWorld, *, actor: str = SYSTEM_ACTOR
+    world: Any,
+    dump: LiveWorld,
+    *,
+    actor: str = SYSTEM_ACTOR,
+    password_hashes: Mapping[str, str] | None = None,
 ) -> MigrationReport:
     """Bring the event store of ``world`` (a ``World``) up to the state of ``dump``.
 
@@ -190,13 +202,33 @@ def migrate_to_event_store(
     (:class:`~aethyr_domain.errors.InvalidCommandError` naming the object), then every
     command (:func:`check_migration`; a dump that breaks a rule raises
     :class:`InvalidDumpError`). Nothing is written unless both pass.
+
+    ``password_hashes`` (player id -> stored hash, salted scrypt or legacy ``md5$``)
+    lets imported players keep their passwords; players without one get a random
+    password (a dump carries no hashes).
     """
     _check_attributes(dump)
-    check_migration(world, dump, actor=actor)
-    return _migrate(world, dump, actor)
+    check_migration(world, dump, actor=actor, password_hashes=password_hashes)
+    return _migrate(world, dump, actor, password_hashes)
 
 
-def _migrate(world: Any, dump: LiveWorld, actor: str) -> MigrationReport:
+def migrate_from_storage(world: Any, path: str, *, actor: str = SYSTEM_ACTOR) -> MigrationReport:
+    """Import the game's own storage (:mod:`aethyr_domain.storage`, what the game writes
+    with event sourcing off) into ``world``'s event store, keeping every player's
+    password hash. Idempotent and atomic, like :func:`migrate_to_event_store`.
+    """
+    from aethyr_domain.storage import load_aggregates
+
+    aggregates = load_aggregates(path)
+    dump = LiveWorld()
+    dump.update_from(aggregates.values())
+    hashes = {pid: state.password_hash for pid, state in dump.players.items()}
+    return migrate_to_event_store(world, dump, actor=actor, password_hashes=hashes)
+
+
+def _migrate(
+    world: Any, dump: LiveWorld, actor: str, password_hashes: Mapping[str, str] | None = None
+) -> MigrationReport:
     report = MigrationReport()
 
     def run(command: c.Command) -> None:
@@ -211,7 +243,7 @@ def _migrate(world: Any, dump: LiveWorld, actor: str) -> MigrationReport:
         if current is not None:
             report.already_present += 1
         else:
-            _create(run, dump, obj, actor)
+            _create(run, dump, obj, actor, (password_hashes or {}).get(obj.id))
         if obj.deleted and (current is None or not current.deleted):
             _update(run, dump, obj, _current(world, obj.id), actor)
             run(c.DeleteGameObject(obj.id, actor=actor))
@@ -260,11 +292,19 @@ def _current(world: Any, object_id: str) -> Any:
         return None
 
 
-def _create(run: Any, dump: LiveWorld, obj: WorldObject, actor: str) -> None:
+def _create(
+    run: Any, dump: LiveWorld, obj: WorldObject, actor: str, password_hash: str | None = None
+) -> None:
     if obj.id in dump.rooms:
         run(c.CreateRoom(obj.id, obj.name, dump.rooms[obj.id].description, actor=actor))
     elif obj.id in dump.players:
-        run(c.CreatePlayer(obj.id, obj.name, secrets.token_urlsafe(18), actor=actor))
+        scheme, _, digest = (password_hash or "").partition("$")
+        if password_hash and is_scrypt_hash(password_hash):
+            run(c.CreatePlayer(obj.id, obj.name, password_hash=password_hash, actor=actor))
+        elif scheme == MD5_PREFIX:
+            run(c.ImportLegacyPlayer(obj.id, obj.name, digest, actor=actor))
+        else:
+            run(c.CreatePlayer(obj.id, obj.name, secrets.token_urlsafe(18), actor=actor))
     else:
         run(c.CreateGameObject(obj.id, obj.name, obj.generic, actor=actor))
 

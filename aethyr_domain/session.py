@@ -1,8 +1,9 @@
 """Booting a game session: the Manager, its live world and (optionally) its event path.
 
-With event sourcing off, the world starts empty (an empty
-:class:`~aethyr_domain.decision.Decider` and live world; no store module is imported,
-no file is created). With it on, boot is the one moment the game reads the event
+With event sourcing off, the world comes from the game's own storage
+(:mod:`~aethyr_domain.storage`, ``storage_path``: created if missing, and from then on
+written one transaction per decision), or starts empty when ``storage_path`` is empty;
+no store module is imported either way. With it on, boot is the one moment the game reads the event
 store: it takes the store's writer lease (:mod:`~aethyr_domain.writer_lease`; refused,
 it changes nothing), delivers what the outbox still holds (bounded by
 ``outbox_drain_timeout``),
@@ -55,7 +56,7 @@ def boot(config: ServerConfig, *, world: Any = None) -> Manager:
     :class:`BootError` before it changed anything (the outbox is not even opened).
     """
     if not config.event_sourcing_enabled:
-        return Manager(config=config)
+        return boot_from_storage(config)
     from aethyr_domain.decision import Decider
     from aethyr_domain.delivery import deliver_pending
     from aethyr_domain.event_sink import OutboxSink
@@ -145,6 +146,27 @@ def boot(config: ServerConfig, *, world: Any = None) -> Manager:
         live, config=config, sink=sink, decider=Decider(aggregates, scrypt_n=app.scrypt_n)
     )
     manager.projection = projection
+    return manager
+
+
+def boot_from_storage(config: ServerConfig) -> Manager:
+    """Event sourcing off: the world from the game's own storage (``storage_path``).
+
+    The file is created if missing; an empty ``storage_path`` means no storage (the
+    world lives in memory only and nothing is written). Imports no store module.
+    """
+    if not config.storage_path:
+        return Manager(config=config)
+    from aethyr_domain.decision import Decider
+    from aethyr_domain.storage import StorageError, WorldStorage
+
+    try:
+        storage = WorldStorage(config.storage_path)
+        aggregates = storage.load()
+    except StorageError as exc:
+        raise BootError(str(exc)) from None
+    manager = Manager(config=config, decider=Decider(aggregates))
+    manager.storage = storage
     return manager
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from benchmarks.backends import ALL_BACKENDS, DEFAULT_BACKENDS, DURABILITY, started_backends
 from benchmarks.machine import machine_info, software_versions
 from benchmarks.scenarios import SCENARIOS, SIZES, Skip, runs_in_round
+from benchmarks.server_load import targets as load_targets
 from benchmarks.stats import Results, durable_ratio, durable_table, table, targets
 from benchmarks.transcode import transcode
 
@@ -42,7 +43,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--scenarios",
         default=",".join([*SCENARIOS, "transcode"]),
-        help="comma-separated scenario names (default: all)",
+        help="comma-separated scenario names (default: all but server-load, which runs "
+        "only when named: it starts its own servers and takes minutes)",
     )
     parser.add_argument(
         "--immudb-shared-database",
@@ -81,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         names = list(DEFAULT_BACKENDS)
     wanted = [s.strip() for s in args.scenarios.split(",") if s.strip()]
-    unknown = set(wanted) - {*SCENARIOS, "transcode"}
+    unknown = set(wanted) - {*SCENARIOS, "transcode", "server-load"}
     if unknown:
         print(f"unknown scenario(s): {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
@@ -99,6 +101,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name, measures in transcode(size.transcode_events).items():
                 for m in measures:
                     results.add(m.scenario, name, m.value, m.unit)
+    load_modes: list[str] = []
+    if "server-load" in wanted:
+        # Once, not per round (minutes of load): its own game servers and immudb.
+        from benchmarks.server_load import server_load
+
+        for mode, measures in server_load(args.quick, args.size).items():
+            load_modes.append(mode)
+            for m in measures:
+                results.add(m.scenario, mode, m.value, m.unit)
+        wanted = [w for w in wanted if w != "server-load"]
+        if not wanted:
+            names = []
     with started_backends(
         names, versions, immudb_shared_database=args.immudb_shared_database
     ) as backends:
@@ -132,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
 
     columns = [b for b in names] + (list(TRANSCODERS) if "transcode" in wanted else [])
+    columns += load_modes
     print()
     print("machine: " + ", ".join(f"{k}={v}" for k, v in machine.items()))
     print("versions: " + ", ".join(f"{k}={v}" for k, v in versions.items()))
@@ -143,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"immudb layout: {layout}")
     print(f"size: {args.size or ('quick' if args.quick else 'full')}, rounds: {rounds}, "
           f"took {elapsed:.0f} s; figures are median (min-max) over the rounds")  # fmt: skip
+    if load_modes:
+        print("server-load: one run per mode (not repeated per round)")
     headline = durable_table(results)
     if headline is not None:
         print()
@@ -157,6 +174,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     for line in targets(results):
         print(line)
+    if load_modes:
+        for line in load_targets(results):
+            print(line)
     if results.skipped:
         print()
         print("skipped:")
@@ -183,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 {"scenario": s, "backend": b, "reason": reason}
                 for (s, b), reason in results.skipped.items()
             ],
-            "targets": targets(results),
+            "targets": targets(results) + (load_targets(results) if load_modes else []),
         }
         args.json.write_text(json.dumps(document, indent=2) + "\n")
         print(f"\nwrote {args.json}")

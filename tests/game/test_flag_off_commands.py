@@ -122,7 +122,9 @@ def test_with_the_flag_off_no_command_touches_a_store(tmp_path, store, argv, cod
     assert "Traceback" not in result.stderr, result.stderr
     assert loaded_store_modules(result.stderr) == []
     created = sorted(p.name for p in tmp_path.iterdir() if p.name not in before)
-    assert created == []  # no aethyr-events.sqlite, outbox, state file or read model
+    # no aethyr-events.sqlite, outbox, state file or read model; `play` keeps the world
+    # in the game's own storage (and only there)
+    assert created == (["aethyr-world.sqlite"] if argv[0] == "play" else [])
     if code == 2 and not (argv == ["verify"] and store == "sqlite"):
         assert "event sourcing is disabled" in result.stderr
 
@@ -148,4 +150,8 @@ def test_play_with_the_flag_off_serves_metrics_without_a_store(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert loaded_store_modules(result.stderr) == []
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["dump.json", "script.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "aethyr-world.sqlite",
+        "dump.json",
+        "script.txt",
+    ]
