@@ -31,6 +31,21 @@ From the command line::
     python -m aethyr_immudb_recorder.launcher start        # run a synced local server until Ctrl-C
     python -m aethyr_immudb_recorder.launcher start --port 3322 --dir ./immudb-data
     python -m aethyr_immudb_recorder.launcher start --unsynced   # faster, not crash-safe
+    python -m aethyr_immudb_recorder.launcher start --replica-of 127.0.0.1:3322 --port 3323
+    python -m aethyr_immudb_recorder.launcher start --replica-of 127.0.0.1:3322 --sync
+
+``--replica-of HOST:PORT`` (``ImmudbServer(replica_of=...)``) starts a server whose
+databases replicate the primary's: it watches the primary's database list and
+creates, for each database but ``systemdb`` and ``defaultdb``, a replica database
+of the same name (immudb's per-database replication settings: ``replica=true`` and
+the primary's host, port, database and credentials; the primary's login is
+``--primary-user`` and the ``IMMUDB_PRIMARY_PASSWORD`` environment variable,
+``immudb``/``immudb`` by default). ``--sync`` (``sync=True``) makes the replication
+synchronous: the replica database gets ``syncReplication=true`` and the
+*primary's* database is switched (``UpdateDatabaseV2``) to ``syncReplication=true``
+and ``syncAcks=1``, so the primary acknowledges a commit only once a replica holds
+it - and stops acknowledging while no synchronous replica is connected
+(``docs/replication.md``).
 
 ``start`` exits non-zero with the server's own error (for example the bind error
 when ``--port`` is taken by another server). SIGTERM and SIGINT (Ctrl-C) stop the
@@ -49,10 +64,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 PINNED_VERSION = "1.11.1"
 """The immudb version the wrapper module's ``go.mod`` and ``go.sum`` pin."""
@@ -219,9 +236,26 @@ class ImmudbServer:
         keep_data: bool = False,
         startup_timeout: float = 30.0,
         extra_args: tuple[str, ...] = (),
+        replica_of: str | None = None,
+        sync: bool = False,
+        primary_user: str = "immudb",
+        primary_password: str = "immudb",  # noqa: S107 (immudb's factory default)
     ) -> None:
         if not host.startswith("127.") and host not in ("localhost", "::1"):
             raise ValueError(f"ImmudbServer binds loopback only, not {host!r}")
+        if sync and replica_of is None:
+            raise ValueError("sync=True needs replica_of (the primary to replicate)")
+        self.replica_of = replica_of
+        self.sync = sync
+        self._primary_user = primary_user
+        self._primary_password = primary_password
+        self.replicated: set[str] = set()
+        self._follower: threading.Thread | None = None
+        self._stop_following = threading.Event()
+        if replica_of is not None:
+            from aethyr_immudb_recorder.replicas import parse_address
+
+            parse_address(replica_of)  # ValueError for a bad address
         self.host = host
         self.port = port or free_port(host)
         self._given_dir = data_dir is not None
@@ -277,7 +311,100 @@ class ImmudbServer:
                 self._remove_data()
             raise
         self._has_run = True
+        if self.replica_of is not None:
+            self._start_following()
         return self
+
+    # -- replication -------------------------------------------------------------
+
+    def _start_following(self) -> None:
+        self._stop_following.clear()
+        self._follower = threading.Thread(
+            target=self._follow, name="immudb-replica-follower", daemon=True
+        )
+        self._follower.start()
+
+    def _stop_follower(self) -> None:
+        self._stop_following.set()
+        thread, self._follower = self._follower, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    def _follow(self) -> None:
+        """Create a replica database for every new database of the primary (every 0.2 s)."""
+        while not self._stop_following.is_set():
+            with contextlib.suppress(Exception):  # primary down or restarting: try again
+                self.replicate_all()
+            self._stop_following.wait(0.2)
+
+    def primary_databases(self) -> list[str]:
+        """The primary's databases that a replica server replicates (all but the system ones)."""
+        from immudb.grpc import schema_pb2
+
+        assert self.replica_of is not None
+        with _admin_session(self.replica_of, self._primary_user, self._primary_password) as (
+            stub,
+            metadata,
+        ):
+            reply = stub.DatabaseListV2(
+                schema_pb2.DatabaseListRequestV2(), metadata=metadata, timeout=10.0
+            )
+        return [d.name for d in reply.databases if d.name not in ("systemdb", "defaultdb")]
+
+    def replicate_all(self) -> list[str]:
+        """Replicate every database of the primary not yet replicated; the new ones."""
+        new = [name for name in self.primary_databases() if name not in self.replicated]
+        for name in new:
+            self.replicate(name)
+        return new
+
+    def replicate(self, database: str) -> None:
+        """Make ``database`` here a replica of the primary's (and, if ``sync``, the
+        primary's database synchronous with one ack). Idempotent."""
+        from immudb.grpc import schema_pb2 as s
+
+        assert self.replica_of is not None
+        primary_host, _, primary_port = self.replica_of.rpartition(":")
+        replication = s.ReplicationNullableSettings(
+            replica=s.NullableBool(value=True),
+            primaryDatabase=s.NullableString(value=database),
+            primaryHost=s.NullableString(value=primary_host),
+            primaryPort=s.NullableUint32(value=int(primary_port)),
+            primaryUsername=s.NullableString(value=self._primary_user),
+            primaryPassword=s.NullableString(value=self._primary_password),
+            syncReplication=s.NullableBool(value=self.sync),
+        )
+        with _admin_session(self.address, "immudb", "immudb") as (stub, metadata):
+            stub.CreateDatabaseV2(
+                s.CreateDatabaseRequest(
+                    name=database,
+                    settings=s.DatabaseNullableSettings(replicationSettings=replication),
+                    ifNotExists=True,
+                ),
+                metadata=metadata,
+                timeout=10.0,
+            )
+        if self.sync:
+            with _admin_session(
+                self.replica_of, self._primary_user, self._primary_password, database
+            ) as (stub, metadata):
+                current = stub.GetDatabaseSettingsV2(
+                    s.DatabaseSettingsRequest(), metadata=metadata, timeout=10.0
+                ).settings.replicationSettings
+                if not current.syncReplication.value or current.syncAcks.value < 1:
+                    primary = s.ReplicationNullableSettings(
+                        syncReplication=s.NullableBool(value=True),
+                        syncAcks=s.NullableUint32(value=1),
+                    )
+                    stub.UpdateDatabaseV2(
+                        s.UpdateDatabaseRequest(
+                            database=database,
+                            settings=s.DatabaseNullableSettings(replicationSettings=primary),
+                        ),
+                        metadata=metadata,
+                        timeout=10.0,
+                    )
+        self.replicated.add(database)
 
     def _launch(self) -> None:
         cmd = self.command()
@@ -374,6 +501,7 @@ class ImmudbServer:
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM, wait up to ``timeout`` seconds, then SIGKILL; remove temp data."""
+        self._stop_follower()
         proc = self.process
         if proc is not None and proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -388,6 +516,7 @@ class ImmudbServer:
 
     def kill(self) -> None:
         """SIGKILL the server (a crash); the data dir is kept for a restart."""
+        self._stop_follower()
         proc = self.process
         if proc is not None and proc.poll() is None:
             proc.kill()
@@ -443,6 +572,34 @@ def _listening_inodes(port: int) -> set[str] | None:
 
 
 @contextlib.contextmanager
+def _admin_session(
+    address: str, user: str, password: str, database: str = "defaultdb"
+) -> Iterator[tuple[Any, tuple[tuple[str, str], ...]]]:
+    """``(stub, metadata)`` of a fresh immudb session; closed (with its channel) after."""
+    import grpc
+    from google.protobuf import empty_pb2
+    from immudb.grpc import schema_pb2, schema_pb2_grpc
+
+    channel = grpc.insecure_channel(address)
+    try:
+        stub: Any = schema_pb2_grpc.ImmuServiceStub(channel)
+        response = stub.OpenSession(
+            schema_pb2.OpenSessionRequest(
+                username=user.encode(), password=password.encode(), databaseName=database
+            ),
+            timeout=10.0,
+        )
+        metadata = (("sessionid", response.sessionID),)
+        try:
+            yield stub, metadata
+        finally:
+            with contextlib.suppress(grpc.RpcError):
+                stub.CloseSession(empty_pb2.Empty(), metadata=metadata, timeout=2.0)
+    finally:
+        channel.close()
+
+
+@contextlib.contextmanager
 def running_server(**kwargs: object) -> Iterator[ImmudbServer]:
     """``with running_server() as server:`` a started :class:`ImmudbServer`."""
     server = ImmudbServer(**kwargs)  # type: ignore[arg-type]
@@ -485,6 +642,9 @@ def serve(server: ImmudbServer) -> int:
             if server.synced
             else "UNSYNCED: a crash can lose the data dir"
         )
+        if server.replica_of is not None:
+            mode = "synchronous" if server.sync else "asynchronous"
+            durability += f"; {mode} replica of {server.replica_of}"
         print(
             f"immudb listening on {server.address} (user immudb, password immudb), "
             f"data in {server.data_dir}, {durability}; Ctrl-C or SIGTERM stops it",
@@ -536,15 +696,43 @@ def main(argv: list[str] | None = None) -> int:
         action="store_false",
         help="no fsync per commit: faster, but a crash can lose the data dir",
     )
+    s.add_argument(
+        "--replica-of",
+        metavar="HOST:PORT",
+        default=None,
+        help="replicate every database of the immudb primary at HOST:PORT",
+    )
+    s.add_argument(
+        "--sync",
+        action="store_true",
+        help="with --replica-of: synchronous replication (the primary's databases get "
+        "syncReplication=true, syncAcks=1)",
+    )
+    s.add_argument(
+        "--primary-user",
+        default="immudb",
+        help="with --replica-of: the primary's user (password: IMMUDB_PRIMARY_PASSWORD)",
+    )
     args = parser.parse_args(argv)
+    if args.command == "start" and args.sync and args.replica_of is None:
+        parser.error("--sync needs --replica-of")
     try:
         if args.command == "build":
             print(build_immudb(force=args.force))
         elif args.command == "path":
             print(os.environ.get("IMMUDB_BIN") or cached_binary_path())
         else:
-            return serve(ImmudbServer(port=args.port, data_dir=args.dir, synced=args.synced))
-    except (ImmudbBuildError, ImmudbStartError, OSError) as exc:
+            server = ImmudbServer(
+                port=args.port,
+                data_dir=args.dir,
+                synced=args.synced,
+                replica_of=args.replica_of,
+                sync=args.sync,
+                primary_user=args.primary_user,
+                primary_password=os.environ.get("IMMUDB_PRIMARY_PASSWORD") or "immudb",
+            )
+            return serve(server)
+    except (ImmudbBuildError, ImmudbStartError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
