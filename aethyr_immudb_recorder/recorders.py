@@ -131,7 +131,7 @@ class ImmudbRecorder:
         self.replicas: ReplicaSet | None = None
         self._layout_checked = False
 
-    def _reader(self) -> ImmudbDatastore:
+    def read_datastore(self) -> ImmudbDatastore:
         """The datastore for one lag-tolerant read (see the class docstring)."""
         if self.replicas is None:
             return self.datastore
@@ -312,7 +312,7 @@ class ImmudbAggregateRecorder(ImmudbRecorder, AggregateRecorder):
         if limit is not None and limit <= 0:
             return []
         self._check_layout()
-        ds = self._reader()
+        ds = self.read_datastore()
         prefix = self.layout.aggregates + oid_key(str(originator_id))
         base_length = len(prefix) + 8
         # Every blob whose highest version is above gt may hold wanted events.
@@ -374,7 +374,7 @@ class ImmudbAggregateRecorder(ImmudbRecorder, AggregateRecorder):
         ``history`` and by :mod:`aethyr_immudb_recorder.verification`.
         """
         self._check_layout()
-        ds = self._reader()
+        ds = self.read_datastore()
         prefix = self.layout.aggregates + oid_key(str(originator_id))
         out = [
             (record, int(entry.tx))
@@ -449,7 +449,7 @@ class ImmudbApplicationRecorder(ImmudbAggregateRecorder, ApplicationRecorder):
             len(log) + 8,
             page=next_page,
             operation="select_notifications",
-            datastore=self._reader(),
+            datastore=self.read_datastore(),
         ):
             records = decode_records(body)
             seen[0] += 1
@@ -513,7 +513,7 @@ class ImmudbApplicationRecorder(ImmudbAggregateRecorder, ApplicationRecorder):
         lengths in commit order: a binary search over them (``Get`` with
         ``atRevision``), about log2(batches) reads.
         """
-        ds = self._reader()
+        ds = self.read_datastore()
         latest = self._counter_latest(ds)
         if latest is None or tx <= 0:
             return 0
@@ -532,7 +532,7 @@ class ImmudbApplicationRecorder(ImmudbAggregateRecorder, ApplicationRecorder):
 
     def transaction_ids(self, notification_ids: Sequence[int]) -> dict[int, int]:
         """For each notification id, the immudb transaction that committed it."""
-        ds = self._reader()
+        ds = self.read_datastore()
         latest = self._counter_latest(ds)
         if latest is None:
             return {}
