@@ -358,9 +358,13 @@ class ImmudbServer:
             self.replicate(name)
         return new
 
-    def replicate(self, database: str) -> None:
+    def replicate(self, database: str, *, sync_frequency_ms: int | None = None) -> None:
         """Make ``database`` here a replica of the primary's (and, if ``sync``, the
-        primary's database synchronous with one ack). Idempotent."""
+        primary's database synchronous with one ack). Idempotent.
+
+        ``sync_frequency_ms`` sets the replica database's ``syncFrequency`` when it is
+        created (immudb's default, 20 ms, otherwise).
+        """
         from immudb.grpc import schema_pb2 as s
 
         assert self.replica_of is not None
@@ -374,36 +378,40 @@ class ImmudbServer:
             primaryPassword=s.NullableString(value=self._primary_password),
             syncReplication=s.NullableBool(value=self.sync),
         )
-        with _admin_session(self.address, "immudb", "immudb") as (stub, metadata):
-            stub.CreateDatabaseV2(
-                s.CreateDatabaseRequest(
-                    name=database,
-                    settings=s.DatabaseNullableSettings(replicationSettings=replication),
-                    ifNotExists=True,
-                ),
-                metadata=metadata,
-                timeout=10.0,
-            )
-        if self.sync:
-            with _admin_session(
-                self.replica_of, self._primary_user, self._primary_password, database
-            ) as (stub, metadata):
-                current = stub.GetDatabaseSettingsV2(
-                    s.DatabaseSettingsRequest(), metadata=metadata, timeout=10.0
-                ).settings.replicationSettings
-                if not current.syncReplication.value or current.syncAcks.value < 1:
-                    primary = s.ReplicationNullableSettings(
-                        syncReplication=s.NullableBool(value=True),
-                        syncAcks=s.NullableUint32(value=1),
-                    )
-                    stub.UpdateDatabaseV2(
-                        s.UpdateDatabaseRequest(
-                            database=database,
-                            settings=s.DatabaseNullableSettings(replicationSettings=primary),
+        with _admin_session(
+            self.replica_of, self._primary_user, self._primary_password, database
+        ) as (primary, primary_metadata):
+            current = primary.GetDatabaseSettingsV2(
+                s.DatabaseSettingsRequest(), metadata=primary_metadata, timeout=10.0
+            ).settings
+            # What decides whether a replicated transaction fits must match the primary.
+            settings = s.DatabaseNullableSettings(replicationSettings=replication)
+            for name in ("maxKeyLen", "maxValueLen", "maxTxEntries", "excludeCommitTime"):
+                if current.HasField(name):
+                    getattr(settings, name).CopyFrom(getattr(current, name))
+            if sync_frequency_ms is not None:
+                settings.syncFrequency.value = sync_frequency_ms
+            with _admin_session(self.address, "immudb", "immudb") as (stub, metadata):
+                stub.CreateDatabaseV2(
+                    s.CreateDatabaseRequest(name=database, settings=settings, ifNotExists=True),
+                    metadata=metadata,
+                    timeout=10.0,
+                )
+            rs = current.replicationSettings
+            if self.sync and (not rs.syncReplication.value or rs.syncAcks.value < 1):
+                primary.UpdateDatabaseV2(
+                    s.UpdateDatabaseRequest(
+                        database=database,
+                        settings=s.DatabaseNullableSettings(
+                            replicationSettings=s.ReplicationNullableSettings(
+                                syncReplication=s.NullableBool(value=True),
+                                syncAcks=s.NullableUint32(value=1),
+                            )
                         ),
-                        metadata=metadata,
-                        timeout=10.0,
-                    )
+                    ),
+                    metadata=primary_metadata,
+                    timeout=10.0,
+                )
         self.replicated.add(database)
 
     def _launch(self) -> None:

@@ -262,6 +262,13 @@ def verify(backend: Backend, app_name: str, size: Size) -> list[Measure]:
     return run(backend, app_name, size)
 
 
+def replicated(backend: Backend, app_name: str, size: Size) -> list[Measure]:
+    """No / async / sync replica: save-1, concurrent, replica lag: :mod:`benchmarks.replicated`."""
+    from benchmarks.replicated import replicated as run
+
+    return run(backend, app_name, size)
+
+
 Scenario = Callable[[Backend, str, Size], list[Measure]]
 
 SCENARIOS: dict[str, Scenario] = {
@@ -276,6 +283,7 @@ SCENARIOS: dict[str, Scenario] = {
     "projection-lag": projection_lag,
     "game-delivery": game_delivery,
     "verify": verify,
+    "replicated": replicated,
 }
 
 
