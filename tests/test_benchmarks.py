@@ -194,9 +194,9 @@ def test_replicated_scenario_measures_replicas_on_real_immudb() -> None:
     immudb_harness.server()  # skips (or fails in CI) when immudb cannot start
     backend = Backend("immudb", {"PERSISTENCE_MODULE": "aethyr_immudb_recorder"})
     measures = {m.scenario: m for m in SCENARIOS["replicated"](backend, "bench_rep", SIZES["tiny"])}
-    for label in ("no replica", "async replica", "sync replica"):
+    for kind in ("no replica", "async replica", "sync replica"):
         for scenario in ("save-1", "concurrent"):
-            measure = measures[f"replicated {scenario}, {label}"]
+            measure = measures[f"replicated {scenario}, {kind}"]
             assert measure.unit == "events/s" and measure.value > 0
     for mode in ("async", "sync"):
         assert measures[f"replicated concurrent, {mode} / none"].unit == "ratio"
