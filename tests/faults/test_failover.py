@@ -235,3 +235,22 @@ def test_asynchronous_failover_measures_what_the_replica_missed(tmp_path: Path) 
     common = min(len(r["acknowledged"]), len(r["at_promotion"]))
     assert r["acknowledged"][:common] == r["at_promotion"][:common]
     assert r["verified"] == 0
+
+
+def test_promote_refuses_bad_input_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sqlite = write_config_file(
+        ServerConfig(event_sourcing_enabled=True, event_store="sqlite"), tmp_path / "s.toml"
+    )
+    assert cli_main(["promote", "127.0.0.1:1", "--config", str(sqlite)]) == 2
+    assert "promote needs event_store = immudb" in capsys.readouterr().err
+    immudb = write_config_file(ServerConfig(event_sourcing_enabled=True), tmp_path / "i.toml")
+    assert cli_main(["promote", "no-port", "--config", str(immudb)]) == 2
+    assert "expected host:port" in capsys.readouterr().err
+    from aethyr_immudb_recorder.launcher import free_port
+
+    nobody = f"127.0.0.1:{free_port()}"
+    assert cli_main(["promote", nobody, "--config", str(immudb)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("aethyr-es: cannot open a session on " + nobody)

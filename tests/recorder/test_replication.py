@@ -13,8 +13,10 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from eventsourcing.persistence import Notification, StoredEvent
@@ -89,14 +91,19 @@ def test_replica_reads_equal_primary_reads_after_catch_up(
         batches = _events(120)
         for batch in batches:
             recorder.insert_events(batch)
+        # One transaction of 1,503 entries: the replica database copies the primary's
+        # maxTxEntries (10,000 here; immudb's default of 1,024 would refuse it).
+        big = uuid.uuid4()
+        recorder.insert_events([StoredEvent(big, v, "big", b"x") for v in range(1, 1501)])
         [lag] = replication_lag(writer.datastore, [direct.datastore], max_wait=30)
         assert lag.caught_up and lag.reachable
         on_replica = direct.application_recorder()
         assert isinstance(on_replica, ImmudbApplicationRecorder)
-        assert on_replica.select_notifications(None, 1000) == recorder.select_notifications(
-            None, 1000
+        assert on_replica.select_notifications(None, 2000) == recorder.select_notifications(
+            None, 2000
         )
-        assert on_replica.max_notification_id() == recorder.max_notification_id() == 120
+        assert on_replica.max_notification_id() == recorder.max_notification_id() == 1620
+        assert on_replica.select_events(big) == recorder.select_events(big)
         oid = batches[0][0].originator_id
         assert on_replica.select_events(oid) == recorder.select_events(oid)
         assert on_replica.select_events(oid, desc=True, limit=3) == recorder.select_events(
@@ -105,7 +112,7 @@ def test_replica_reads_equal_primary_reads_after_catch_up(
         assert on_replica.select_records(oid) == recorder.select_records(oid)
         tx = writer.datastore.current_tx_id() - 10
         assert on_replica.notification_id_at_tx(tx) == recorder.notification_id_at_tx(tx)
-        ids = [1, 50, 120]
+        ids = [1, 50, 120, 1620]
         assert on_replica.transaction_ids(ids) == recorder.transaction_ids(ids)
     finally:
         writer.close()
@@ -228,3 +235,98 @@ def test_promote_makes_a_replica_writable_and_refuses_while_the_primary_answers(
             assert recorder.insert_events(batch) == [11]
         finally:
             promoted.close()
+
+
+def test_replica_settings_are_parsed_and_checked() -> None:
+    from eventsourcing.utils import Environment
+
+    from aethyr_immudb_recorder.errors import ConfigurationError
+    from aethyr_immudb_recorder.settings import ImmudbSettings
+
+    env = Environment("world", {"IMMUDB_REPLICAS": "127.0.0.1:3323, 127.0.0.1:3324"})
+    settings = ImmudbSettings.from_env(env)
+    assert settings.replicas == ("127.0.0.1:3323", "127.0.0.1:3324")
+    assert settings.replica_max_wait == 5.0
+    with pytest.raises(ConfigurationError, match="'WORLD_IMMUDB_REPLICAS' or 'IMMUDB_REPLICAS'"):
+        ImmudbSettings.from_env(Environment("world", {"IMMUDB_REPLICAS": "127.0.0.1"}))
+    with pytest.raises(ConfigurationError, match="port"):
+        ImmudbSettings.from_env(Environment("world", {"IMMUDB_REPLICAS": "h:99999"}))
+
+
+def test_launcher_refuses_sync_without_a_primary(capsys: pytest.CaptureFixture[str]) -> None:
+    from aethyr_immudb_recorder.launcher import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["start", "--sync"])
+    assert exit_info.value.code == 2
+    assert "--sync needs --replica-of" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="replica_of"):
+        ImmudbServer(sync=True)
+    with pytest.raises(ValueError, match="host:port"):
+        ImmudbServer(replica_of="no-port")
+
+
+def test_launcher_start_replica_of_replicates_new_databases(tmp_path: Path) -> None:
+    """``launcher start --replica-of`` as a process: a database created on the primary
+    afterwards appears on the replica with the same events; SIGTERM stops it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from aethyr_immudb_recorder.launcher import free_port
+
+    immudb_harness.server()
+    port = free_port()
+    with ImmudbServer(synced=False) as primary:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "aethyr_immudb_recorder.launcher",
+                "start",
+                "--replica-of",
+                primary.address,
+                "--port",
+                str(port),
+                "--unsynced",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ),
+        )
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            assert "asynchronous replica of " + primary.address in line
+            name = "rep_" + uuid.uuid4().hex[:10]
+            writer = ImmudbFactory(_env(primary, name), registry=CollectorRegistry())
+            reader = ImmudbFactory(
+                {
+                    **_env(primary, name),
+                    "IMMUDB_HOST": "127.0.0.1",
+                    "IMMUDB_PORT": str(port),
+                    "CREATE_TABLE": "no",
+                    "IMMUDB_MAX_RETRIES": "0",
+                },
+                registry=CollectorRegistry(),
+            )
+            try:
+                recorder = writer.application_recorder()
+                for batch in _events(5):
+                    recorder.insert_events(batch)
+                deadline = time.monotonic() + 30
+                found: list[Notification] = []
+                while time.monotonic() < deadline and len(found) < 5:
+                    try:
+                        found = list(reader.application_recorder().select_notifications(None, 10))
+                    except Exception:  # the replica database does not exist yet
+                        time.sleep(0.2)
+                assert found == list(recorder.select_notifications(None, 10))
+            finally:
+                writer.close()
+                reader.close()
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) == 0
