@@ -254,3 +254,54 @@ def test_promote_refuses_bad_input_with_one_line(
     assert cli_main(["promote", nobody, "--config", str(immudb)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("aethyr-es: cannot open a session on " + nobody)
+
+
+def test_read_only_commands_read_the_replica_and_stats_reports_its_lag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With ``immudb_replicas``, ``world --source replay``, ``world --at``, ``verify`` and
+    ``stats`` answer as they do on the primary; ``stats`` reports each replica's lag."""
+    import json
+
+    immudb_harness.server()
+    primary = ImmudbServer(synced=False).start()
+    replica = ImmudbServer(synced=False, replica_of=primary.address).start()
+    try:
+        config = immudb_config(primary, "aethyr", tmp_path, projections_enabled=False)
+        manager = boot(config)
+        try:
+            load = GameLoad(manager)
+            for _ in range(40):
+                assert load.next_action()
+            sink: Any = manager.sink
+            assert sink.drain(60), sink.deliverer.last_error
+            live = dumps(manager.world)
+        finally:
+            manager.close()
+        replica.replicate("aethyr")
+        plain = write_config_file(config, tmp_path / "primary.toml")
+        routed = write_config_file(
+            config.replace(immudb_replicas=(replica.address,)), tmp_path / "routed.toml"
+        )
+        outputs = {}
+        for name, path in (("primary", plain), ("replica", routed)):
+            assert cli_main(["world", "--json", "--source", "replay", "--config", str(path)]) == 0
+            outputs[name, "replay"] = capsys.readouterr().out
+            assert cli_main(["world", "--json", "--at", "12", "--config", str(path)]) == 0
+            outputs[name, "at"] = capsys.readouterr().out
+        assert outputs["primary", "replay"] == outputs["replica", "replay"]
+        assert json.loads(outputs["replica", "replay"]) == json.loads(live)
+        assert outputs["primary", "at"] == outputs["replica", "at"]
+        assert cli_main(["verify", "--config", str(routed)]) == 0
+        capsys.readouterr()
+        assert cli_main(["stats", "--json", "--config", str(routed)]) == 0
+        report = json.loads(capsys.readouterr().out)
+        [entry] = report["replication"]
+        assert entry["replica"] == replica.address
+        assert entry["reachable"] and entry["caught_up"]
+        assert entry["lag_transactions"] >= 0 and entry["lag_seconds"] >= 0
+        assert cli_main(["stats", "--config", str(routed)]) == 0
+        assert f"replica {replica.address}: " in capsys.readouterr().out
+    finally:
+        replica.stop()
+        primary.stop()
