@@ -216,6 +216,14 @@ class ImmudbServer:
     ``start`` again reuse the same port and data dir (crash/restart tests).
     Only loopback addresses are accepted.
 
+    ``replica_of="host:port"`` makes it a replica server: with ``watch`` (the default)
+    a thread replicates every database of the primary (but ``systemdb`` and
+    ``defaultdb``) within 0.2 s of its creation; without it, only the databases passed
+    to :meth:`replicate`. ``sync`` makes the replication synchronous (the replica
+    databases and the primary's: ``syncReplication=true``, ``syncAcks=1``). Two
+    watching replica servers of one primary both replicate every database, so a
+    synchronous one makes every database of the primary synchronous.
+
     If the *first* :meth:`start` fails (no binary, the server exits or never
     answers), the temporary folder and its log are removed before the error
     propagates - a failed ``with ImmudbServer():`` never reaches ``__exit__``, so
@@ -240,6 +248,7 @@ class ImmudbServer:
         sync: bool = False,
         primary_user: str = "immudb",
         primary_password: str = "immudb",  # noqa: S107 (immudb's factory default)
+        watch: bool = True,
     ) -> None:
         if not host.startswith("127.") and host not in ("localhost", "::1"):
             raise ValueError(f"ImmudbServer binds loopback only, not {host!r}")
@@ -247,6 +256,7 @@ class ImmudbServer:
             raise ValueError("sync=True needs replica_of (the primary to replicate)")
         self.replica_of = replica_of
         self.sync = sync
+        self.watch = watch
         self._primary_user = primary_user
         self._primary_password = primary_password
         self.replicated: set[str] = set()
@@ -311,7 +321,7 @@ class ImmudbServer:
                 self._remove_data()
             raise
         self._has_run = True
-        if self.replica_of is not None:
+        if self.replica_of is not None and self.watch:
             self._start_following()
         return self
 

@@ -41,8 +41,11 @@ def _servers(synced: bool) -> Iterator[dict[str, object]]:
     primary = ImmudbServer(synced=synced).start()
     try:
         replicas = {
-            "async": ImmudbServer(synced=synced, replica_of=primary.address).start(),
-            "sync": ImmudbServer(synced=synced, replica_of=primary.address, sync=True).start(),
+            # Not watching: each replicates only the databases of its own mode.
+            "async": ImmudbServer(synced=synced, replica_of=primary.address, watch=False).start(),
+            "sync": ImmudbServer(
+                synced=synced, replica_of=primary.address, sync=True, watch=False
+            ).start(),
         }
         try:
             yield {"primary": primary, **replicas}
