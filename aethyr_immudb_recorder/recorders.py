@@ -42,6 +42,7 @@ from eventsourcing.persistence import (
     DataError,
     IntegrityError,
     Notification,
+    PersistenceError,
     ProcessRecorder,
     ProgrammingError,
     StoredEvent,
@@ -430,6 +431,31 @@ class ImmudbApplicationRecorder(ImmudbAggregateRecorder, ApplicationRecorder):
         if stop is not None and stop < first:
             return []
         wanted = frozenset(topics)
+        if self.replicas is None:
+            return self._notifications(self.datastore, first, limit, stop, wanted)
+        # A full page (or one reaching ``stop``) from any replica is complete: ids are
+        # dense and never change. A short page may only mean the replica lags, so it is
+        # read again where every commit of the primary is (``read_datastore``).
+        replica = self.replicas.next_replica()
+        if replica is not None:
+            try:
+                found = self._notifications(replica, first, limit, stop, wanted)
+            except PersistenceError:
+                found = []
+            else:
+                if len(found) >= limit or (stop is not None and found and found[-1].id >= stop):
+                    return found
+        return self._notifications(self.read_datastore(), first, limit, stop, wanted)
+
+    def _notifications(
+        self,
+        datastore: ImmudbDatastore,
+        first: int,
+        limit: int,
+        stop: int | None,
+        wanted: frozenset[str],
+    ) -> list[Notification]:
+        """Up to ``limit`` notifications from ``first`` (to ``stop``), read from ``datastore``."""
         log = self.layout.log
         found: list[Notification] = []
         # Blobs hold one transaction each (1 event, or a batch of thousands): read a
@@ -449,7 +475,7 @@ class ImmudbApplicationRecorder(ImmudbAggregateRecorder, ApplicationRecorder):
             len(log) + 8,
             page=next_page,
             operation="select_notifications",
-            datastore=self.read_datastore(),
+            datastore=datastore,
         ):
             records = decode_records(body)
             seen[0] += 1

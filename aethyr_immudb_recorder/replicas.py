@@ -25,7 +25,11 @@ This module builds on that and adds nothing of its own to the data:
 Which recorder calls may go to a replica (only in a factory given
 ``IMMUDB_REPLICAS``): ``select_notifications`` (so subscriptions and projection
 followers), ``select_events``, ``select_records``, ``notification_id_at_tx`` and
-``transaction_ids``. Writes, ``max_notification_id``, ``max_tracking_id``, schema
+``transaction_ids``. ``select_notifications`` first reads any replica without waiting:
+a full page (or one reaching ``stop``) is complete, since notification ids are dense
+and never change; only a short page is read again through :meth:`ReplicaSet.reader`.
+So a replay or a follower catching up pages through a lagging replica at full speed,
+and waits only at the end of the log. Writes, ``max_notification_id``, ``max_tracking_id``, schema
 checks and the subscription's wake-up polls always go to the primary.
 """
 
@@ -146,6 +150,14 @@ class ReplicaSet:
             "no replica caught up with tx %d in %.3fs: reading the primary", target, self.max_wait
         )
         return self.primary
+
+    def next_replica(self) -> ImmudbDatastore | None:
+        """The next replica in turn, unchecked (for reads that can tell when they are
+        complete, like a full page of notifications); ``None`` without replicas."""
+        if not self.replicas:
+            return None
+        with self._lock:
+            return self.replicas[next(self._turn) % len(self.replicas)]
 
     def lag(self) -> list[ReplicaLag]:
         """Each replica's lag now (see :func:`replication_lag`); updates the metrics."""

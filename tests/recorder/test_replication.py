@@ -330,3 +330,49 @@ def test_launcher_start_replica_of_replicates_new_databases(tmp_path: Path) -> N
         finally:
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(30) == 0
+
+
+def test_full_pages_come_from_a_lagging_replica_and_short_pages_wait_for_it(
+    servers: tuple[ImmudbServer, ImmudbServer],
+) -> None:
+    """A full page from a replica is complete (ids are dense and never change), so it is
+    served without the catch-up check; a short page is read again once a replica holds
+    every commit of the primary (the lag gauges get their samples only then)."""
+    primary, replica = servers
+    database = _fresh(primary, replica)
+    registry = CollectorRegistry()
+    writer = ImmudbFactory(_env(primary, database), registry=CollectorRegistry())
+    routed = ImmudbFactory(
+        _env(primary, database, IMMUDB_REPLICAS=replica.address, IMMUDB_REPLICA_MAX_WAIT="30"),
+        registry=registry,
+    )
+    try:
+        recorder = writer.application_recorder()
+        reader = routed.application_recorder()
+        for batch in _events(100):
+            recorder.insert_events(batch)
+        assert routed.replicas is not None
+        routed.replicas.lag()  # wait until the replica has all 100
+        registry_before = registry.get_sample_value(
+            "aethyr_recorder_replication_lag_transactions", {"replica": replica.address}
+        )
+        for batch in _events(30):  # the async replica now sleeps before fetching these
+            recorder.insert_events(batch)
+        page = reader.select_notifications(None, 100)
+        assert page == recorder.select_notifications(None, 100)
+        # Served by the replica as it was: no catch-up check ran (gauge unchanged).
+        assert (
+            registry.get_sample_value(
+                "aethyr_recorder_replication_lag_transactions", {"replica": replica.address}
+            )
+            == registry_before
+        )
+        rest = reader.select_notifications(101, 100)
+        assert [n.id for n in rest] == list(range(101, 131))
+        assert rest == recorder.select_notifications(101, 100)
+        assert reader.select_notifications(None, 200, stop=130) == recorder.select_notifications(
+            None, 200, stop=130
+        )
+    finally:
+        writer.close()
+        routed.close()
