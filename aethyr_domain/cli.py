@@ -16,6 +16,8 @@ Commands (each takes ``--config FILE`` and honours ``AETHYR_*``; see
   (idempotent, atomic).
 * ``verify [--aggregate ID]``: check what the store returns against immudb's proofs and
   that the server's history extends the trusted state kept in ``immudb_state_file``.
+* ``promote HOST:PORT``: switch an immudb replica to primary after the primary is gone
+  (:mod:`aethyr_domain.replication_commands`, ``docs/replication.md``).
 * ``store upgrade``: copy an immudb store from the SQL layout of earlier versions into
   the KV layout (:mod:`aethyr_immudb_recorder.upgrade`; resumable, checked).
 * ``users create NAME --database DB --permission read|readwrite|admin``,
@@ -314,7 +316,7 @@ def load_world(config: ServerConfig, source: str) -> LiveWorld:
     from aethyr_domain.event_store import open_world_or_raise
     from aethyr_domain.replay import rebuild_world_state
 
-    app = open_world_or_raise(config, CliError)
+    app = open_world_or_raise(config, CliError, lag_tolerant=source == "replay")
     try:
         if source == "live":
             return live_world(config, app)
@@ -383,11 +385,14 @@ def _stats(args: argparse.Namespace) -> int:
     else:
         try:
             from aethyr_domain.event_store import open_world
+            from aethyr_domain.replication_commands import replication_stats
 
-            app = open_world(config)
+            app = open_world(config, lag_tolerant=True)
             try:
                 report.update(_store_stats(app))
                 report["store_health"] = "ok"
+                if config.immudb_replicas and config.event_store == "immudb":
+                    report["replication"] = replication_stats(app)
             finally:
                 app.close()
         except Exception as exc:
@@ -409,6 +414,11 @@ def _stats(args: argparse.Namespace) -> int:
         print(f"events: {report['events']}  aggregates: {report['aggregates']}")
         for name, count in sorted(report["event_types"].items(), key=lambda kv: (-kv[1], kv[0])):
             print(f"  {count:6d}  {name}")
+    if "replication" in report:
+        from aethyr_domain.replication_commands import replication_lines
+
+        for line in replication_lines(report["replication"]):
+            print(line)
     if "outbox" in report:
         ob = report["outbox"]
         print(
@@ -626,7 +636,7 @@ def _verify(args: argparse.Namespace) -> int:
     from aethyr_domain.event_store import open_world_or_raise
     from aethyr_immudb_recorder.verification import VerificationError, verify_events
 
-    app = open_world_or_raise(config, CliError)
+    app = open_world_or_raise(config, CliError, lag_tolerant=True)
     try:
         recorder: Any = app.recorder
         if args.aggregate is not None and not recorder.select_events(args.aggregate, limit=1):
@@ -634,7 +644,7 @@ def _verify(args: argparse.Namespace) -> int:
                 f"no events of aggregate {args.aggregate!r} in the store: nothing to verify"
             )
         report = verify_events(
-            recorder.datastore,
+            recorder.read_datastore(),  # a caught-up replica, if configured, else the primary
             recorder.events_table_name,
             config.immudb_state_file,
             aggregate_id=args.aggregate,
@@ -842,6 +852,9 @@ def _parser() -> argparse.ArgumentParser:
     from aethyr_domain.projections.cli_commands import register
 
     register(sub, common, _config)  # rebuild, schema, project, history
+    from aethyr_domain import replication_commands
+
+    replication_commands.register(sub, common, _config)  # promote
     verify = sub.add_parser(
         "verify", parents=[common], help="check the store against immudb's cryptographic proofs"
     )

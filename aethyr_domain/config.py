@@ -100,6 +100,10 @@ class ServerConfig:
     immudb_allow_default_password: bool = False
     #: Where the client keeps immudb's last verified state (for ``verify``).
     immudb_state_file: str = "aethyr-immudb-state.json"
+    #: ``host:port`` of immudb replicas of ``immudb_database``: the lag-tolerant reads
+    #: (projection follower, ``world --source replay``, ``world --at``, ``history``,
+    #: ``verify``) go there (``docs/replication.md``). Env: ``"h:p,h:p"``.
+    immudb_replicas: tuple[str, ...] = ()
     #: Take an aggregate snapshot every this many events (0 disables snapshots).
     snapshot_threshold: int = 100
     #: The sqlite database file used when ``event_store = "sqlite"``.
@@ -138,6 +142,8 @@ class ServerConfig:
     def __post_init__(self) -> None:
         if isinstance(self.immudb_password, str):  # accept a plain str from callers
             object.__setattr__(self, "immudb_password", Secret(self.immudb_password))
+        if isinstance(self.immudb_replicas, list):  # a TOML array, or a caller's list
+            object.__setattr__(self, "immudb_replicas", tuple(self.immudb_replicas))
         problems = self.problems()
         if problems:
             raise ConfigError(problems)
@@ -186,6 +192,10 @@ class ServerConfig:
             out.append("immudb_tls_cert, immudb_tls_key: mutual TLS needs both")
         if self.immudb_tls_cert and not self.immudb_tls_ca:
             out.append("immudb_tls_ca: a client certificate needs the CA that verifies the server")
+        for replica in self.immudb_replicas:
+            problem = _address_problem(replica)
+            if problem:
+                out.append(f"immudb_replicas: {problem}")
         for name in ("outbox_path", "sqlite_path", "start_room"):
             if not getattr(self, name).strip():
                 out.append(f"{name}: must not be blank")
@@ -300,6 +310,16 @@ class ServerConfig:
         return out
 
 
+def _address_problem(address: object) -> str | None:
+    """Why ``address`` is not a ``host:port`` string (``None`` when it is one)."""
+    if not isinstance(address, str):
+        return f"expected host:port strings, got {type(address).__name__}"
+    host, sep, port = address.strip().rpartition(":")
+    if not sep or not host.strip() or not port.isdigit() or not 1 <= int(port) <= 65535:
+        return f"expected host:port (port 1-65535), got {address!r}"
+    return None
+
+
 def _describe(key: str, value: object) -> str:
     if key == "immudb_password":
         return type(value).__name__
@@ -308,7 +328,9 @@ def _describe(key: str, value: object) -> str:
 
 #: Each key's type, from the dataclass's own annotations (one list of keys to keep).
 _TYPES: dict[str, type] = {
-    f.name: typing.get_type_hints(ServerConfig)[f.name] for f in fields(ServerConfig)
+    f.name: typing.get_origin(hint) or hint
+    for f in fields(ServerConfig)
+    for hint in [typing.get_type_hints(ServerConfig)[f.name]]
 }
 
 #: The keys ServerConfig understands, in declaration order.
@@ -363,4 +385,6 @@ def _parse_env(key: str, raw: str) -> Any:
             raise ValueError(f"expected a number, got {raw!r}") from None
     if expected is Secret:
         return Secret(raw)
+    if expected is tuple:  # immudb_replicas: "h:p,h:p"
+        return tuple(part.strip() for part in text.split(",") if part.strip())
     return raw

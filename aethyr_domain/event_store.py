@@ -18,14 +18,32 @@ from aethyr_domain.config import ServerConfig
 PAGE_SIZE = 500
 
 
-def open_world(config: ServerConfig, **extra_env: str) -> World:
-    """A ``World`` application on the store ``config`` selects (may raise if unreachable)."""
+def open_world(config: ServerConfig, *, lag_tolerant: bool = False, **extra_env: str) -> World:
+    """A ``World`` application on the store ``config`` selects (may raise if unreachable).
+
+    ``lag_tolerant``: the caller only reads, and may read from immudb replicas
+    (``immudb_replicas``): :func:`replica_env` is added. Each lag-tolerant read then
+    waits for a replica to hold what the primary held when it began, or reads the
+    primary (``docs/replication.md``). Writers (the game, ``migrate``, the writer
+    lease) never pass it.
+    """
     env: dict[str, Any] = config.eventsourcing_env()
+    if lag_tolerant:
+        env.update(replica_env(config))
     env.update(extra_env)
     return World(env=env, snapshot_threshold=config.snapshot_threshold)
 
 
-def open_world_or_raise(config: ServerConfig, error: Callable[[str], Exception]) -> World:
+def replica_env(config: ServerConfig) -> dict[str, str]:
+    """``IMMUDB_REPLICAS`` for the recorder when ``config`` names immudb replicas."""
+    if config.event_store != "immudb" or not config.immudb_replicas:
+        return {}
+    return {"IMMUDB_REPLICAS": ",".join(config.immudb_replicas)}
+
+
+def open_world_or_raise(
+    config: ServerConfig, error: Callable[[str], Exception], *, lag_tolerant: bool = False
+) -> World:
     """:func:`open_world`, any failure re-raised as ``error(message)``.
 
     The message is the one wording every entry point uses, ``cannot open the event
@@ -35,7 +53,7 @@ def open_world_or_raise(config: ServerConfig, error: Callable[[str], Exception])
     repeat them.
     """
     try:
-        return open_world(config)
+        return open_world(config, lag_tolerant=lag_tolerant)
     except Exception as exc:
         raise error(cannot_open_message(exc)) from None
 

@@ -33,6 +33,7 @@ from aethyr_immudb_recorder.recorders import (
     ImmudbProcessRecorder,
     ImmudbTrackingRecorder,
 )
+from aethyr_immudb_recorder.replicas import ReplicaSet, replica_settings
 from aethyr_immudb_recorder.settings import ImmudbSettings
 
 R = TypeVar("R")
@@ -78,6 +79,8 @@ class ImmudbFactory(
     IMMUDB_TLS_CERT = "IMMUDB_TLS_CERT"
     IMMUDB_TLS_KEY = "IMMUDB_TLS_KEY"
     IMMUDB_TLS_SERVER_NAME = "IMMUDB_TLS_SERVER_NAME"
+    IMMUDB_REPLICAS = "IMMUDB_REPLICAS"
+    IMMUDB_REPLICA_MAX_WAIT = "IMMUDB_REPLICA_MAX_WAIT"
 
     aggregate_recorder_class = ImmudbAggregateRecorder
     application_recorder_class = ImmudbApplicationRecorder
@@ -94,7 +97,19 @@ class ImmudbFactory(
         self.settings = ImmudbSettings.from_env(self.env)
         if registry is None:
             registry = self._registry_from_env()
-        self.datastore = ImmudbDatastore(self.settings, metrics_for(registry))
+        metrics = metrics_for(registry)
+        self.datastore = ImmudbDatastore(self.settings, metrics)
+        #: Where lag-tolerant reads go (``IMMUDB_REPLICAS``); ``None`` without replicas.
+        self.replicas: ReplicaSet | None = None
+        if self.settings.replicas:
+            self.replicas = ReplicaSet(
+                self.datastore,
+                [
+                    ImmudbDatastore(replica_settings(self.settings, address), metrics)
+                    for address in self.settings.replicas
+                ],
+                max_wait=self.settings.replica_max_wait,
+            )
 
     def _registry_from_env(self) -> CollectorRegistry | None:
         topic = self.env.get(self.IMMUDB_METRICS_REGISTRY_TOPIC)
@@ -141,6 +156,7 @@ class ImmudbFactory(
         )
         if purpose == "snapshots":
             recorder.stored_kind = "snapshot"
+        recorder.replicas = self.replicas
         if self.env_create_table():
             recorder.create_table()
         return recorder
@@ -152,6 +168,7 @@ class ImmudbFactory(
             ImmudbApplicationRecorder,
         )
         recorder = cls(datastore=self.datastore, events_table_name=self._events_table())
+        recorder.replicas = self.replicas
         if self.env_create_table():
             recorder.create_table()
         return recorder
@@ -182,6 +199,7 @@ class ImmudbFactory(
             events_table_name=self._events_table(),
             tracking_table_name=self._tracking_table(),
         )
+        recorder.replicas = self.replicas
         if self.env_create_table():
             recorder.create_table()
         return recorder
@@ -199,7 +217,9 @@ class ImmudbFactory(
         return recorder
 
     def close(self) -> None:
-        """Close the datastore's sessions and channel."""
+        """Close the datastore's (and the replicas') sessions and channels."""
+        if self.replicas is not None:
+            self.replicas.close()
         self.datastore.close()
 
     def __exit__(self, *args: Any) -> None:

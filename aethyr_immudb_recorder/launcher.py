@@ -46,6 +46,22 @@ with ``ps``): ``ImmudbServer(admin_password=...)`` hands it to immudb through it
 environment (``IMMUDB_ADMIN_PASSWORD``), and ``launcher start`` reads it from
 ``--admin-password-file`` or the launcher's own ``IMMUDB_ADMIN_PASSWORD``.
 
+    python -m aethyr_immudb_recorder.launcher start --replica-of 127.0.0.1:3322 --port 3323
+    python -m aethyr_immudb_recorder.launcher start --replica-of 127.0.0.1:3322 --sync
+
+``--replica-of HOST:PORT`` (``ImmudbServer(replica_of=...)``) starts a server whose
+databases replicate the primary's: it watches the primary's database list and
+creates, for each database but ``systemdb`` and ``defaultdb``, a replica database
+of the same name (immudb's per-database replication settings: ``replica=true`` and
+the primary's host, port, database and credentials; the primary's login is
+``--primary-user`` and the ``IMMUDB_PRIMARY_PASSWORD`` environment variable,
+``immudb``/``immudb`` by default). ``--sync`` (``sync=True``) makes the replication
+synchronous: the replica database gets ``syncReplication=true`` and the
+*primary's* database is switched (``UpdateDatabaseV2``) to ``syncReplication=true``
+and ``syncAcks=1``, so the primary acknowledges a commit only once a replica holds
+it - and stops acknowledging while no synchronous replica is connected
+(``docs/replication.md``).
+
 ``start`` exits non-zero with the server's own error (for example the bind error
 when ``--port`` is taken by another server). SIGTERM and SIGINT (Ctrl-C) stop the
 server and remove what the launcher created (a temporary data dir and its log).
@@ -63,11 +79,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from aethyr_immudb_recorder.tls import TlsFiles
@@ -217,6 +234,14 @@ class ImmudbServer:
     ``start`` again reuse the same port and data dir (crash/restart tests).
     Only loopback addresses are accepted.
 
+    ``replica_of="host:port"`` makes it a replica server: with ``watch`` (the default)
+    a thread replicates every database of the primary (but ``systemdb`` and
+    ``defaultdb``) within 0.2 s of its creation; without it, only the databases passed
+    to :meth:`replicate`. ``sync`` makes the replication synchronous (the replica
+    databases and the primary's: ``syncReplication=true``, ``syncAcks=1``). Two
+    watching replica servers of one primary both replicate every database, so a
+    synchronous one makes every database of the primary synchronous.
+
     If the *first* :meth:`start` fails (no binary, the server exits or never
     answers), the temporary folder and its log are removed before the error
     propagates - a failed ``with ImmudbServer():`` never reaches ``__exit__``, so
@@ -241,6 +266,11 @@ class ImmudbServer:
         mtls: bool = False,
         tls_dir: str | os.PathLike[str] | None = None,
         admin_password: str | None = None,
+        replica_of: str | None = None,
+        sync: bool = False,
+        primary_user: str = "immudb",
+        primary_password: str = "immudb",  # noqa: S107 (immudb's factory default)
+        watch: bool = True,
     ) -> None:
         if not host.startswith("127.") and host not in ("localhost", "::1"):
             raise ValueError(f"ImmudbServer binds loopback only, not {host!r}")
@@ -249,6 +279,20 @@ class ImmudbServer:
                 "pass the admin password as admin_password= (through the environment), "
                 "never --admin-password: every local user can read a command line"
             )
+        if sync and replica_of is None:
+            raise ValueError("sync=True needs replica_of (the primary to replicate)")
+        self.replica_of = replica_of
+        self.sync = sync
+        self.watch = watch
+        self._primary_user = primary_user
+        self._primary_password = primary_password
+        self.replicated: set[str] = set()
+        self._follower: threading.Thread | None = None
+        self._stop_following = threading.Event()
+        if replica_of is not None:
+            from aethyr_immudb_recorder.replicas import parse_address
+
+            parse_address(replica_of)  # ValueError for a bad address
         self.host = host
         self.port = port or free_port(host)
         self._given_dir = data_dir is not None
@@ -348,7 +392,108 @@ class ImmudbServer:
                 self._remove_data()
             raise
         self._has_run = True
+        if self.replica_of is not None and self.watch:
+            self._start_following()
         return self
+
+    # -- replication -------------------------------------------------------------
+
+    def _start_following(self) -> None:
+        self._stop_following.clear()
+        self._follower = threading.Thread(
+            target=self._follow, name="immudb-replica-follower", daemon=True
+        )
+        self._follower.start()
+
+    def _stop_follower(self) -> None:
+        self._stop_following.set()
+        thread, self._follower = self._follower, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    def _follow(self) -> None:
+        """Create a replica database for every new database of the primary (every 0.2 s)."""
+        while not self._stop_following.is_set():
+            with contextlib.suppress(Exception):  # primary down or restarting: try again
+                self.replicate_all()
+            self._stop_following.wait(0.2)
+
+    def primary_databases(self) -> list[str]:
+        """The primary's databases that a replica server replicates (all but the system ones)."""
+        from immudb.grpc import schema_pb2
+
+        assert self.replica_of is not None
+        with _admin_session(self.replica_of, self._primary_user, self._primary_password) as (
+            stub,
+            metadata,
+        ):
+            reply = stub.DatabaseListV2(
+                schema_pb2.DatabaseListRequestV2(), metadata=metadata, timeout=10.0
+            )
+        return [d.name for d in reply.databases if d.name not in ("systemdb", "defaultdb")]
+
+    def replicate_all(self) -> list[str]:
+        """Replicate every database of the primary not yet replicated; the new ones."""
+        new = [name for name in self.primary_databases() if name not in self.replicated]
+        for name in new:
+            self.replicate(name)
+        return new
+
+    def replicate(self, database: str, *, sync_frequency_ms: int | None = None) -> None:
+        """Make ``database`` here a replica of the primary's (and, if ``sync``, the
+        primary's database synchronous with one ack). Idempotent.
+
+        ``sync_frequency_ms`` sets the replica database's ``syncFrequency`` when it is
+        created (immudb's default, 20 ms, otherwise).
+        """
+        from immudb.grpc import schema_pb2 as s
+
+        assert self.replica_of is not None
+        primary_host, _, primary_port = self.replica_of.rpartition(":")
+        replication = s.ReplicationNullableSettings(
+            replica=s.NullableBool(value=True),
+            primaryDatabase=s.NullableString(value=database),
+            primaryHost=s.NullableString(value=primary_host),
+            primaryPort=s.NullableUint32(value=int(primary_port)),
+            primaryUsername=s.NullableString(value=self._primary_user),
+            primaryPassword=s.NullableString(value=self._primary_password),
+            syncReplication=s.NullableBool(value=self.sync),
+        )
+        with _admin_session(
+            self.replica_of, self._primary_user, self._primary_password, database
+        ) as (primary, primary_metadata):
+            current = primary.GetDatabaseSettingsV2(
+                s.DatabaseSettingsRequest(), metadata=primary_metadata, timeout=10.0
+            ).settings
+            # What decides whether a replicated transaction fits must match the primary.
+            settings = s.DatabaseNullableSettings(replicationSettings=replication)
+            for name in ("maxKeyLen", "maxValueLen", "maxTxEntries", "excludeCommitTime"):
+                if current.HasField(name):
+                    getattr(settings, name).CopyFrom(getattr(current, name))
+            if sync_frequency_ms is not None:
+                settings.syncFrequency.value = sync_frequency_ms
+            with _admin_session(self.address, "immudb", self.admin_password) as (stub, metadata):
+                stub.CreateDatabaseV2(
+                    s.CreateDatabaseRequest(name=database, settings=settings, ifNotExists=True),
+                    metadata=metadata,
+                    timeout=10.0,
+                )
+            rs = current.replicationSettings
+            if self.sync and (not rs.syncReplication.value or rs.syncAcks.value < 1):
+                primary.UpdateDatabaseV2(
+                    s.UpdateDatabaseRequest(
+                        database=database,
+                        settings=s.DatabaseNullableSettings(
+                            replicationSettings=s.ReplicationNullableSettings(
+                                syncReplication=s.NullableBool(value=True),
+                                syncAcks=s.NullableUint32(value=1),
+                            )
+                        ),
+                    ),
+                    metadata=primary_metadata,
+                    timeout=10.0,
+                )
+        self.replicated.add(database)
 
     def _launch(self) -> None:
         cmd = self.command()
@@ -477,6 +622,7 @@ class ImmudbServer:
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM, wait up to ``timeout`` seconds, then SIGKILL; remove temp data."""
+        self._stop_follower()
         proc = self.process
         if proc is not None and proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -491,6 +637,7 @@ class ImmudbServer:
 
     def kill(self) -> None:
         """SIGKILL the server (a crash); the data dir is kept for a restart."""
+        self._stop_follower()
         proc = self.process
         if proc is not None and proc.poll() is None:
             proc.kill()
@@ -546,6 +693,34 @@ def _listening_inodes(port: int) -> set[str] | None:
 
 
 @contextlib.contextmanager
+def _admin_session(
+    address: str, user: str, password: str, database: str = "defaultdb"
+) -> Iterator[tuple[Any, tuple[tuple[str, str], ...]]]:
+    """``(stub, metadata)`` of a fresh immudb session; closed (with its channel) after."""
+    import grpc
+    from google.protobuf import empty_pb2
+    from immudb.grpc import schema_pb2, schema_pb2_grpc
+
+    channel = grpc.insecure_channel(address)
+    try:
+        stub: Any = schema_pb2_grpc.ImmuServiceStub(channel)
+        response = stub.OpenSession(
+            schema_pb2.OpenSessionRequest(
+                username=user.encode(), password=password.encode(), databaseName=database
+            ),
+            timeout=10.0,
+        )
+        metadata = (("sessionid", response.sessionID),)
+        try:
+            yield stub, metadata
+        finally:
+            with contextlib.suppress(grpc.RpcError):
+                stub.CloseSession(empty_pb2.Empty(), metadata=metadata, timeout=2.0)
+    finally:
+        channel.close()
+
+
+@contextlib.contextmanager
 def running_server(**kwargs: object) -> Iterator[ImmudbServer]:
     """``with running_server() as server:`` a started :class:`ImmudbServer`."""
     server = ImmudbServer(**kwargs)  # type: ignore[arg-type]
@@ -594,6 +769,9 @@ def serve(server: ImmudbServer) -> int:
             else "user immudb, password immudb"
         )
         transport = "mutual TLS" if server.mtls else "TLS" if server.tls else "plaintext"
+        if server.replica_of is not None:
+            mode = "synchronous" if server.sync else "asynchronous"
+            durability += f"; {mode} replica of {server.replica_of}"
         print(
             f"immudb listening on {server.address} ({transport}; {login}), "
             f"data in {server.data_dir}, {durability}; Ctrl-C or SIGTERM stops it",
@@ -666,7 +844,26 @@ def main(argv: list[str] | None = None) -> int:
         help="the admin password for a new data dir (else $IMMUDB_ADMIN_PASSWORD, else immudb); "
         "handed to immudb through its environment, never its command line",
     )
+    s.add_argument(
+        "--replica-of",
+        metavar="HOST:PORT",
+        default=None,
+        help="replicate every database of the immudb primary at HOST:PORT",
+    )
+    s.add_argument(
+        "--sync",
+        action="store_true",
+        help="with --replica-of: synchronous replication (the primary's databases get "
+        "syncReplication=true, syncAcks=1)",
+    )
+    s.add_argument(
+        "--primary-user",
+        default="immudb",
+        help="with --replica-of: the primary's user (password: IMMUDB_PRIMARY_PASSWORD)",
+    )
     args = parser.parse_args(argv)
+    if args.command == "start" and args.sync and args.replica_of is None:
+        parser.error("--sync needs --replica-of")
     try:
         if args.command == "build":
             print(build_immudb(force=args.force))
@@ -685,9 +882,13 @@ def main(argv: list[str] | None = None) -> int:
                     tls_dir=tls_dir,
                     mtls=args.mtls,
                     admin_password=_admin_password(args.admin_password_file),
+                    replica_of=args.replica_of,
+                    sync=args.sync,
+                    primary_user=args.primary_user,
+                    primary_password=os.environ.get("IMMUDB_PRIMARY_PASSWORD") or "immudb",
                 )
             )
-    except (ImmudbBuildError, ImmudbStartError, OSError) as exc:
+    except (ImmudbBuildError, ImmudbStartError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -27,9 +27,10 @@ name (all prefixed ``aethyr_recorder_``)            type       meaning
 ``sessions_opened_total``                           counter    immudb sessions opened
 ``subscription_lag_seconds``                        histogram  wake-up to delivery of new
                                                                events
-``replication_lag_seconds{replica}``                gauge      how far a replica is behind
-                                                               (not populated yet: no
-                                                               replicas are run)
+``replication_lag_seconds{replica}``                gauge      seconds a replica took to
+                                                               catch up with the primary
+``replication_lag_transactions{replica}``           gauge      transactions a replica is
+                                                               behind the primary
 ==================================================  =========  ==============================
 """
 
@@ -115,9 +116,16 @@ class Metrics:
         )
         self.replication_lag = Gauge(
             "aethyr_recorder_replication_lag_seconds",
-            "How far each immudb replica's last committed transaction is behind the "
-            "primary's, in seconds. Defined for the dashboard and alerts; not yet "
-            "populated (no replicas are run), so it has no samples until they are.",
+            "Seconds the immudb replica took, at its last lag-tolerant read or lag "
+            "check, to commit every transaction the primary had committed (0 when it "
+            "already had them).",
+            ["replica"],
+            registry=registry,
+        )
+        self.replication_lag_transactions = Gauge(
+            "aethyr_recorder_replication_lag_transactions",
+            "Transactions the primary had committed that the immudb replica had not, "
+            "at its last lag-tolerant read or lag check.",
             ["replica"],
             registry=registry,
         )

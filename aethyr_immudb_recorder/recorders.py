@@ -42,6 +42,7 @@ from eventsourcing.persistence import (
     DataError,
     IntegrityError,
     Notification,
+    PersistenceError,
     ProcessRecorder,
     ProgrammingError,
     StoredEvent,
@@ -69,6 +70,7 @@ from aethyr_immudb_recorder.keys import (
     version_from_key,
     version_key,
 )
+from aethyr_immudb_recorder.replicas import ReplicaSet
 
 MAX_ORIGINATOR_ID_LENGTH = 255
 """Longest ``originator_id`` (characters); its UTF-8 key must also fit immudb's 1 KB keys."""
@@ -111,14 +113,30 @@ def needs_upgrade(datastore: ImmudbDatastore, table: str) -> bool:
 
 
 class ImmudbRecorder:
-    """Base of every immudb recorder: holds the shared datastore."""
+    """Base of every immudb recorder: holds the shared datastore.
+
+    ``replicas`` (set by the factory when ``IMMUDB_REPLICAS`` is given) is where
+    the lag-tolerant reads go: ``select_events``, ``select_records``,
+    ``select_notifications``, ``notification_id_at_tx`` and ``transaction_ids``
+    each ask :meth:`~aethyr_immudb_recorder.replicas.ReplicaSet.reader` once for a
+    datastore holding everything the primary had committed when the call began
+    (a caught-up replica, else the primary). Everything else uses ``datastore``,
+    the primary.
+    """
 
     _layout_tables: tuple[str, ...] = ()
 
     def __init__(self, *, datastore: ImmudbDatastore, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.datastore = datastore
+        self.replicas: ReplicaSet | None = None
         self._layout_checked = False
+
+    def read_datastore(self) -> ImmudbDatastore:
+        """The datastore for one lag-tolerant read (see the class docstring)."""
+        if self.replicas is None:
+            return self.datastore
+        return self.replicas.reader()
 
     def create_table(self) -> None:
         """Check the database holds no table of the old SQL layout (nothing to create)."""
@@ -225,8 +243,11 @@ class ImmudbAggregateRecorder(ImmudbRecorder, AggregateRecorder):
 
     # -- reading ---------------------------------------------------------------
 
-    def _scan(self, request: Any, operation: str) -> list[Any]:
-        return self.datastore.run(operation, lambda s: self.datastore.kv_scan(s, request))
+    def _scan(
+        self, request: Any, operation: str, datastore: ImmudbDatastore | None = None
+    ) -> list[Any]:
+        ds = datastore or self.datastore
+        return ds.run(operation, lambda s: ds.kv_scan(s, request))
 
     def _blobs(
         self,
@@ -237,6 +258,7 @@ class ImmudbAggregateRecorder(ImmudbRecorder, AggregateRecorder):
         desc: bool = False,
         page: int | Callable[[], int] = SCAN_LIMIT,
         operation: str,
+        datastore: ImmudbDatastore | None = None,
     ) -> Iterator[tuple[Any, bytes]]:
         """``(entry, body)`` of each blob under ``prefix`` after ``seek``, page by page.
 
@@ -246,26 +268,32 @@ class ImmudbAggregateRecorder(ImmudbRecorder, AggregateRecorder):
         while True:
             size = max(1, min(page() if callable(page) else page, SCAN_LIMIT))
             request = _ScanRequest(seekKey=seek, prefix=prefix, desc=desc, limit=size)
-            entries = self._scan(request, operation)
+            entries = self._scan(request, operation, datastore)
             ordered = entries[::-1] if desc else entries
             blobs = join_entries(ordered, base_length)
             if desc:
                 blobs.reverse()
             for entry, body in blobs:
                 if not body and entry.value[:1] == bytes([FIRST_OF]):
-                    body = self._read_split(entry.key, base_length, operation)
+                    body = self._read_split(entry.key, base_length, operation, datastore)
                 yield entry, body
             if len(entries) < size:
                 return
             seek = entries[-1].key
 
-    def _read_split(self, key: bytes, base_length: int, operation: str) -> bytes:
+    def _read_split(
+        self,
+        key: bytes,
+        base_length: int,
+        operation: str,
+        datastore: ImmudbDatastore | None = None,
+    ) -> bytes:
         """A blob split over several keys, read whole by its prefix."""
         pieces: list[Any] = []
         seek = key[:-1]
         while True:
             request = _ScanRequest(seekKey=seek, prefix=key, limit=SCAN_LIMIT)
-            entries = self._scan(request, operation)
+            entries = self._scan(request, operation, datastore)
             pieces.extend(entries)
             if len(entries) < SCAN_LIMIT:
                 break
@@ -285,6 +313,7 @@ class ImmudbAggregateRecorder(ImmudbRecorder, AggregateRecorder):
         if limit is not None and limit <= 0:
             return []
         self._check_layout()
+        ds = self.read_datastore()
         prefix = self.layout.aggregates + oid_key(str(originator_id))
         base_length = len(prefix) + 8
         # Every blob whose highest version is above gt may hold wanted events.
@@ -300,6 +329,7 @@ class ImmudbAggregateRecorder(ImmudbRecorder, AggregateRecorder):
                 desc=True,
                 page=(limit or SCAN_LIMIT) + 1,
                 operation="select_events",
+                datastore=ds,
             ):
                 blob_max = _version_of(entry.key, base_length)
                 if gt is not None and blob_max <= gt:
@@ -316,7 +346,9 @@ class ImmudbAggregateRecorder(ImmudbRecorder, AggregateRecorder):
                 )
             found.sort(key=_by_version, reverse=True)
         else:
-            for _, body in self._blobs(prefix, seek, base_length, operation="select_events"):
+            for _, body in self._blobs(
+                prefix, seek, base_length, operation="select_events", datastore=ds
+            ):
                 found.extend(
                     r
                     for r in decode_records(body)
@@ -343,11 +375,12 @@ class ImmudbAggregateRecorder(ImmudbRecorder, AggregateRecorder):
         ``history`` and by :mod:`aethyr_immudb_recorder.verification`.
         """
         self._check_layout()
+        ds = self.read_datastore()
         prefix = self.layout.aggregates + oid_key(str(originator_id))
         out = [
             (record, int(entry.tx))
             for entry, body in self._blobs(
-                prefix, prefix, len(prefix) + 8, operation="select_records"
+                prefix, prefix, len(prefix) + 8, operation="select_records", datastore=ds
             )
             for record in decode_records(body)
         ]
@@ -398,6 +431,31 @@ class ImmudbApplicationRecorder(ImmudbAggregateRecorder, ApplicationRecorder):
         if stop is not None and stop < first:
             return []
         wanted = frozenset(topics)
+        if self.replicas is None:
+            return self._notifications(self.datastore, first, limit, stop, wanted)
+        # A full page (or one reaching ``stop``) from any replica is complete: ids are
+        # dense and never change. A short page may only mean the replica lags, so it is
+        # read again where every commit of the primary is (``read_datastore``).
+        replica = self.replicas.next_replica()
+        if replica is not None:
+            try:
+                found = self._notifications(replica, first, limit, stop, wanted)
+            except PersistenceError:
+                found = []
+            else:
+                if len(found) >= limit or (stop is not None and found and found[-1].id >= stop):
+                    return found
+        return self._notifications(self.read_datastore(), first, limit, stop, wanted)
+
+    def _notifications(
+        self,
+        datastore: ImmudbDatastore,
+        first: int,
+        limit: int,
+        stop: int | None,
+        wanted: frozenset[str],
+    ) -> list[Notification]:
+        """Up to ``limit`` notifications from ``first`` (to ``stop``), read from ``datastore``."""
         log = self.layout.log
         found: list[Notification] = []
         # Blobs hold one transaction each (1 event, or a batch of thousands): read a
@@ -417,6 +475,7 @@ class ImmudbApplicationRecorder(ImmudbAggregateRecorder, ApplicationRecorder):
             len(log) + 8,
             page=next_page,
             operation="select_notifications",
+            datastore=datastore,
         ):
             records = decode_records(body)
             seen[0] += 1
@@ -457,20 +516,18 @@ class ImmudbApplicationRecorder(ImmudbAggregateRecorder, ApplicationRecorder):
 
     # -- positions in time (``world --at``, ``history``) -------------------------
 
-    def _counter_at_revision(self, revision: int) -> tuple[int, int]:
+    def _counter_at_revision(self, revision: int, ds: ImmudbDatastore) -> tuple[int, int]:
         """``(last id, tx)`` of the counter's ``revision``-th write."""
         key = self.layout.counter
-        entry = self.datastore.run(
-            "select_counter", lambda s: self.datastore.kv_get(s, key, at_revision=revision)
-        )
+        entry = ds.run("select_counter", lambda s: ds.kv_get(s, key, at_revision=revision))
         if entry is None:  # pragma: no cover (revisions are never removed)
             msg = f"the notification counter has no revision {revision}"
             raise ProgrammingError(msg)
         return from_u64(entry.value), int(entry.tx)
 
-    def _counter_latest(self) -> tuple[int, int, int] | None:
+    def _counter_latest(self, ds: ImmudbDatastore) -> tuple[int, int, int] | None:
         key = self.layout.counter
-        entry = self.datastore.run("select_counter", lambda s: self.datastore.kv_get(s, key))
+        entry = ds.run("select_counter", lambda s: ds.kv_get(s, key))
         if entry is None:
             return None
         return from_u64(entry.value), int(entry.tx), int(entry.revision)
@@ -482,7 +539,8 @@ class ImmudbApplicationRecorder(ImmudbAggregateRecorder, ApplicationRecorder):
         lengths in commit order: a binary search over them (``Get`` with
         ``atRevision``), about log2(batches) reads.
         """
-        latest = self._counter_latest()
+        ds = self.read_datastore()
+        latest = self._counter_latest(ds)
         if latest is None or tx <= 0:
             return 0
         value, latest_tx, revisions = latest
@@ -491,7 +549,7 @@ class ImmudbApplicationRecorder(ImmudbAggregateRecorder, ApplicationRecorder):
         lo, hi, best = 1, revisions - 1, 0
         while lo <= hi:
             mid = (lo + hi) // 2
-            mid_value, mid_tx = self._counter_at_revision(mid)
+            mid_value, mid_tx = self._counter_at_revision(mid, ds)
             if mid_tx <= tx:
                 best, lo = mid_value, mid + 1
             else:
@@ -500,7 +558,8 @@ class ImmudbApplicationRecorder(ImmudbAggregateRecorder, ApplicationRecorder):
 
     def transaction_ids(self, notification_ids: Sequence[int]) -> dict[int, int]:
         """For each notification id, the immudb transaction that committed it."""
-        latest = self._counter_latest()
+        ds = self.read_datastore()
+        latest = self._counter_latest(ds)
         if latest is None:
             return {}
         value, latest_tx, revisions = latest
@@ -513,7 +572,7 @@ class ImmudbApplicationRecorder(ImmudbAggregateRecorder, ApplicationRecorder):
             best_tx = latest_tx
             while lo <= hi:  # the first revision whose counter reaches nid
                 mid = (lo + hi) // 2
-                mid_value, mid_tx = self._counter_at_revision(mid)
+                mid_value, mid_tx = self._counter_at_revision(mid, ds)
                 if mid_value >= nid:
                     best, best_tx, hi = mid, mid_tx, mid - 1
                 else:

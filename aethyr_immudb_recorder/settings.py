@@ -94,6 +94,12 @@ class ImmudbSettings:
         """Whether the client presents a certificate."""
         return self.tls_cert is not None
 
+    #: ``host:port`` of immudb servers replicating this database (lag-tolerant reads
+    #: go there; see :mod:`aethyr_immudb_recorder.replicas`).
+    replicas: tuple[str, ...] = ()
+    #: Seconds a read waits for a replica to catch up before reading the primary.
+    replica_max_wait: float = 5.0
+
     @property
     def address(self) -> str:
         """``host:port`` of the immudb gRPC endpoint."""
@@ -169,6 +175,10 @@ class ImmudbSettings:
                 F.IMMUDB_SYNC_FREQUENCY_MS, cls.sync_frequency_ms, _positive_int
             ),
             group_commit=reader.get(F.IMMUDB_GROUP_COMMIT, cls.group_commit, _bool),
+            replicas=reader.get(F.IMMUDB_REPLICAS, cls.replicas, _addresses),
+            replica_max_wait=reader.get(
+                F.IMMUDB_REPLICA_MAX_WAIT, cls.replica_max_wait, _non_negative_float
+            ),
         )
         check_default_password(settings)
         return settings
@@ -299,6 +309,17 @@ def _port(raw: str) -> int:
     if not 0 < value < 65536:
         raise ValueError("expected a TCP port number (1-65535)")
     return value
+
+
+def _addresses(raw: str) -> tuple[str, ...]:
+    """``"h:p,h:p"`` as a tuple of checked ``host:port`` strings."""
+    out: list[str] = []
+    for part in raw.split(","):
+        host, sep, port = part.strip().rpartition(":")
+        if not sep or not host:
+            raise ValueError("expected a comma-separated list of host:port")
+        out.append(f"{host}:{_port(port)}")
+    return tuple(out)
 
 
 def _bool(raw: str) -> bool:

@@ -269,6 +269,13 @@ def dcb(backend: Backend, app_name: str, size: Size) -> list[Measure]:
     return run(backend, app_name, size)
 
 
+def replicated(backend: Backend, app_name: str, size: Size) -> list[Measure]:
+    """No / async / sync replica: save-1, concurrent, replica lag: :mod:`benchmarks.replicated`."""
+    from benchmarks.replicated import replicated as run
+
+    return run(backend, app_name, size)
+
+
 Scenario = Callable[[Backend, str, Size], list[Measure]]
 
 SCENARIOS: dict[str, Scenario] = {
@@ -284,6 +291,7 @@ SCENARIOS: dict[str, Scenario] = {
     "game-delivery": game_delivery,
     "verify": verify,
     "dcb": dcb,
+    "replicated": replicated,
 }
 
 

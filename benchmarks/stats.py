@@ -200,6 +200,21 @@ def targets(results: Results) -> list[str]:
         done = results.median("verify", backend)
         if done is not None:
             lines.append(f"verify on {LABELS[backend]}: {done:,.0f} events/s (reported, no target)")
+    for backend in ("immudb", DURABLE):
+        p99 = results.median("replicated lag p99, async replica", backend)
+        if p99 is not None:
+            verdict = "met" if p99 < 100 else "MISSED"
+            lines.append(
+                f"async replica lag p99 under concurrent on {LABELS[backend]}: {p99:,.1f} ms "
+                f"(target < 100 ms) {verdict}"
+            )
+        kept = results.median("replicated concurrent, sync / none", backend)
+        if kept:
+            verdict = "met" if 1 / kept <= 2.0 else "MISSED"
+            lines.append(
+                f"sync replication cost on concurrent on {LABELS[backend]}: {1 / kept:.2f}x "
+                f"slower (target <= 2x) {verdict}"
+            )
     for scenario in ("transcode", "transcode played"):
         for transcoder in ("OrjsonTranscoder", "FastOrjsonTranscoder"):
             ratio(

@@ -208,3 +208,21 @@ def test_dcb_scenario_runs_on_a_real_immudb() -> None:
         "dcb-read-tag",
     ]
     assert all(m.unit == "events/s" and m.value > 0 for m in measures)
+
+
+def test_replicated_scenario_measures_replicas_on_real_immudb() -> None:
+    """``replicated``: no / async / sync replica figures, ratios and lag percentiles."""
+    from benchmarks.backends import Backend
+    from benchmarks.scenarios import SCENARIOS, SIZES
+    from tests import immudb_harness
+
+    immudb_harness.server()  # skips (or fails in CI) when immudb cannot start
+    backend = Backend("immudb", {"PERSISTENCE_MODULE": "aethyr_immudb_recorder"})
+    measures = {m.scenario: m for m in SCENARIOS["replicated"](backend, "bench_rep", SIZES["tiny"])}
+    for kind in ("no replica", "async replica", "sync replica"):
+        for scenario in ("save-1", "concurrent"):
+            measure = measures[f"replicated {scenario}, {kind}"]
+            assert measure.unit == "events/s" and measure.value > 0
+    for mode in ("async", "sync"):
+        assert measures[f"replicated concurrent, {mode} / none"].unit == "ratio"
+        assert measures[f"replicated lag p99, {mode} replica"].unit == "ms"

@@ -73,11 +73,16 @@ def open_view(config: ServerConfig) -> WorldView:
 
 
 def _open_world(config: ServerConfig) -> World:
-    """The World for a CLI command; a store that cannot be opened is a ``CliError``."""
+    """The World for a CLI command; a store that cannot be opened is a ``CliError``.
+
+    Every command here only reads the log (projection catch-up, ``world --at``,
+    ``history``, rebuilds), so the World may read from immudb replicas
+    (``lag_tolerant``; ``docs/replication.md``).
+    """
     from aethyr_domain.cli import CliError
     from aethyr_domain.event_store import open_world_or_raise
 
-    return open_world_or_raise(config, CliError)
+    return open_world_or_raise(config, CliError, lag_tolerant=True)
 
 
 def _open_cli_view(config: ServerConfig) -> WorldView:
@@ -354,7 +359,7 @@ class _Follower:
 
         self.attached = False
         config, stop = self.config, self.stop
-        app = open_world(config)
+        app = open_world(config, lag_tolerant=True)  # the follower reads replicas
         view: WorldView | None = None
         service: ProjectionService | None = None
         try:

@@ -39,6 +39,8 @@ def write_config_file(config: ServerConfig, path: Path) -> Path:
             text = "true" if value else "false"
         elif isinstance(value, (int, float)):
             text = repr(value)
+        elif isinstance(value, tuple):  # immudb_replicas: a TOML array of strings
+            text = "[" + ", ".join('"' + str(v) + '"' for v in value) + "]"
         else:
             text = '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
         lines.append(f"{key} = {text}")
