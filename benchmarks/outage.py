@@ -35,6 +35,7 @@ from pathlib import Path
 from prometheus_client import REGISTRY
 
 from aethyr_domain.config import ServerConfig
+from aethyr_domain.event_sink import OutboxSink
 from aethyr_domain.session import boot
 from aethyr_immudb_recorder.launcher import ImmudbServer
 from tests.faults.game_load import GameLoad
@@ -65,7 +66,8 @@ def run(actions: int, outage: float, overrides: dict[str, float]) -> dict[str, f
         )
         manager = boot(config)
         sink = manager.sink
-        assert sink is not None
+        if not isinstance(sink, OutboxSink):
+            raise RuntimeError(f"expected the outbox sink, got {type(sink).__name__}")
         try:
             load = GameLoad(manager)
             before = int(actions * BEFORE)
