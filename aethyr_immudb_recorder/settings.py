@@ -172,7 +172,7 @@ class ImmudbSettings:
                 F.IMMUDB_PASSWORD_SETTING, cls.password_setting, _non_empty
             ),
             sync_frequency_ms=reader.get(
-                F.IMMUDB_SYNC_FREQUENCY_MS, cls.sync_frequency_ms, _positive_int
+                F.IMMUDB_SYNC_FREQUENCY_MS, cls.sync_frequency_ms, _non_negative_int
             ),
             group_commit=reader.get(F.IMMUDB_GROUP_COMMIT, cls.group_commit, _bool),
             replicas=reader.get(F.IMMUDB_REPLICAS, cls.replicas, _addresses),

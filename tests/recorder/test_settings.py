@@ -54,7 +54,7 @@ def test_prefixed_keys_win() -> None:
         ("IMMUDB_MAX_RETRIES", "-2", ">= 0"),
         ("IMMUDB_DATABASE", "Bad Name!", "database name"),
         ("IMMUDB_MAX_TX_ENTRIES", "lots", "integer"),
-        ("IMMUDB_SYNC_FREQUENCY_MS", "0", "positive integer"),
+        ("IMMUDB_SYNC_FREQUENCY_MS", "-1", ">= 0"),
         ("IMMUDB_SYNC_FREQUENCY_MS", "fast", "integer"),
         ("IMMUDB_GROUP_COMMIT", "maybe", "boolean"),
     ],
