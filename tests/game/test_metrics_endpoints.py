@@ -1,5 +1,6 @@
 """Every long-running ``aethyr-es`` process serves ``/metrics`` when ``metrics_enabled``
-is set, on the configured port: ``play``, ``project`` and ``rebuild``, each scraped
+is set, on the configured port: ``play``, ``project`` and ``rebuild`` (``serve``: in
+tests/server/test_serve_cli.py), each scraped
 over HTTP while it runs."""
 
 from __future__ import annotations

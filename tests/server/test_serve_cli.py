@@ -234,3 +234,33 @@ def test_migrate_from_storage_keeps_a_legacy_md5_hash(tmp_path, monkeypatch, cap
         assert migrated.password_hash("old-1") == f"md5${digest}"  # upgraded at next login
     finally:
         migrated.close()
+
+
+def test_serve_serves_metrics_while_it_runs(tmp_path):
+    """``serve`` is a long-running process: with ``metrics_enabled`` it serves
+    ``/metrics`` (scraped over HTTP while players act), like ``play`` and ``project``."""
+    from aethyr_immudb_recorder.launcher import free_port
+    from tests.scrape import names, value, wait_for
+
+    metrics_port = free_port()
+    process, port = start_serve(
+        tmp_path,
+        **ON_SQLITE,
+        AETHYR_METRICS_ENABLED="1",
+        AETHYR_METRICS_PORT=str(metrics_port),
+    )
+    try:
+        client = Client(port)
+        client.login_new("Ann", "anns-password")
+        client.do("inventory")
+        samples = wait_for(
+            metrics_port,
+            lambda s: (value(s, "aethyr_outbox_delivered_total") or 0) >= 1,
+            what="the new player's commands delivered",
+        )
+        info = {"command": "serve", "event_sourcing": "true", "event_store": "sqlite"}
+        assert value(samples, "aethyr_info", **info) == 1
+        assert "aethyr_outbox_backlog" in names(samples)
+    finally:
+        code, err = stop(process)
+    assert code == 0, err
