@@ -341,6 +341,11 @@ class Manager:
         target = self.world.rooms[room_id].exits.get(canonical)
         if target is None or self.world.get(target) is None:
             raise GameError("You cannot go that way.")
+        for obj in self.world.inventory(room_id):
+            attributes = obj.attributes
+            door_here = attributes.get("door") is True and attributes.get("direction") == canonical
+            if door_here and attributes.get("open") is not True:
+                raise GameError(f"{obj.name} is closed.")
         self.move_object(player_id, target, actor=player_id)
         return self.world.require(target)
 
@@ -472,6 +477,13 @@ class Manager:
         self._object(object_id)
         self._change(
             commands.UpdateGameObjectAttributes, actor, id=object_id, attributes=dict(attributes)
+        )
+
+    def update_door(self, object_id: str, attributes: Mapping[str, Any], *, actor: str) -> None:
+        """Change a door and its other side together (``UpdateDoorAttributes``)."""
+        self._object(object_id)
+        self._change(
+            commands.UpdateDoorAttributes, actor, id=object_id, attributes=dict(attributes)
         )
 
     # ---------------------------------------------------------- deletion

@@ -67,6 +67,37 @@ KEYS = [
     "feel",
 ]
 VERBS = ["get", "drop", "wear", "wield", "remove", "unwield", "look at", "aput", "adelete"]
+#: Issue 14's verbs: doors (both sides in one command), posture, building.
+WORLD_VERBS = [
+    "open door",
+    "close north",
+    "shut south",
+    "lock door",
+    "unlock door",
+    "north",
+    "south",
+    "sit",
+    "stand",
+    "pose leaning",
+    "pose none",
+    "gait strides",
+    "gait none",
+    "set desc A traveller.",
+    "say hello",
+]
+ADMIN_VERBS = [
+    "acdoor north",
+    "acdoor east The Hall",
+    "ahide {word}",
+    "ashow {word}",
+    "acomment {word} note",
+    "ainfo set {word} stats.hp {value}",
+    "ainfo delete {word} stats.hp",
+    "terrain type {value}",
+    "acprop fountain",
+    "aset {word} @sittable true",
+    "sit on {word}",
+]
 
 #: What an admin might type as a value (everything ``aset`` turns into a value).
 typed_values = st.one_of(
@@ -133,6 +164,7 @@ class OneTruth(RuleBasedStateMachine):
         self.bob = self.manager.add_player("Bob", "bob-pw-12").id
         for cls, name in OBJECTS:
             self.do(self.admin, f"acreate {cls} {name}")
+        self.do(self.admin, "acroom north The Hall")
 
     def do(self, who: str, text: str) -> None:
         self.actions.perform(who, text)  # refusals are messages; a bug would raise
@@ -143,6 +175,14 @@ class OneTruth(RuleBasedStateMachine):
             self.do(self.admin, f"aput {word} in {'here' if who else 'me'}")
         else:
             self.do(self.admin if who else self.bob, f"{verb} {word}")
+
+    @rule(who=st.booleans(), text=st.sampled_from(WORLD_VERBS))
+    def world_verb(self, who: bool, text: str) -> None:
+        self.do(self.admin if who else self.bob, text)
+
+    @rule(text=st.sampled_from(ADMIN_VERBS), word=st.sampled_from(WORDS), value=typed_values)
+    def admin_verb(self, text: str, word: str, value: str) -> None:
+        self.do(self.admin, text.format(word=word, value=value))
 
     @rule(word=st.sampled_from(WORDS), into=st.sampled_from(WORDS))
     def put(self, word: str, into: str) -> None:
