@@ -109,6 +109,12 @@ class Manager:
         self.projection: Any = None
         #: Run in order by :meth:`close` after the sink stopped (boot's clean-up).
         self.closers: list[Callable[[], None]] = []
+        #: Saves world checkpoints (a :class:`~aethyr_domain.checkpoint.Checkpointer`;
+        #: boot sets it when event sourcing and checkpoints are on): told about every
+        #: recorded decision, asked before each command, closed first by :meth:`close`.
+        self.checkpointer: Any = None
+        #: How boot loaded the world (a :class:`~aethyr_domain.checkpoint.BootLoad`).
+        self.boot_load: Any = None
 
     @classmethod
     def from_config(cls, config: ServerConfig) -> Manager:
@@ -123,7 +129,11 @@ class Manager:
 
     def close(self) -> None:
         """Stop the sink's background delivery (the outbox keeps what is pending), then
-        whatever boot started (the projection, the store connection)."""
+        whatever boot started (the projection, the store connection). A checkpointer
+        first saves the last checkpoint (once the outbox drained)."""
+        checkpointer, self.checkpointer = self.checkpointer, None
+        if checkpointer is not None:
+            checkpointer.close()
         if self.sink is not None:
             self.sink.close()
         closers, self.closers = self.closers, []
@@ -137,6 +147,8 @@ class Manager:
             command = kind(**fields, actor=actor)
         except InvalidCommandError as exc:
             raise GameError(str(exc)) from None
+        if self.checkpointer is not None:
+            self.checkpointer.before_change()
         try:
             decision = self.decider.decide(command)
         except DomainError as exc:
@@ -148,6 +160,8 @@ class Manager:
         self.world.update_from(decision.changed)
         if self.sink is not None and decision.events:
             self.sink.record(decision)
+            if self.checkpointer is not None:
+                self.checkpointer.count(len(decision.events))
 
     def _equip_first_free(self, player_id: str, item_id: str, slots: list[str]) -> str | None:
         """Equip in the first of ``slots`` the ``EquipItem`` handler accepts; ``None`` if
