@@ -2,7 +2,7 @@
 
 Replaying the whole log at every start grows with history (about 21 s per million
 events on immudb). A checkpoint is the canonical world - every aggregate the game's
-:class:`~aethyr_domain.decision.Decider` holds, each as an eventsourcing ``Snapshot``
+:class:`~aethyr_domain.decision.Decider` holds, each as a snapshot (``WorldSnapshot``)
 encoded by the World's own mapper (its transcoder, and compression/encryption when
 configured) - at one notification id of the log. Boot reads it, reads only the
 notifications after that id, applies them to the aggregates (``event.mutate``, as a
@@ -52,10 +52,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import StoredEvent
 
 from aethyr_domain.event_store import iter_notifications
+from aethyr_domain.events import WorldSnapshot
 from aethyr_domain.live_world import LiveWorld
 from aethyr_domain.replay import REBUILD_PAGE_SIZE, live_world_of, load_world
 
@@ -115,7 +115,7 @@ def write_checkpoint(
     to_stored = app.mapper.to_stored_event
     chunks: list[bytes] = []
     for aggregate in aggregates.values():
-        stored = to_stored(Snapshot.take(aggregate))
+        stored = to_stored(WorldSnapshot.take(aggregate))
         for part in (
             str(stored.originator_id).encode(),
             str(stored.originator_version).encode(),
