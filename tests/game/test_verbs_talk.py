@@ -61,9 +61,15 @@ def test_whisper_only_the_addressee_hears_the_words(room):
 
 def test_tell_reaches_one_player_anywhere_and_reply_answers(room):
     out = by_recipient(room.actions.perform(room.player, "tell dave meet me"))
-    assert out == {room.player: ["You tell Dave, 'meet me'"], room.dave: ["Bob tells you, 'meet me'"]}
+    assert out == {
+        room.player: ["You tell Dave, 'meet me'"],
+        room.dave: ["Bob tells you, 'meet me'"],
+    }
     out = by_recipient(room.actions.perform(room.dave, "reply on my way"))
-    assert out == {room.dave: ["You tell Bob, 'on my way'"], room.player: ["Dave tells you, 'on my way'"]}
+    assert out == {
+        room.dave: ["You tell Bob, 'on my way'"],
+        room.player: ["Dave tells you, 'on my way'"],
+    }
     assert room.do(room.carol, "reply hi") == "There is no one to reply to."
     assert room.do(room.carol, "reply") == "Reply what?"
     room.do(room.dave, "quit")

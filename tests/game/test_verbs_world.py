@@ -17,7 +17,8 @@ def doors(game):
     """A hall north of the start room, with a door pair on the exit."""
     game.do(game.admin, "acroom north The Hall")
     mark = len(game.sink.emitted)
-    assert game.do(game.admin, "acdoor north") == "Created a door north (and its other side, south)."
+    out = game.do(game.admin, "acdoor north")
+    assert out == "Created a door north (and its other side, south)."
     assert game.since(mark) == ["CreateGameObject", "UpdateGameObjectAttributes"] * 2
     game.hall = game.world.rooms["start-room"].exits["north"]
     game.here_door = _door(game, "start-room", "north")
