@@ -43,12 +43,26 @@ class Size:
     replay_events: tuple[int, ...]  # game logs rebuilt by the replay scenario
     lag_rate: int  # game actions per second during projection-lag
     lag_seconds: float  # how long that load lasts
+    boot_events: tuple[int, ...] = ()  # game logs booted by the boot scenario
 
 
 SIZES = {
-    "full": Size(5, 1000, 50, 100, 50, 20_000, 400, 20_000, (100_000, 1_000_000), 50, 5.0),
-    "quick": Size(3, 200, 10, 20, 15, 5_000, 150, 5_000, (20_000,), 50, 2.0),
-    "tiny": Size(2, 5, 2, 2, 2, 300, 5, 50, (300,), 20, 0.5),
+    "full": Size(
+        5,
+        1000,
+        50,
+        100,
+        50,
+        20_000,
+        400,
+        20_000,
+        (100_000, 1_000_000),
+        50,
+        5.0,
+        (100_000, 1_000_000),
+    ),
+    "quick": Size(3, 200, 10, 20, 15, 5_000, 150, 5_000, (20_000,), 50, 2.0, (20_000,)),
+    "tiny": Size(2, 5, 2, 2, 2, 300, 5, 50, (300,), 20, 0.5, (300,)),
 }
 
 
@@ -236,6 +250,13 @@ def projection_lag(backend: Backend, app_name: str, size: Size) -> list[Measure]
     return run(backend, app_name, size)
 
 
+def boot(backend: Backend, app_name: str, size: Size) -> list[Measure]:
+    """Seconds to a playable world, full replay vs checkpoint + tail: :mod:`benchmarks.boot`."""
+    from benchmarks.boot import boot as run
+
+    return run(backend, app_name, size)
+
+
 Scenario = Callable[[Backend, str, Size], list[Measure]]
 
 SCENARIOS: dict[str, Scenario] = {
@@ -247,4 +268,5 @@ SCENARIOS: dict[str, Scenario] = {
     "subscribe-latency": subscribe_latency,
     "replay": replay,
     "projection-lag": projection_lag,
+    "boot": boot,
 }
