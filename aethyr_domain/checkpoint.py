@@ -2,9 +2,9 @@
 
 Replaying the whole log at every start grows with history (about 21 s per million
 events on immudb). A checkpoint is the canonical world - every aggregate the game's
-:class:`~aethyr_domain.decision.Decider` holds, each as a snapshot (``WorldSnapshot``)
-encoded by the World's own mapper (its transcoder, and compression/encryption when
-configured) - at one notification id of the log. Boot reads it, reads only the
+:class:`~aethyr_domain.decision.Decider` holds, in the state a snapshot takes (its
+``vars``: what ``Snapshot.take`` records and ``Snapshot.mutate`` restores) - at one
+notification id of the log. Boot reads it, reads only the
 notifications after that id, applies them to the aggregates (``event.mutate``, as a
 replay does) and builds the live world from the result
 (:func:`~aethyr_domain.replay.live_world_of`), so the live world is derived from the
@@ -34,8 +34,12 @@ temporary file renamed over the old one (a crash leaves the old checkpoint or th
 new one, never half a file).
 
 File layout: one JSON header line (format, position, hashes, aggregate count, body
-SHA-256), then the body: per aggregate, the four fields of its snapshot's stored
-event (id, version, topic, state), each length-prefixed.
+SHA-256), then the body: one JSON array (written and read with orjson: a million-event
+world's checkpoint loads in well under a second, where decoding eventsourcing snapshots
+with the World's transcoder took several) holding per aggregate ``[topic, id, version,
+created_on, modified_on, state]``. The state is JSON by construction: every attribute
+value is one (:mod:`~aethyr_domain.values`), and tuples come back as lists exactly as
+they do from the event log's JSON.
 """
 
 from __future__ import annotations
@@ -44,25 +48,24 @@ import hashlib
 import json
 import logging
 import os
-import struct
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from eventsourcing.persistence import StoredEvent
+import orjson
+from eventsourcing.utils import get_topic, resolve_topic
 
 from aethyr_domain.event_store import iter_notifications
-from aethyr_domain.events import WorldSnapshot
 from aethyr_domain.live_world import LiveWorld
 from aethyr_domain.replay import REBUILD_PAGE_SIZE, live_world_of, load_world
 
 log = logging.getLogger(__name__)
 
 FORMAT = "aethyr-checkpoint/1"
-_LENGTH = struct.Struct(">I")
 
 
 class CheckpointError(Exception):
@@ -112,19 +115,7 @@ def write_checkpoint(
     path: str | os.PathLike[str], app: Any, aggregates: Mapping[str, Any], mark: LogMark
 ) -> None:
     """Write ``aggregates`` (their state at ``mark.position``) to ``path`` atomically."""
-    to_stored = app.mapper.to_stored_event
-    chunks: list[bytes] = []
-    for aggregate in aggregates.values():
-        stored = to_stored(WorldSnapshot.take(aggregate))
-        for part in (
-            str(stored.originator_id).encode(),
-            str(stored.originator_version).encode(),
-            stored.topic.encode(),
-            bytes(stored.state),
-        ):
-            chunks.append(_LENGTH.pack(len(part)))
-            chunks.append(part)
-    body = b"".join(chunks)
+    body = orjson.dumps([_record(aggregate) for aggregate in aggregates.values()], default=_plain)
     header = {
         "format": FORMAT,
         "position": mark.position,
@@ -142,6 +133,32 @@ def write_checkpoint(
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, target)
+
+
+#: Aggregate fields a record holds apart from its state (the rest of ``vars``).
+_OWN = ("_id", "_version", "_created_on", "_modified_on", "_pending_events")
+
+
+def _record(aggregate: Any) -> list[Any]:
+    """``[topic, id, version, created_on, modified_on, state]`` of one aggregate."""
+    fields = vars(aggregate)
+    state = {key: value for key, value in fields.items() if key not in _OWN}
+    created, modified = fields.get("_created_on"), fields.get("_modified_on")
+    return [
+        get_topic(type(aggregate)),
+        aggregate.id,
+        aggregate.version,
+        created.isoformat() if isinstance(created, datetime) else None,
+        modified.isoformat() if isinstance(modified, datetime) else None,
+        state,
+    ]
+
+
+def _plain(value: Any) -> Any:
+    """What orjson cannot write itself: read-only mappings (as dicts)."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"cannot checkpoint a {type(value).__name__}")
 
 
 def read_checkpoint(path: str | os.PathLike[str], app: Any) -> tuple[dict[str, Any], int]:
@@ -180,36 +197,31 @@ def read_checkpoint(path: str | os.PathLike[str], app: Any) -> tuple[dict[str, A
             f"the checkpoint is stale: the log at notification {position} differs from it"
         )
     try:
-        aggregates = _decode(app, body, count)
+        aggregates = _decode(body, count)
     except Exception as exc:
         raise CheckpointError(f"the checkpoint is corrupt ({type(exc).__name__})") from None
     return aggregates, position
 
 
-def _decode(app: Any, body: bytes, count: int) -> dict[str, Any]:
-    to_domain_event = app.mapper.to_domain_event
+def _decode(body: bytes, count: int) -> dict[str, Any]:
+    records = orjson.loads(body)
+    if not isinstance(records, list) or len(records) != count:
+        raise ValueError("wrong number of aggregates")
     aggregates: dict[str, Any] = {}
-    view = memoryview(body)
-    offset = 0
-    size = _LENGTH.size
-    unpack = _LENGTH.unpack_from
-    for _ in range(count):
-        parts: list[bytes] = []
-        for _field in range(4):
-            (length,) = unpack(view, offset)
-            offset += size
-            parts.append(bytes(view[offset : offset + length]))
-            offset += length
-        stored = StoredEvent(
-            originator_id=parts[0].decode(),
-            originator_version=int(parts[1]),
-            topic=parts[2].decode(),
-            state=parts[3],
-        )
-        aggregate = to_domain_event(stored).mutate(None)
-        aggregates[str(aggregate.id)] = aggregate
-    if offset != len(body):
-        raise ValueError("trailing bytes")
+    classes: dict[str, type[Any]] = {}
+    parse = datetime.fromisoformat
+    for topic, aggregate_id, version, created, modified, state in records:
+        cls = classes.get(topic)
+        if cls is None:
+            cls = classes[topic] = resolve_topic(topic)
+        state["_id"] = aggregate_id
+        state["_version"] = version
+        state["_created_on"] = None if created is None else parse(created)
+        state["_modified_on"] = None if modified is None else parse(modified)
+        state["_pending_events"] = []
+        aggregate = object.__new__(cls)
+        object.__setattr__(aggregate, "__dict__", state)
+        aggregates[str(aggregate_id)] = aggregate
     return aggregates
 
 

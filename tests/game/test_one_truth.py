@@ -11,7 +11,8 @@ size, booleans, decimals, ``nan``/``inf`` and overflowing ``1e400``, long and un
 Unicode strings, slot names real and made up. After every sequence:
 
 * zero dead letters (one writer: everything the game decided, the store accepted), and
-* the live world, a replay of the event log and the projection print the same JSON.
+* the live world, a replay of the event log and the projection print the same JSON,
+  and so does the world loaded from the checkpoint the game saved at shutdown.
 
 POPO by default (:data:`SEQUENCES` examples, ``AETHYR_ONE_TRUTH_SEQUENCES``); a shorter
 run of the same machine on a real immudb (:data:`IMMUDB_SEQUENCES`,
@@ -34,6 +35,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
 from aethyr_domain import values
 from aethyr_domain.actions import Actions
+from aethyr_domain.checkpoint import load_world_from_checkpoint
 from aethyr_domain.config import ServerConfig
 from aethyr_domain.event_store import open_world
 from aethyr_domain.manager import Manager
@@ -228,6 +230,13 @@ class OneTruth(RuleBasedStateMachine):
             service = self.manager.projection
             service.wait(self.app.recorder.max_notification_id(), timeout=60)
             assert canonical_json(service.view.query(world_dict)) == live
+            # The checkpoint saved at shutdown is the same world again.
+            self.manager.close()
+            _aggregates, from_checkpoint, loaded = load_world_from_checkpoint(
+                self.app, self.config.checkpoint_file
+            )
+            assert loaded.from_checkpoint, loaded.reason
+            assert dumps(from_checkpoint) == live
         finally:
             self.manager.close()
             self.app.close()
