@@ -221,6 +221,7 @@ def test_checkpoints_are_saved_every_interval_while_playing(tmp_path):
         Actions(manager).perform(admin, "acprop four")  # the next command saves first
         checkpointer.wait()
         assert checkpointer.saved == 1 and checkpointer.since > 0
+        assert manager.sink.drain(30)  # "acprop four" is after the checkpoint
         app = manager.sink.world
         _aggregates, position = read_checkpoint(config.checkpoint_file, app)
         assert position < app.recorder.max_notification_id()
