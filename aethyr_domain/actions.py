@@ -7,14 +7,27 @@ aliases and argument syntax of ``../docs/actions.md``), calls the
 is a message to the player, never an exception: :meth:`Actions.perform` turns every
 :class:`~aethyr_domain.manager.GameError` into text.
 
+What players see (:data:`Output`): every verb returns a list of ``(recipient player id,
+text)`` pairs, in the order they are to be shown: the acting player's own lines and
+the lines for *other* players (those in the room hear ``say``, a ``tell`` reaches one
+player anywhere). The game decides nothing about connections: whoever runs it - a
+play script (:class:`~aethyr_domain.session.ScriptRunner`), a server, a test - routes
+each pair to the recipient's screen (:func:`by_recipient` groups them), and a pair for
+a player it cannot reach is simply not shown. Verbs only address players in
+``Manager.online``.
+
 Admin verbs (``acreate``, ``acroom``, ``acexit``, ``adelete``, ``aput``, ``adesc``,
-``aset``, ``deleteplayer``) need the player's admin flag.
+``aset``, ``deleteplayer``, and those of :mod:`~aethyr_domain.admin_verbs`) need the
+player's admin flag. More player verbs live in :mod:`~aethyr_domain.player_verbs`
+(doors, posture) and :mod:`~aethyr_domain.talk_verbs` (read-only: talking, ``who``,
+the time).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from aethyr_domain import values
@@ -23,16 +36,32 @@ from aethyr_domain.live_world import WorldObject
 from aethyr_domain.manager import GameError, Manager
 from aethyr_domain.object_classes import class_names, is_container, lookup
 
+#: What a verb returns: ``(recipient player id, text)`` pairs, in display order.
 Output = list[tuple[str, str]]
 _Handler = Callable[["Actions", str, str], Output]
 
 
-class Actions:
-    """The action layer over one :class:`Manager`."""
+def by_recipient(output: Output) -> dict[str, list[str]]:
+    """``output`` grouped by recipient: player id -> the lines (in order) they see."""
+    grouped: dict[str, list[str]] = {}
+    for recipient, text in output:
+        grouped.setdefault(recipient, []).extend(text.splitlines() or [""])
+    return grouped
 
-    def __init__(self, manager: Manager) -> None:
+
+class Actions:
+    """The action layer over one :class:`Manager`.
+
+    ``clock`` gives the current time for ``time`` and ``date`` (UTC by default).
+    ``reply_to`` maps a player to who last told them something (for ``reply``):
+    session state like presence, never recorded.
+    """
+
+    def __init__(self, manager: Manager, *, clock: Callable[[], datetime] | None = None) -> None:
         self.manager = manager
         self.world = manager.world
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        self.reply_to: dict[str, str] = {}
 
     # ------------------------------------------------------------ dispatch
     def perform(self, player_id: str, text: str) -> Output:
@@ -127,7 +156,11 @@ class Actions:
         lines = [f"[{room.name}]"]
         if state.description:
             lines.append(state.description)
-        things = [o.name for o in self.world.inventory(room_id) if not self.world.is_player(o.id)]
+        things = [
+            o.name
+            for o in self.world.inventory(room_id)
+            if not self.world.is_player(o.id) and o.attributes.get("show_in_look") is not False
+        ]
         people = [self._name(p) for p in self._others_here(player_id)]
         if things:
             lines.append("You see: " + ", ".join(things) + ".")
@@ -159,9 +192,17 @@ class Actions:
         if not rest:
             return [(player_id, "Go where?")]
         me = self._name(player_id)
-        before = self._tell_room(player_id, f"{me} leaves.")
+        if self.world.require(player_id).attributes.get("posture") == "sitting":
+            raise GameError("You will need to stand up first.")
+        gait = self.world.require(player_id).attributes.get("gait")
+        way = normalise_direction(rest) or rest
+        if isinstance(gait, str) and gait:
+            leaving, arriving = f"{me} {gait} {way}.", f"{me} {gait} in."
+        else:
+            leaving, arriving = f"{me} leaves.", f"{me} arrives."
+        before = self._tell_room(player_id, leaving)
         self.manager.move_player(player_id, rest)
-        after = self._tell_room(player_id, f"{me} arrives.")
+        after = self._tell_room(player_id, arriving)
         return before + after + self._look(player_id, "")
 
     # --------------------------------------------------------- inventory
@@ -284,8 +325,10 @@ class Actions:
     # ----------------------------------------------------------- account
     def _set(self, player_id: str, rest: str) -> Output:
         setting, _, value = rest.partition(" ")
+        if setting.lower() in ("desc", "description"):
+            return player_verbs.set_desc(self, player_id, value.strip())
         if setting.lower() != "password":
-            return [(player_id, "You can set: password.")]
+            return [(player_id, "You can set: password, desc.")]
         words = value.split()
         if len(words) == 2:
             if not self.manager.check_password(player_id, words[0]):
@@ -442,6 +485,8 @@ def _check_value(subject: str, value: Any) -> None:
         raise GameError(f"{subject} {problem}.")
 
 
+from aethyr_domain import admin_verbs, player_verbs, talk_verbs  # noqa: E402
+
 _MOVE_WORDS = frozenset(DIRECTIONS) | frozenset(ABBREVIATIONS)
 
 _VERBS: dict[str, _Handler] = {
@@ -474,8 +519,56 @@ _VERBS: dict[str, _Handler] = {
     "adesc": Actions._adesc,
     "aset": Actions._aset,
     "deleteplayer": Actions._deleteplayer,
+    # doors and posture (player_verbs)
+    "open": player_verbs.open_,
+    "close": player_verbs.close,
+    "shut": player_verbs.close,
+    "lock": player_verbs.lock,
+    "unlock": player_verbs.unlock,
+    "sit": player_verbs.sit,
+    "stand": player_verbs.stand,
+    "pose": player_verbs.pose,
+    "gait": player_verbs.gait,
+    # read-only (talk_verbs)
+    "who": talk_verbs.who,
+    "say": talk_verbs.say,
+    "sayto": talk_verbs.sayto,
+    "whisper": talk_verbs.whisper,
+    "tell": talk_verbs.tell,
+    "reply": talk_verbs.reply,
+    "emote": talk_verbs.emote,
+    "time": talk_verbs.time,
+    "date": talk_verbs.date,
+    # building (admin_verbs)
+    "acprop": admin_verbs.acprop,
+    "acarea": admin_verbs.acarea,
+    "acdoor": admin_verbs.acdoor,
+    "terrain": admin_verbs.terrain,
+    "ahide": admin_verbs.ahide,
+    "ashow": admin_verbs.ashow,
+    "acomment": admin_verbs.acomment,
+    "acomm": admin_verbs.acomment,
+    "ainfo": admin_verbs.ainfo,
 }
 
 _ADMIN_VERBS = frozenset(
-    {"acreate", "acroom", "acexit", "adelete", "aput", "adesc", "aset", "deleteplayer"}
+    {
+        "acreate",
+        "acroom",
+        "acexit",
+        "adelete",
+        "aput",
+        "adesc",
+        "aset",
+        "deleteplayer",
+        "acprop",
+        "acarea",
+        "acdoor",
+        "terrain",
+        "ahide",
+        "ashow",
+        "acomment",
+        "acomm",
+        "ainfo",
+    }
 )

@@ -101,6 +101,25 @@ class UpdateGameObjectAttributes(Command):
 
 
 @dataclass(frozen=True)
+class UpdateDoorAttributes(Command):
+    """Set attributes of a door *and* of its other side, in one atomic change.
+
+    A door's ``connected_to`` attribute names the door on the other side of the exit
+    (``acdoor`` makes both). The handler merges ``attributes`` into both, so opening,
+    closing, locking or unlocking one side never leaves the other behind; an object
+    with no (live) counterpart is updated alone (an openable chest).
+    """
+
+    id: str
+    attributes: Mapping[str, Any]
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _set(self, "id", v.object_id("id", self.id))
+        _set(self, "attributes", v.attributes(self.attributes))
+
+
+@dataclass(frozen=True)
 class UpdateGameObjectContainer(Command):
     """Move an object into ``container_id``'s inventory, or nowhere (``None``)."""
 
@@ -369,6 +388,7 @@ COMMAND_TYPES: tuple[type[Command], ...] = (
     EquipItem,
     UnequipItem,
     ImportLegacyPlayer,
+    UpdateDoorAttributes,
 )
 
 __all__ = [cls.__name__ for cls in COMMAND_TYPES] + ["Command", "fields_of"]

@@ -110,6 +110,11 @@ class ServerConfig:
     sqlite_path: str = "aethyr-events.sqlite"
     #: The durable outbox (a sqlite file) between the game and the event store.
     outbox_path: str = "aethyr-outbox.sqlite"
+    #: The world checkpoint boot starts from (a local file; see ``docs/checkpoint.md``);
+    #: empty: next to the outbox, ``<outbox_path>.checkpoint`` (:attr:`checkpoint_file`).
+    checkpoint_path: str = ""
+    #: Save a checkpoint every this many recorded events (and at shutdown); 0: never.
+    checkpoint_interval: int = 10000
     #: How many outbox entries the delivery thread takes per round.
     outbox_batch_size: int = 100
     #: Seconds the delivery thread sleeps when the outbox is empty.
@@ -201,6 +206,8 @@ class ServerConfig:
                 out.append(f"{name}: must not be blank")
         if self.snapshot_threshold < 0:
             out.append(f"snapshot_threshold: must be >= 0, got {self.snapshot_threshold}")
+        if self.checkpoint_interval < 0:
+            out.append(f"checkpoint_interval: must be >= 0, got {self.checkpoint_interval}")
         if self.outbox_batch_size < 1:
             out.append(f"outbox_batch_size: must be >= 1, got {self.outbox_batch_size}")
         for name in ("outbox_poll_interval", "retry_base_delay"):
@@ -221,6 +228,11 @@ class ServerConfig:
                 f"got {self.retry_max_delay}"
             )
         return out
+
+    @property
+    def checkpoint_file(self) -> str:
+        """Where the world checkpoint lives: ``checkpoint_path``, or next to the outbox."""
+        return self.checkpoint_path.strip() or self.outbox_path + ".checkpoint"
 
     # ----------------------------------------------------------------- loading
     @classmethod

@@ -159,6 +159,17 @@ def update_game_object_attributes(
     uow.live(cmd.id).set_attributes(thaw(cmd.attributes), cmd.actor)
 
 
+def update_door_attributes(uow: UnitOfWork, cmd: c.UpdateDoorAttributes, _: str | None) -> None:
+    door = uow.live(cmd.id)
+    attributes = thaw(cmd.attributes)
+    door.set_attributes(attributes, cmd.actor)
+    other_id = door.attributes.get("connected_to")
+    if isinstance(other_id, str) and other_id != door.id and uow.exists(other_id):
+        other = uow.find(other_id)
+        if not other.deleted:
+            other.set_attributes(thaw(cmd.attributes), cmd.actor)
+
+
 def update_game_object_container(
     uow: UnitOfWork, cmd: c.UpdateGameObjectContainer, _: str | None
 ) -> None:
@@ -369,4 +380,5 @@ HANDLERS: dict[type[c.Command], Handler] = {
     c.EquipItem: equip_item,
     c.UnequipItem: unequip_item,
     c.ImportLegacyPlayer: import_legacy_player,
+    c.UpdateDoorAttributes: update_door_attributes,
 }

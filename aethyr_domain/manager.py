@@ -115,6 +115,12 @@ class Manager:
         #: Text for players outside the acting one's output (the server sets it):
         #: ``deliver(player_id, text)``; see :meth:`send`.
         self.deliver: Callable[[str, str], None] | None = None
+        #: Saves world checkpoints (a :class:`~aethyr_domain.checkpoint.Checkpointer`;
+        #: boot sets it when event sourcing and checkpoints are on): told about every
+        #: recorded decision, asked before each command, closed first by :meth:`close`.
+        self.checkpointer: Any = None
+        #: How boot loaded the world (a :class:`~aethyr_domain.checkpoint.BootLoad`).
+        self.boot_load: Any = None
 
     @classmethod
     def from_config(cls, config: ServerConfig) -> Manager:
@@ -129,7 +135,11 @@ class Manager:
 
     def close(self) -> None:
         """Stop the sink's background delivery (the outbox keeps what is pending), then
-        whatever boot started (the projection, the store connection)."""
+        whatever boot started (the projection, the store connection). A checkpointer
+        first saves the last checkpoint (once the outbox drained)."""
+        checkpointer, self.checkpointer = self.checkpointer, None
+        if checkpointer is not None:
+            checkpointer.close()
         if self.sink is not None:
             self.sink.close()
         if self.storage is not None:
@@ -146,6 +156,8 @@ class Manager:
             command = kind(**fields, actor=actor)
         except InvalidCommandError as exc:
             raise GameError(str(exc)) from None
+        if self.checkpointer is not None:
+            self.checkpointer.before_change()
         try:
             decision = self.decider.decide(command)
         except DomainError as exc:
@@ -157,6 +169,8 @@ class Manager:
         self.world.update_from(decision.changed)
         if self.sink is not None and decision.events:
             self.sink.record(decision)
+            if self.checkpointer is not None:
+                self.checkpointer.count(len(decision.events))
         if self.storage is not None and decision.events:
             self.storage.save(decision.changed)
 
@@ -378,6 +392,11 @@ class Manager:
         target = self.world.rooms[room_id].exits.get(canonical)
         if target is None or self.world.get(target) is None:
             raise GameError("You cannot go that way.")
+        for obj in self.world.inventory(room_id):
+            attributes = obj.attributes
+            door_here = attributes.get("door") is True and attributes.get("direction") == canonical
+            if door_here and attributes.get("open") is not True:
+                raise GameError(f"{obj.name} is closed.")
         self.move_object(player_id, target, actor=player_id)
         return self.world.require(target)
 
@@ -509,6 +528,13 @@ class Manager:
         self._object(object_id)
         self._change(
             commands.UpdateGameObjectAttributes, actor, id=object_id, attributes=dict(attributes)
+        )
+
+    def update_door(self, object_id: str, attributes: Mapping[str, Any], *, actor: str) -> None:
+        """Change a door and its other side together (``UpdateDoorAttributes``)."""
+        self._object(object_id)
+        self._change(
+            commands.UpdateDoorAttributes, actor, id=object_id, attributes=dict(attributes)
         )
 
     # ---------------------------------------------------------- deletion

@@ -7,13 +7,17 @@ no store module is imported either way. With it on, boot is the one moment the g
 store: it takes the store's writer lease (:mod:`~aethyr_domain.writer_lease`; refused,
 it changes nothing), delivers what the outbox still holds (bounded by
 ``outbox_drain_timeout``),
-reads the log once into the world's aggregates - the Decider's - and builds the live
-world from them (:func:`~aethyr_domain.replay.load_world`), starts the world
+reads the world's aggregates - the Decider's - from the last checkpoint plus the log
+after it, or from the whole log when there is no usable checkpoint
+(:func:`~aethyr_domain.checkpoint.load_world_from_checkpoint`), and builds the live
+world from them, starts the world
 projection in process when ``projections_enabled`` (a
 :class:`~aethyr_domain.projections.runner.ProjectionService` that catches the read
 model up and follows the log; ``manager.projection``) and then starts the background
-delivery and the lease's heartbeat. From then on the game only writes to the outbox;
-``Manager.close`` stops delivery and releases the lease.
+delivery and the lease's heartbeat. From then on the game only writes to the outbox,
+and a :class:`~aethyr_domain.checkpoint.Checkpointer` (``manager.checkpointer``) saves
+a checkpoint every ``checkpoint_interval`` events and at shutdown;
+``Manager.close`` saves the last checkpoint, stops delivery and releases the lease.
 
 Order matters at both ends: the projection subscribes before the delivery thread
 writes and stops after it stopped (eventsourcing 9.5's in-memory recorder iterates its
@@ -57,12 +61,12 @@ def boot(config: ServerConfig, *, world: Any = None) -> Manager:
     """
     if not config.event_sourcing_enabled:
         return boot_from_storage(config)
+    from aethyr_domain.checkpoint import Checkpointer, load_world_from_checkpoint
     from aethyr_domain.decision import Decider
     from aethyr_domain.delivery import deliver_pending
     from aethyr_domain.event_sink import OutboxSink
     from aethyr_domain.event_store import cannot_open_message, open_world_or_raise
     from aethyr_domain.outbox import Outbox, OutboxError
-    from aethyr_domain.replay import load_world
     from aethyr_domain.writer_lease import LeaseError, WriterLease
 
     app = world if world is not None else open_world_or_raise(config, BootError)
@@ -100,7 +104,8 @@ def boot(config: ServerConfig, *, world: Any = None) -> Manager:
             raise BootError(
                 f"{outbox.backlog()} command(s) still in the outbox after boot delivery"
             )
-        aggregates, live = load_world(app)
+        checkpoint_path = config.checkpoint_file if config.checkpoint_interval > 0 else None
+        aggregates, live, loaded = load_world_from_checkpoint(app, checkpoint_path)
     except Exception as exc:
         outbox.close()
         message = (
@@ -146,6 +151,20 @@ def boot(config: ServerConfig, *, world: Any = None) -> Manager:
         live, config=config, sink=sink, decider=Decider(aggregates, scrypt_n=app.scrypt_n)
     )
     manager.projection = projection
+    manager.boot_load = loaded
+    if checkpoint_path is not None:
+        checkpointer = Checkpointer(
+            checkpoint_path,
+            app,
+            manager.decider,
+            sink,
+            interval=config.checkpoint_interval,
+            drain_timeout=config.outbox_drain_timeout,
+        )
+        checkpointer.count(loaded.tail_events)
+        if loaded.tail_events >= config.checkpoint_interval:
+            checkpointer.save()  # the outbox is empty: boot delivered it
+        manager.checkpointer = checkpointer
     return manager
 
 

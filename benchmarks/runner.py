@@ -56,7 +56,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--replay-events",
         default=None,
-        help="comma-separated log sizes for the replay scenario (default: 20000 quick, "
+        help="comma-separated log sizes for the replay and boot scenarios (default: 20000 quick, "
         "100000,1000000 full)",
     )
     parser.add_argument(
@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rounds = args.rounds or size.rounds
     if args.replay_events:
         events = tuple(int(n) for n in args.replay_events.split(",") if n.strip())
-        size = dataclasses.replace(size, replay_events=events)
+        size = dataclasses.replace(size, replay_events=events, boot_events=events)
     if args.verify_events:
         size = dataclasses.replace(size, verify_events=args.verify_events)
     if args.backends:

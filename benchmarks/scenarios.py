@@ -46,14 +46,31 @@ class Size:
     delivery_commands: int  # outbox entries delivered by game-delivery
     verify_events: int  # events in the store the verify scenario checks
     verify_rounds: int = 99  # rounds that run verify (one proof per row is slow at 100k)
+    boot_events: tuple[int, ...] = ()  # game logs booted by the boot scenario
 
 
 SIZES = {
     "full": Size(
-        5, 1000, 50, 100, 50, 20_000, 400, 20_000, (100_000, 1_000_000), 50, 5.0, 500, 100_000, 1
+        5,
+        1000,
+        50,
+        100,
+        50,
+        20_000,
+        400,
+        20_000,
+        (100_000, 1_000_000),
+        50,
+        5.0,
+        500,
+        100_000,
+        1,
+        boot_events=(100_000, 1_000_000),
     ),
-    "quick": Size(3, 200, 10, 20, 15, 5_000, 150, 5_000, (20_000,), 50, 2.0, 500, 500),
-    "tiny": Size(2, 5, 2, 2, 2, 300, 5, 50, (300,), 20, 0.5, 10, 100),
+    "quick": Size(
+        3, 200, 10, 20, 15, 5_000, 150, 5_000, (20_000,), 50, 2.0, 500, 500, boot_events=(20_000,)
+    ),
+    "tiny": Size(2, 5, 2, 2, 2, 300, 5, 50, (300,), 20, 0.5, 10, 100, boot_events=(300,)),
 }
 
 
@@ -276,6 +293,13 @@ def replicated(backend: Backend, app_name: str, size: Size) -> list[Measure]:
     return run(backend, app_name, size)
 
 
+def boot(backend: Backend, app_name: str, size: Size) -> list[Measure]:
+    """Seconds to a playable world, full replay vs checkpoint + tail: :mod:`benchmarks.boot`."""
+    from benchmarks.boot import boot as run
+
+    return run(backend, app_name, size)
+
+
 Scenario = Callable[[Backend, str, Size], list[Measure]]
 
 SCENARIOS: dict[str, Scenario] = {
@@ -292,6 +316,7 @@ SCENARIOS: dict[str, Scenario] = {
     "verify": verify,
     "dcb": dcb,
     "replicated": replicated,
+    "boot": boot,
 }
 
 

@@ -47,12 +47,14 @@ def test_runner_writes_results_for_every_scenario_and_backend(
     for backend in ("popo", "sqlite"):
         assert {("replay 300", backend), ("replay 300 peak RSS", backend)} <= measured
         assert {("projection-lag p50", backend), ("projection-lag p99", backend)} <= measured
+        assert {("boot 300 replay", backend), ("boot 300 checkpoint", backend)} <= measured
     units = {(row["scenario"], row["backend"]): row["unit"] for row in results}
     assert units[("replay 300", "popo")] == "events/s"
     assert units[("replay 300 peak RSS", "sqlite")] == "MB"
     assert units[("projection-lag p99", "popo")] == "ms"
     assert units[("game-delivery", "sqlite")] == "commands/s"
     assert units[("concurrent-processes", "sqlite")] == "events/s"
+    assert units[("boot 300 checkpoint", "sqlite")] == "s"
     assert ("transcode", "OrjsonTranscoder") in measured
     assert ("transcode", "JSONTranscoder") in measured
     for transcoder in ("JSONTranscoder", "OrjsonTranscoder", "FastOrjsonTranscoder"):

@@ -58,6 +58,7 @@ VALID: dict[type[c.Command], dict[str, Any]] = {
     c.EquipItem: {"id": "player", "item_id": "held", "slot": "right_wield"},
     c.UnequipItem: {"id": "player", "item_id": "worn", "slot": "head"},
     c.ImportLegacyPlayer: {"id": "p-old", "name": "Oldie", "password_md5": "0" * 32},
+    c.UpdateDoorAttributes: {"id": "item", "attributes": {"open": True}},
 }
 
 OVER_LONG = "x" * 1_000_000

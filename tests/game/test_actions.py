@@ -136,7 +136,7 @@ def test_set_password_quit_delete_me(game):
     assert game.manager.check_password(game.player, "new-pass1")
     assert "password" in game.do(game.player, "set password abc")
     assert game.manager.check_password(game.player, "new-pass1")  # unchanged
-    assert game.do(game.player, "set colour red") == "You can set: password."
+    assert game.do(game.player, "set colour red") == "You can set: password, desc."
     assert game.do(game.admin, "deleteplayer Bob") == "Bob is playing; they must quit first."
     assert game.do(game.player, "quit") == "Goodbye!"
     assert game.do(game.admin, "deleteplayer Bob") == "Bob has been deleted."

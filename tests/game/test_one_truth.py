@@ -11,7 +11,8 @@ size, booleans, decimals, ``nan``/``inf`` and overflowing ``1e400``, long and un
 Unicode strings, slot names real and made up. After every sequence:
 
 * zero dead letters (one writer: everything the game decided, the store accepted), and
-* the live world, a replay of the event log and the projection print the same JSON.
+* the live world, a replay of the event log and the projection print the same JSON,
+  and so does the world loaded from the checkpoint the game saved at shutdown.
 
 POPO by default (:data:`SEQUENCES` examples, ``AETHYR_ONE_TRUTH_SEQUENCES``); a shorter
 run of the same machine on a real immudb (:data:`IMMUDB_SEQUENCES`,
@@ -34,6 +35,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
 from aethyr_domain import values
 from aethyr_domain.actions import Actions
+from aethyr_domain.checkpoint import load_world_from_checkpoint
 from aethyr_domain.config import ServerConfig
 from aethyr_domain.event_store import open_world
 from aethyr_domain.manager import Manager
@@ -67,6 +69,37 @@ KEYS = [
     "feel",
 ]
 VERBS = ["get", "drop", "wear", "wield", "remove", "unwield", "look at", "aput", "adelete"]
+#: Issue 14's verbs: doors (both sides in one command), posture, building.
+WORLD_VERBS = [
+    "open door",
+    "close north",
+    "shut south",
+    "lock door",
+    "unlock door",
+    "north",
+    "south",
+    "sit",
+    "stand",
+    "pose leaning",
+    "pose none",
+    "gait strides",
+    "gait none",
+    "set desc A traveller.",
+    "say hello",
+]
+ADMIN_VERBS = [
+    "acdoor north",
+    "acdoor east The Hall",
+    "ahide {word}",
+    "ashow {word}",
+    "acomment {word} note",
+    "ainfo set {word} stats.hp {value}",
+    "ainfo delete {word} stats.hp",
+    "terrain type {value}",
+    "acprop fountain",
+    "aset {word} @sittable true",
+    "sit on {word}",
+]
 
 #: What an admin might type as a value (everything ``aset`` turns into a value).
 typed_values = st.one_of(
@@ -133,6 +166,7 @@ class OneTruth(RuleBasedStateMachine):
         self.bob = self.manager.add_player("Bob", "bob-pw-12").id
         for cls, name in OBJECTS:
             self.do(self.admin, f"acreate {cls} {name}")
+        self.do(self.admin, "acroom north The Hall")
 
     def do(self, who: str, text: str) -> None:
         self.actions.perform(who, text)  # refusals are messages; a bug would raise
@@ -143,6 +177,14 @@ class OneTruth(RuleBasedStateMachine):
             self.do(self.admin, f"aput {word} in {'here' if who else 'me'}")
         else:
             self.do(self.admin if who else self.bob, f"{verb} {word}")
+
+    @rule(who=st.booleans(), text=st.sampled_from(WORLD_VERBS))
+    def world_verb(self, who: bool, text: str) -> None:
+        self.do(self.admin if who else self.bob, text)
+
+    @rule(text=st.sampled_from(ADMIN_VERBS), word=st.sampled_from(WORDS), value=typed_values)
+    def admin_verb(self, text: str, word: str, value: str) -> None:
+        self.do(self.admin, text.format(word=word, value=value))
 
     @rule(word=st.sampled_from(WORDS), into=st.sampled_from(WORDS))
     def put(self, word: str, into: str) -> None:
@@ -188,6 +230,13 @@ class OneTruth(RuleBasedStateMachine):
             service = self.manager.projection
             service.wait(self.app.recorder.max_notification_id(), timeout=60)
             assert canonical_json(service.view.query(world_dict)) == live
+            # The checkpoint saved at shutdown is the same world again.
+            self.manager.close()
+            _aggregates, from_checkpoint, loaded = load_world_from_checkpoint(
+                self.app, self.config.checkpoint_file
+            )
+            assert loaded.from_checkpoint, loaded.reason
+            assert dumps(from_checkpoint) == live
         finally:
             self.manager.close()
             self.app.close()
