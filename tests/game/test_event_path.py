@@ -202,8 +202,8 @@ def test_boot_refuses_an_undelivered_outbox_and_closes_the_store_it_opened(tmp_p
 
     closed = []
 
-    def recording_open(cfg):
-        app = real_open(cfg)
+    def recording_open(cfg, **kwargs):
+        app = real_open(cfg, **kwargs)
         opened.append(app)
         real_close = app.close
 
