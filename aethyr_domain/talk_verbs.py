@@ -51,43 +51,57 @@ def say(actions: Actions, player_id: str, rest: str) -> Output:
 
 def sayto(actions: Actions, player_id: str, rest: str) -> Output:
     """``sayto <player> <text>``: said aloud to one player in the room."""
-    name, text = _split_target(rest, "Usage: sayto <player> <text>")
-    target = _online_player(actions, name)
-    if target == player_id:
-        raise GameError("Talking to yourself again?")
-    if target not in actions._others_here(player_id):
-        raise GameError(f"{actions._name(target)} is not here.")
-    me, them = actions._name(player_id), actions._name(target)
-    out: Output = [
-        (player_id, f"You say to {them}, '{text}'"),
-        (target, f"{me} says to you, '{text}'"),
-    ]
-    out += [
-        (other, f"{me} says to {them}, '{text}'")
-        for other in actions._others_here(player_id)
-        if other != target
-    ]
-    return out
+    return _to_one_here(
+        actions,
+        player_id,
+        rest,
+        usage="Usage: sayto <player> <text>",
+        to_self="Talking to yourself again?",
+        lines=(
+            "You say to {them}, '{text}'",
+            "{me} says to you, '{text}'",
+            "{me} says to {them}, '{text}'",
+        ),
+    )
 
 
 def whisper(actions: Actions, player_id: str, rest: str) -> Output:
     """``whisper <player> <text>``: only the addressee (in the room) hears the words."""
-    name, text = _split_target(rest, "Usage: whisper <player> <text>")
+    return _to_one_here(
+        actions,
+        player_id,
+        rest,
+        usage="Usage: whisper <player> <text>",
+        to_self="You whisper to yourself.",
+        lines=(
+            "You whisper to {them}, '{text}'",
+            "{me} whispers to you, '{text}'",
+            "{me} whispers something to {them}.",
+        ),
+    )
+
+
+def _to_one_here(
+    actions: Actions,
+    player_id: str,
+    rest: str,
+    *,
+    usage: str,
+    to_self: str,
+    lines: tuple[str, str, str],
+) -> Output:
+    """Words addressed to one player in the same room: what the speaker, the addressee
+    and everyone else there see (``lines``, formatted with ``me``, ``them``, ``text``)."""
+    name, text = _split_target(rest, usage)
     target = _online_player(actions, name)
     if target == player_id:
-        raise GameError("You whisper to yourself.")
+        raise GameError(to_self)
     if target not in actions._others_here(player_id):
         raise GameError(f"{actions._name(target)} is not here.")
-    me, them = actions._name(player_id), actions._name(target)
-    out: Output = [
-        (player_id, f"You whisper to {them}, '{text}'"),
-        (target, f"{me} whispers to you, '{text}'"),
-    ]
-    out += [
-        (other, f"{me} whispers something to {them}.")
-        for other in actions._others_here(player_id)
-        if other != target
-    ]
+    words = {"me": actions._name(player_id), "them": actions._name(target), "text": text}
+    speaker, addressee, bystanders = (line.format(**words) for line in lines)
+    out: Output = [(player_id, speaker), (target, addressee)]
+    out += [(other, bystanders) for other in actions._others_here(player_id) if other != target]
     return out
 
 
