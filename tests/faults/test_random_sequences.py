@@ -131,6 +131,7 @@ def _cheap_hash(monkeypatch):
     )
 
 
+@pytest.mark.timeout(1500)  # ~4 min on an idle 2-core machine; twice that under load
 def test_random_action_sequences():
     GameMachine.TestCase.settings = settings(
         max_examples=SEQUENCES,
