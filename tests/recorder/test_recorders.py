@@ -131,7 +131,7 @@ class TestMixedIdTypesRoundTrip(DatastoreMixin, AggregateRecorderTestCase):
         self.assertEqual([type(n.originator_id) for n in notifications], [UUID, str])
 
     def test_performance(self) -> None:
-        """Covered by TestAggregateRecorder; not repeated here."""
+        self.skipTest("timing of inserts is TestAggregateRecorder's; mixed ids change nothing")
 
 
 del AggregateRecorderTestCase
