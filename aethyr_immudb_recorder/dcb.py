@@ -92,7 +92,7 @@ from aethyr_immudb_recorder.dcb_keys import (
 from aethyr_immudb_recorder.errors import BatchTooLargeError, StaleCounterError
 from aethyr_immudb_recorder.keys import MAX_VALUE, SCAN_LIMIT
 from aethyr_immudb_recorder.recorders import ImmudbRecorder, table_identifier
-from aethyr_immudb_recorder.subscription import local_bus
+from aethyr_immudb_recorder.subscription import TxPoller, local_bus
 
 logger = logging.getLogger(__name__)
 
@@ -617,45 +617,25 @@ class ImmudbDCBSubscription(DCBListenNotifySubscription[ImmudbDCBRecorder]):
         query: DCBQuery | None = None,
         after: int | None = None,
     ) -> None:
-        self._stop_polling = threading.Event()
-        self._poll_thread: threading.Thread | None = None
-        self._baseline_tx_id = self._current_tx_id(recorder)
+        # Before the base constructor starts the pull thread (its first read).
+        self._poller = TxPoller(recorder.datastore, self._wake, "immudb-dcb-subscription-poll")
         super().__init__(recorder=recorder, query=query, after=after)
         local_bus.listen(recorder.bus_key, self._has_been_notified.set)
-        self._poll_thread = threading.Thread(
-            target=self._poll, name="immudb-dcb-subscription-poll", daemon=True
-        )
-        self._poll_thread.start()
+        self._poller.start()
 
-    @staticmethod
-    def _current_tx_id(recorder: ImmudbDCBRecorder) -> int | None:
-        try:
-            return recorder.datastore.current_tx_id()
-        except PersistenceError as exc:
-            logger.debug("DCB subscription poll failed: %s", exc)
-            return None
-
-    def _poll(self) -> None:
-        interval = self._recorder.datastore.settings.poll_interval
-        last = self._baseline_tx_id
-        while not self._stop_polling.wait(interval):
-            current = self._current_tx_id(self._recorder)
-            if current is not None and current != last:
-                self._has_been_notified.set()
-                last = current
+    def _wake(self) -> None:
+        self._has_been_notified.set()  # (made by the base constructor)
 
     def stop(self) -> None:
         super().stop()
-        self._stop_polling.set()
+        self._poller.stop()
         local_bus.unlisten(self._recorder.bus_key, self._has_been_notified.set)
 
     def __exit__(self, *args: object, **kwargs: Any) -> None:
         try:
             super().__exit__(*args, **kwargs)
         finally:
-            thread = self._poll_thread
-            if thread is not None and thread is not threading.current_thread():
-                thread.join()
+            self._poller.join()
 
 
 def _matcher(item: DCBQueryItem) -> Callable[[DCBEvent], bool]:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from eventsourcing.persistence import ListenNotifySubscription, PersistenceError
 
 if TYPE_CHECKING:
+    from aethyr_immudb_recorder.datastore import ImmudbDatastore
     from aethyr_immudb_recorder.recorders import ImmudbApplicationRecorder
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,55 @@ local_bus = LocalBus()
 """The process's bus; application recorders notify it after each commit."""
 
 
+class TxPoller:
+    """Wakes a subscription when immudb's latest transaction id moves (other processes).
+
+    The baseline id is read in the constructor: create the poller *before* the
+    subscription's pull thread first reads the log, and :meth:`start` it after. Used by
+    :class:`ImmudbSubscription` and the DCB subscription alike.
+    """
+
+    def __init__(self, datastore: ImmudbDatastore, wake: Callable[[], None], name: str) -> None:
+        self._datastore = datastore
+        self._wake = wake
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name=name, daemon=True)
+        self._baseline = self.current_tx_id()
+
+    def current_tx_id(self) -> int | None:
+        """The database's latest transaction id, or ``None`` if immudb did not answer."""
+        try:
+            return self._datastore.current_tx_id()
+        except PersistenceError as exc:
+            logger.debug("subscription poll failed: %s", exc)
+            return None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self) -> None:
+        """Wait for the poll thread (not from itself; a poller never started is done)."""
+        thread = self._thread
+        if thread.ident is not None and thread is not threading.current_thread():
+            thread.join()
+
+    def _poll(self) -> None:
+        interval = self._datastore.settings.poll_interval
+        last = self._baseline
+        while not self._stop.wait(interval):
+            current = self.current_tx_id()
+            if current is None:
+                continue
+            # Without a baseline (immudb did not answer before the first read) a
+            # commit may have been missed: one spurious pull is the safe choice.
+            if current != last:
+                self._wake()
+            last = current
+
+
 class ImmudbSubscription(ListenNotifySubscription["ImmudbApplicationRecorder"]):
     """Iterates notifications after ``gt``, then blocks for new ones until stopped."""
 
@@ -77,46 +127,19 @@ class ImmudbSubscription(ListenNotifySubscription["ImmudbApplicationRecorder"]):
         topics: Sequence[str] = (),
     ) -> None:
         self._woken_at: float | None = None
-        self._stop_polling = threading.Event()
-        self._poll_thread: threading.Thread | None = None
         self._bus_key = recorder.bus_key
         self._metrics = recorder.datastore.metrics
         # Before the base constructor starts the pull thread (its first read of the log).
-        self._baseline_tx_id = self._current_tx_id(recorder)
+        self._poller = TxPoller(recorder.datastore, self._wake, "immudb-subscription-poll")
         super().__init__(recorder=recorder, gt=gt, topics=topics)
         local_bus.listen(self._bus_key, self._wake)
         if not self._has_been_stopped:
-            self._poll_thread = threading.Thread(
-                target=self._poll, name="immudb-subscription-poll", daemon=True
-            )
-            self._poll_thread.start()
+            self._poller.start()
 
     def _wake(self) -> None:
         if self._woken_at is None:
             self._woken_at = time.monotonic()
         self._has_been_notified.set()
-
-    @staticmethod
-    def _current_tx_id(recorder: ImmudbApplicationRecorder) -> int | None:
-        """The database's latest transaction id, or ``None`` if immudb did not answer."""
-        try:
-            return recorder.datastore.current_tx_id()
-        except PersistenceError as exc:
-            logger.debug("subscription poll failed: %s", exc)
-            return None
-
-    def _poll(self) -> None:
-        interval = self._recorder.datastore.settings.poll_interval
-        last = self._baseline_tx_id
-        while not self._stop_polling.wait(interval):
-            current = self._current_tx_id(self._recorder)
-            if current is None:
-                continue
-            # Without a baseline (immudb did not answer before the first read) a
-            # commit may have been missed: one spurious pull is the safe choice.
-            if current != last:
-                self._wake()
-            last = current
 
     def _pull(self) -> None:
         woken, self._woken_at = self._woken_at, None
@@ -127,13 +150,11 @@ class ImmudbSubscription(ListenNotifySubscription["ImmudbApplicationRecorder"]):
 
     def stop(self) -> None:
         super().stop()
-        self._stop_polling.set()
+        self._poller.stop()
         local_bus.unlisten(self._bus_key, self._wake)
 
     def __exit__(self, *args: object, **kwargs: Any) -> None:
         try:
             super().__exit__(*args, **kwargs)
         finally:
-            thread = self._poll_thread
-            if thread is not None and thread is not threading.current_thread():
-                thread.join()
+            self._poller.join()
