@@ -11,36 +11,22 @@ one with a full replay, one from the checkpoint plus the tail. Reported in secon
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from typing import Any
 
+from benchmarks import replay
 from benchmarks.backends import Backend
-from benchmarks.replay import ROOT, _prepare, _tmpdir, label
+from benchmarks.replay import _prepare, _tmpdir, label
 from benchmarks.scenarios import Measure, Size, Skip
 
 #: Events after the checkpoint: the default ``checkpoint_interval``, at most a tenth.
 TAIL = 10_000
-CHILD_TIMEOUT = 1800
 
 _checkpoints: dict[tuple[str, int], str] = {}
 
 
 def run_child(spec: dict[str, Any]) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.boot_child", json.dumps(spec)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=CHILD_TIMEOUT,
-        check=False,
-    )
-    if done.returncode != 0:
-        tail = done.stderr.strip().splitlines()[-1:] or ["(no output)"]
-        raise RuntimeError(f"boot process failed ({done.returncode}): {tail[0]}")
-    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return report
+    """One boot measurement in a fresh process (:mod:`benchmarks.boot_child`)."""
+    return replay.run_child(spec, "benchmarks.boot_child", "boot")
 
 
 def _checkpoint(backend: Backend, spec: dict[str, Any], events: int) -> str:

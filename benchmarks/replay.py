@@ -102,10 +102,13 @@ def _prepare(backend: Backend, events: int) -> dict[str, Any]:
     return spec
 
 
-def run_child(spec: dict[str, Any]) -> dict[str, Any]:
-    """Run one rebuild in a new process and return its JSON report."""
+def run_child(
+    spec: dict[str, Any], module: str = "benchmarks.replay_child", what: str = "replay"
+) -> dict[str, Any]:
+    """Run one measurement (``module``: a rebuild by default) in a new process and return
+    its JSON report, the last line it prints."""
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.replay_child", json.dumps(spec)],
+        [sys.executable, "-m", module, json.dumps(spec)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -114,7 +117,7 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     )
     if done.returncode != 0:
         tail = done.stderr.strip().splitlines()[-1:] or ["(no output)"]
-        raise RuntimeError(f"replay process failed ({done.returncode}): {tail[0]}")
+        raise RuntimeError(f"{what} process failed ({done.returncode}): {tail[0]}")
     report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return report
 
