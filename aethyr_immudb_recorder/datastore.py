@@ -73,6 +73,7 @@ from aethyr_immudb_recorder.settings import (
     uses_default_password,
 )
 from aethyr_immudb_recorder.sqlvalues import Params, Row, named_params, rows_of
+from aethyr_immudb_recorder.sync_replication import safe_sync_frequency_ms
 
 logger = logging.getLogger(__name__)
 
@@ -275,7 +276,11 @@ class ImmudbDatastore:
         """Read the database's ``maxTxEntries``; apply ``IMMUDB_SYNC_FREQUENCY_MS`` if it differs.
 
         ``UpdateDatabaseV2`` needs an admin of the database; without the right a
-        warning is logged and the database keeps its setting.
+        warning is logged and the database keeps its setting. immudb saves the new
+        value but a loaded database keeps the old one until it is loaded again (a server
+        restart). A synchronously replicated primary database never gets 0
+        (:mod:`aethyr_immudb_recorder.sync_replication`: its commits would never be
+        acknowledged).
         """
         metadata = (("sessionid", session_id),)
         timeout = self.settings.timeout
@@ -289,7 +294,20 @@ class ImmudbDatastore:
         if current.HasField("maxTxEntries"):
             self.max_tx_entries = int(current.maxTxEntries.value)
         wanted = self.settings.sync_frequency_ms
-        if wanted is None or int(current.syncFrequency.value) == wanted:
+        if wanted is None:
+            return
+        safe = safe_sync_frequency_ms(wanted, current)
+        if safe != wanted:
+            logger.warning(
+                "immudb database %r replicates synchronously: its syncFrequency stays at "
+                "least %d ms, not %d (with 0 the primary never exports a transaction to its "
+                "replica and every commit waits until IMMUDB_TIMEOUT)",
+                self.settings.database,
+                safe,
+                wanted,
+            )
+            wanted = safe
+        if int(current.syncFrequency.value) == wanted:
             return
         settings = schema_pb2.DatabaseNullableSettings()
         settings.syncFrequency.value = wanted

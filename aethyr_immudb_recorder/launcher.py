@@ -60,7 +60,9 @@ synchronous: the replica database gets ``syncReplication=true`` and the
 *primary's* database is switched (``UpdateDatabaseV2``) to ``syncReplication=true``
 and ``syncAcks=1``, so the primary acknowledges a commit only once a replica holds
 it - and stops acknowledging while no synchronous replica is connected
-(``docs/replication.md``).
+(``docs/replication.md``). A primary database with ``syncFrequency`` 0 gets 1 ms and
+is reloaded: with 0 immudb never exports a transaction to a synchronous replica
+(:mod:`aethyr_immudb_recorder.sync_replication`).
 
 ``start`` exits non-zero with the server's own error (for example the bind error
 when ``--port`` is taken by another server). SIGTERM and SIGINT (Ctrl-C) stop the
@@ -478,21 +480,8 @@ class ImmudbServer:
                     metadata=metadata,
                     timeout=10.0,
                 )
-            rs = current.replicationSettings
-            if self.sync and (not rs.syncReplication.value or rs.syncAcks.value < 1):
-                primary.UpdateDatabaseV2(
-                    s.UpdateDatabaseRequest(
-                        database=database,
-                        settings=s.DatabaseNullableSettings(
-                            replicationSettings=s.ReplicationNullableSettings(
-                                syncReplication=s.NullableBool(value=True),
-                                syncAcks=s.NullableUint32(value=1),
-                            )
-                        ),
-                    ),
-                    metadata=primary_metadata,
-                    timeout=10.0,
-                )
+            if self.sync:
+                _make_primary_synchronous(primary, primary_metadata, database, current)
         self.replicated.add(database)
 
     def _launch(self) -> None:
@@ -668,6 +657,40 @@ class ImmudbServer:
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         return f"ImmudbServer({self.address}, {state}, data_dir={str(self.data_dir)!r})"
+
+
+def _make_primary_synchronous(stub: Any, metadata: Any, database: str, current: Any) -> None:
+    """Switch the primary's ``database`` (its settings ``current``) to synchronous
+    replication with one ack, with a ``syncFrequency`` of at least 1 ms.
+
+    With ``syncFrequency`` 0 immudb's primary never exports a transaction to a
+    synchronous replica, so no commit is ever acknowledged
+    (:mod:`aethyr_immudb_recorder.sync_replication`); a new value takes effect only
+    when the database is loaded again, so the database is reloaded then.
+    """
+    from immudb.grpc import schema_pb2 as s
+
+    from aethyr_immudb_recorder.sync_replication import MIN_SYNC_FREQUENCY_MS, reload_database
+
+    rs = current.replicationSettings
+    too_fast = int(current.syncFrequency.value) < MIN_SYNC_FREQUENCY_MS
+    if rs.syncReplication.value and rs.syncAcks.value >= 1 and not too_fast:
+        return
+    settings = s.DatabaseNullableSettings(
+        replicationSettings=s.ReplicationNullableSettings(
+            syncReplication=s.NullableBool(value=True),
+            syncAcks=s.NullableUint32(value=max(1, int(rs.syncAcks.value))),
+        )
+    )
+    if too_fast:
+        settings.syncFrequency.value = MIN_SYNC_FREQUENCY_MS
+    stub.UpdateDatabaseV2(
+        s.UpdateDatabaseRequest(database=database, settings=settings),
+        metadata=metadata,
+        timeout=10.0,
+    )
+    if too_fast:
+        reload_database(stub, metadata, database, timeout=10.0)
 
 
 def _listening_inodes(port: int) -> set[str] | None:
