@@ -434,18 +434,32 @@ class ImmudbApplicationRecorder(ImmudbAggregateRecorder, ApplicationRecorder):
         if self.replicas is None:
             return self._notifications(self.datastore, first, limit, stop, wanted)
         # A full page (or one reaching ``stop``) from any replica is complete: ids are
-        # dense and never change. A short page may only mean the replica lags, so it is
-        # read again where every commit of the primary is (``read_datastore``).
+        # dense and never change. A short page may only mean the replica lags: the
+        # primary's counter says how far its log goes and which transaction wrote that
+        # end. Nothing at or past ``first`` there: the short page is all there is. Else
+        # the page is read again from a replica holding that transaction (or from the
+        # primary, after ``IMMUDB_REPLICA_MAX_WAIT``) - the position this read needs,
+        # not the primary's latest transaction, which may be any later write.
         replica = self.replicas.next_replica()
+        found: list[Notification] | None = None
         if replica is not None:
             try:
                 found = self._notifications(replica, first, limit, stop, wanted)
             except PersistenceError:
-                found = []
+                found = None
             else:
                 if len(found) >= limit or (stop is not None and found and found[-1].id >= stop):
                     return found
-        return self._notifications(self.read_datastore(), first, limit, stop, wanted)
+        end = self._counter_latest(self.datastore)
+        if end is None or end[0] < first:
+            return found if found is not None else []
+        last_id, end_tx = end[0], end[1]
+        if found is not None and not wanted:
+            reach = last_id if stop is None else min(last_id, stop)
+            if found and found[-1].id >= reach:
+                return found  # the replica already holds what the primary has for this page
+        reader = self.replicas.reader_at(end_tx, prefer=replica if found is not None else None)
+        return self._notifications(reader, first, limit, stop, wanted)
 
     def _notifications(
         self,

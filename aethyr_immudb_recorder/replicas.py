@@ -27,10 +27,15 @@ Which recorder calls may go to a replica (only in a factory given
 followers), ``select_events``, ``select_records``, ``notification_id_at_tx`` and
 ``transaction_ids``. ``select_notifications`` first reads any replica without waiting:
 a full page (or one reaching ``stop``) is complete, since notification ids are dense
-and never change; only a short page is read again through :meth:`ReplicaSet.reader`.
-So a replay or a follower catching up pages through a lagging replica at full speed,
-and waits only at the end of the log. Writes, ``max_notification_id``, ``max_tracking_id``, schema
-checks and the subscription's wake-up polls always go to the primary.
+and never change. For a short page it reads the primary's notification counter (the
+log's last id and the transaction that wrote it): nothing past the page there, and the
+short page is all there is; else it waits (:meth:`ReplicaSet.reader_at`) for a replica
+to hold *that* transaction - the position the page needs, not the primary's latest
+transaction - and reads the page again. So a replay or a follower catching up pages
+through a lagging replica at full speed, a follower at the end of the log does not wait
+at all, and one that needs new notifications waits only for them. Writes,
+``max_notification_id``, ``max_tracking_id``, schema checks, the subscription's wake-up
+polls and that counter read always go to the primary.
 """
 
 from __future__ import annotations
@@ -136,12 +141,27 @@ class ReplicaSet:
         """A datastore holding all the primary has committed now (a replica if one does)."""
         if not self.replicas:
             return self.primary
-        target = self.primary.current_tx_id()
+        return self.reader_at(self.primary.current_tx_id())
+
+    def reader_at(self, target: int, *, prefer: ImmudbDatastore | None = None) -> ImmudbDatastore:
+        """A datastore holding transaction ``target`` of the primary's (and every one
+        before it): a replica that has committed it or does within ``max_wait``, else the
+        primary. ``prefer`` (one of the replicas) is tried first.
+
+        For a reader that knows the position it needs (a follower needs the transaction
+        that wrote the primary's last notification, not the primary's latest transaction,
+        which may be a later write of anything else), so it waits no longer than that.
+        """
+        if not self.replicas:
+            return self.primary
         with self._lock:
             start = next(self._turn) % len(self.replicas)
+        order = [self.replicas[(start + i) % len(self.replicas)] for i in range(len(self.replicas))]
+        if prefer is not None and prefer in order:
+            order.remove(prefer)
+            order.insert(0, prefer)
         deadline = time.monotonic() + self.max_wait
-        for i in range(len(self.replicas)):
-            replica = self.replicas[(start + i) % len(self.replicas)]
+        for replica in order:
             lag = _catch_up(replica, target, deadline)
             self._observe(lag)
             if lag.reachable and lag.caught_up:

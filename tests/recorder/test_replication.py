@@ -376,3 +376,66 @@ def test_full_pages_come_from_a_lagging_replica_and_short_pages_wait_for_it(
     finally:
         writer.close()
         routed.close()
+
+
+def test_a_follower_at_the_end_of_the_log_waits_only_for_what_it_needs(
+    servers: tuple[ImmudbServer, ImmudbServer],
+) -> None:
+    """A follower's short page waits for the transaction that wrote the primary's last
+    notification, not for the primary's latest transaction: at the end of the log,
+    with later writes of something else on the primary that the asynchronous replica
+    has not fetched yet, the page is read from the replica without any catch-up wait
+    (the lag gauges keep their values), and it is exactly the primary's page."""
+    from immudb.grpc import schema_pb2
+
+    primary, replica = servers
+    database = _fresh(primary, replica)
+    registry = CollectorRegistry()
+    writer = ImmudbFactory(_env(primary, database), registry=CollectorRegistry())
+    routed = ImmudbFactory(
+        _env(primary, database, IMMUDB_REPLICAS=replica.address, IMMUDB_REPLICA_MAX_WAIT="30"),
+        registry=registry,
+    )
+    try:
+        recorder = writer.application_recorder()
+        reader = routed.application_recorder()
+        for batch in _events(20):
+            recorder.insert_events(batch)
+        assert routed.replicas is not None
+        [lag] = routed.replicas.lag()  # the replica has all 20; the gauges read 0
+        assert lag.caught_up
+
+        def gauges() -> tuple[float | None, float | None]:
+            labels = {"replica": replica.address}
+            return (
+                registry.get_sample_value("aethyr_recorder_replication_lag_seconds", labels),
+                registry.get_sample_value("aethyr_recorder_replication_lag_transactions", labels),
+            )
+
+        before = gauges()
+        ds = writer.datastore
+        for i in range(3):  # writes that are not notifications
+            request = schema_pb2.SetRequest(
+                KVs=[schema_pb2.KeyValue(key=b"unrelated", value=str(i).encode())]
+            )
+            ds.run("unrelated", lambda s, r=request: ds.kv_set(s, r))
+        assert ds.current_tx_id() > replica_tx_of(routed)
+        assert reader.select_notifications(21, 10) == []
+        page = reader.select_notifications(11, 100)
+        assert page == recorder.select_notifications(11, 100)
+        assert [n.id for n in page] == list(range(11, 21))
+        assert gauges() == before  # no catch-up wait ran
+        # A notification the replica lacks is waited for (or read from the primary).
+        [batch] = _events(1)
+        recorder.insert_events(batch)
+        assert [n.id for n in reader.select_notifications(21, 10)] == [21]
+    finally:
+        writer.close()
+        routed.close()
+
+
+def replica_tx_of(factory: ImmudbFactory) -> int:
+    """The replica's latest committed transaction id (the factory's one replica)."""
+    assert factory.replicas is not None
+    [replica] = factory.replicas.replicas
+    return replica.current_tx_id()
