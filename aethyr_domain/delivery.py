@@ -15,7 +15,10 @@ One round (:func:`deliver_pending`, used by boot, tests, benchmarks and the thre
    (:class:`~aethyr_domain.writer_lease.WriterLease`): the in-flight marker is written
    first, and the entries are marked delivered (one outbox transaction) after the
    store committed.
-3. *Refusals.* A batch the store refuses (``IntegrityError``: an event's version is
+3. *Refusals.* An entry whose events skip ahead of an aggregate's version in the
+   store (the store lost acknowledged events: an asynchronous failover) is never
+   appended: it becomes a dead letter saying so (:mod:`aethyr_domain.version_gaps`).
+   A batch the store refuses (``IntegrityError``: an event's version is
    taken) is split in halves until the refused entry is alone: it becomes a dead
    letter (logged as an error, counted), the rest of its batch still goes in. If the
    ``IntegrityError`` came from the lease (another writer took over), the round stops
@@ -199,9 +202,25 @@ def deliver_pending(
             break  # one command row per round: the next one is decided on its result
         batch.append(entry)
     if batch:
+        batch = _without_version_gaps(outbox, world, batch, result)
+    if batch:
         _deliver(outbox, world, batch, lease, after_handle, result)
     OUTBOX_BACKLOG.set(outbox.backlog())
     return result
+
+
+def _without_version_gaps(
+    outbox: Outbox, world: Any, batch: list[Entry], result: RoundResult
+) -> list[Entry]:
+    """``batch`` without the entries that would leave a version gap in the log: those
+    become dead letters (:mod:`aethyr_domain.version_gaps`)."""
+    from aethyr_domain.version_gaps import refuse_version_gaps
+
+    def refuse(entry: Entry, reason: str) -> None:
+        _dead(outbox, entry, reason)
+        result.dead += 1
+
+    return refuse_version_gaps(world, batch, refuse)
 
 
 def _decide_command_row(
