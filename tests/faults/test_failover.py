@@ -20,10 +20,11 @@ projection.
 **Asynchronous** replication: the drill measures how many events the old primary
 had acknowledged that the replica never received (printed; the documented
 trade-off in ``docs/replication.md``), checks that what the replica holds is a
-prefix of the acknowledged log and that ``verify`` passes on it. It does not re-boot
-the game there: commands still in the outbox were decided on a world that included
-the lost events, so delivering them would leave gaps in aggregates' versions (the
-runbook says what to do instead).
+prefix of the acknowledged log and that ``verify`` passes on it. Then it boots the
+game there with the outbox in place (the runbook moves it aside): the commands still
+in the outbox were decided on a world that included the lost events, so delivery
+must refuse those that would skip versions (dead letters, :mod:`aethyr_domain.version_gaps`)
+- the log keeps every aggregate's versions 1..n and replay equals live.
 """
 
 from __future__ import annotations
@@ -142,13 +143,40 @@ def _drill(tmp_path: Path, *, sync: bool) -> dict[str, Any]:
         delivered = load.emitted[: len(load.emitted) - in_outbox]
         if not sync:
             # What the old primary acknowledged (the commands the outbox marked delivered)
-            # against what the replica had. The game is not re-booted on it: commands
-            # still in the outbox were decided on events the replica may have lost.
+            # against what the replica had. Then the game boots on it with its outbox in
+            # place (the runbook moves it aside; this checks what happens if not): the
+            # entries decided on events the replica lost must become dead letters, never
+            # gaps in the log, so the game boots and replay equals live.
+            verified = cli_main(["verify", "--config", str(config_file)])
+            manager = _boot(moved)
+            try:
+                sink = manager.sink
+                assert sink.drain(120), sink.deliverer.last_error
+                live = dumps(manager.world)
+            finally:
+                manager.close()
+            from aethyr_domain.outbox import Outbox
+
+            outbox = Outbox(moved.outbox_path)
+            try:
+                dead = outbox.dead_letters()
+            finally:
+                outbox.close()
+            app = open_world(moved)
+            try:
+                final = store_log(app)
+                replayed = dumps(rebuild_world_state(app))
+            finally:
+                app.close()
             return {
                 "acknowledged": reference_log(delivered),
                 "at_promotion": at_promotion,
-                "verified": cli_main(["verify", "--config", str(config_file)]),
+                "verified": verified,
                 "in_outbox": in_outbox,
+                "final": final,
+                "dead": dead,
+                "live": live,
+                "replayed": replayed,
             }
         manager = _boot(moved)
         try:
@@ -235,6 +263,15 @@ def test_asynchronous_failover_measures_what_the_replica_missed(tmp_path: Path) 
     common = min(len(r["acknowledged"]), len(r["at_promotion"]))
     assert r["acknowledged"][:common] == r["at_promotion"][:common]
     assert r["verified"] == 0
+    # Booted with the outbox in place: no version gap reached the log (each aggregate's
+    # versions run 1..n), what the outbox refused says why, and replay equals live.
+    print(f"async failover: {len(r['dead'])} outbox entries refused (version gaps)")
+    versions: dict[str, list[int]] = {}
+    for aggregate, version, _ in r["final"]:
+        versions.setdefault(aggregate, []).append(version)
+    assert all(v == list(range(1, len(v) + 1)) for v in versions.values())
+    assert all("VersionGapError" in d["error"] for d in r["dead"])
+    assert r["live"] == r["replayed"]
 
 
 def test_promote_refuses_bad_input_with_one_line(
