@@ -1,14 +1,15 @@
 """Scenario ``replicated``: what an immudb replica costs the writer, and how far it lags.
 
-On each immudb backend (``immudb``: unsynced servers; ``immudb-synced``: synced, the
-databases' ``syncFrequency`` 1 ms as in the backend) this starts its own primary
-server and two replica servers (``ImmudbServer(replica_of=...)``: one asynchronous,
-one synchronous) and measures, on a new database each:
+On each immudb backend (``immudb``: unsynced servers; ``immudb-synced``: synced; the
+databases' ``syncFrequency`` as in the backend, ``IMMUDB_SYNC_FREQUENCY_MS=0``) this
+starts its own primary server and two replica servers (``ImmudbServer(replica_of=...)``:
+one asynchronous, one synchronous) and measures, on a new database each:
 
 * ``save-1`` and ``concurrent`` (the scenarios of :mod:`benchmarks.scenarios`) with
   no replica, with an asynchronous replica and with a synchronous one (the primary's
-  database ``syncReplication=true, syncAcks=1``), plus the ratios replica / none
-  (> 1 would mean faster with the replica);
+  database ``syncReplication=true, syncAcks=1`` and, since a synchronous primary cannot
+  run with 0, ``syncFrequency`` 1 ms: :mod:`aethyr_immudb_recorder.sync_replication`),
+  plus the ratios replica / none (> 1 would mean faster with the replica);
 * the asynchronous and synchronous replicas' lag under the ``concurrent`` load (4
   threads writing 50-event batches, kept up for ``lag_seconds`` of the size, at least
   1 s): a sampler reads the primary's and the replica's latest transaction ids every
