@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "World": "aethyr_domain.application",
     "ServerConfig": "aethyr_domain.config",
-    "Manager": "aethyr_domain.manager",
+    "Manager": "aethyr_domain.game.manager",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -30,3 +30,9 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
+
+
+# Old module paths (before the subpackages) keep importing; see moved_modules.py.
+from aethyr_domain import moved_modules as _moved_modules  # noqa: E402
+
+_moved_modules.install()

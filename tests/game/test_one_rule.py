@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from aethyr_domain import values
-from aethyr_domain.live_world import LiveWorld
+from aethyr_domain.game_state import LiveWorld
 
 
 def _tunic(game) -> str:

@@ -2,7 +2,7 @@
 
 Each step is a command of :mod:`aethyr_domain.commands` (name, fields, actor):
 :func:`play` executes it on the event-sourced ``World`` and loads the aggregates it
-changed into the :class:`~aethyr_domain.live_world.LiveWorld` (as the game's Manager
+changed into the :class:`~aethyr_domain.game_state.LiveWorld` (as the game's Manager
 does with its Decider's aggregates). Afterwards the live world and the event log
 describe the same state, so a projection (the read model's own event logic) or a
 replay of the log must print the same ``world --json`` bytes as the live world.
@@ -14,7 +14,7 @@ from typing import Any
 
 from aethyr_domain import commands
 from aethyr_domain.application import World
-from aethyr_domain.live_world import LiveWorld
+from aethyr_domain.game_state import LiveWorld
 
 FAST_ENV = {"SCRYPT_N": "1024"}
 
