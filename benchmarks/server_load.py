@@ -279,7 +279,7 @@ def _stop(process: subprocess.Popen[str], folder: Path) -> None:
 
 def _consistent(mode: str, env: dict[str, str], folder: Path) -> bool:
     """live == replay == projection (on); live == the storage's world (off)."""
-    from aethyr_domain.cli.entry import load_world
+    from aethyr_domain.cli.world import load_world
     from aethyr_domain.game.session import boot
     from aethyr_domain.read.world_dump import dumps
 

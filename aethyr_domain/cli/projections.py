@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from aethyr_domain.cli.common import CliError, require_event_sourcing, writing
 from aethyr_domain.read.projections.opening import open_view
 
 if TYPE_CHECKING:
@@ -54,7 +55,6 @@ def _open_world(config: ServerConfig) -> World:
     ``history``, rebuilds), so the World may read from immudb replicas
     (``lag_tolerant``; ``docs/replication.md``).
     """
-    from aethyr_domain.cli.entry import CliError
     from aethyr_domain.outbox.event_store import open_world_or_raise
 
     return open_world_or_raise(config, CliError, lag_tolerant=True)
@@ -69,7 +69,6 @@ def _open_cli_view(config: ServerConfig) -> WorldView:
     """
     from eventsourcing.persistence import PersistenceError
 
-    from aethyr_domain.cli.entry import CliError
     from aethyr_domain.outbox.event_store import cannot_open_message
     from aethyr_domain.read.projections.migrations import SchemaError
 
@@ -102,7 +101,6 @@ def load_world(config: ServerConfig) -> LiveWorld:
 def _catch_up(service: Any) -> int:
     """``service.catch_up()`` for a CLI command: an event the read model cannot apply
     is one line naming it (a ``CliError``, exit code 2), not a traceback."""
-    from aethyr_domain.cli.entry import CliError
     from aethyr_domain.read.projections.faults import ProjectionApplyError
 
     try:
@@ -117,7 +115,6 @@ def world_at(config: ServerConfig, at: str) -> LiveWorld:
     ``TX`` is an immudb transaction id on the immudb store and a notification id
     on the others (:mod:`aethyr_domain.read.log_positions`).
     """
-    from aethyr_domain.cli.entry import CliError
     from aethyr_domain.read.log_positions import notification_id_at
     from aethyr_domain.read.replay import TimeTravelError, parse_at, replay_world
     from aethyr_domain.read.world_dump import world_from_dict
@@ -171,7 +168,6 @@ def _rebuild(args: argparse.Namespace, config: ServerConfig) -> int:
             names = ", ".join(str(g) for g in dropped) or "none"
             print(f"dropped generations left by interrupted rebuilds: {names}")
         return 0
-    from aethyr_domain.cli.entry import writing
     from aethyr_domain.cli.metrics_endpoint import serve_metrics
     from aethyr_domain.outbox.writer_lease import REBUILD
 
@@ -415,7 +411,6 @@ def register(
 
     def bind(func: Callable[[argparse.Namespace, Any], int]) -> Handler:
         def handler(args: argparse.Namespace) -> int:
-            from aethyr_domain.cli.entry import require_event_sourcing
 
             config = load_config(args)
             require_event_sourcing(config, args.command)  # before any store module loads

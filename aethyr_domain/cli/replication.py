@@ -16,6 +16,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+from aethyr_domain.cli.common import CliError
 from aethyr_domain.config import ServerConfig
 
 
@@ -56,7 +57,6 @@ def replication_lines(entries: list[dict[str, Any]]) -> list[str]:
 
 
 def _promote(args: argparse.Namespace, config: ServerConfig) -> int:
-    from aethyr_domain.cli.entry import CliError
     from aethyr_immudb_recorder.replicas import ReplicationError, parse_address, promote
 
     if config.event_store != "immudb":

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from aethyr_domain import commands as c
-from aethyr_domain.cli.entry import load_world as cli_load_world
+from aethyr_domain.cli.world import load_world as cli_load_world
 from aethyr_domain.config import ServerConfig
 from aethyr_domain.game.actions import Actions
 from aethyr_domain.game.checkpoint import (

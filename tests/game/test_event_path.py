@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from aethyr_domain import ServerConfig
-from aethyr_domain.cli.entry import DEMO_SCRIPT
+from aethyr_domain.cli.play import DEMO_SCRIPT
 from aethyr_domain.errors import NotFoundError
 from aethyr_domain.game.migrate import MigrationError, migrate_to_event_store
 from aethyr_domain.game.session import ScriptRunner, boot

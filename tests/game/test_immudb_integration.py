@@ -10,7 +10,8 @@ import json
 import pytest
 
 from aethyr_domain import ServerConfig
-from aethyr_domain.cli.entry import DEMO_SCRIPT, main
+from aethyr_domain.cli.entry import main
+from aethyr_domain.cli.play import DEMO_SCRIPT
 from aethyr_domain.game.migrate import migrate_to_event_store
 from aethyr_domain.game.session import ScriptRunner, boot
 from aethyr_domain.outbox.event_store import iter_notifications, open_world, topic_name

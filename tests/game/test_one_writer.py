@@ -395,7 +395,8 @@ def test_a_store_written_by_an_earlier_version_opens_and_takes_the_lease(tmp_pat
 
 
 def test_a_game_that_lost_its_lease_stops_delivering_and_knows_it(tmp_path, capsys):
-    from aethyr_domain.cli.entry import EXIT_LEASE_LOST, _play_exit_code
+    from aethyr_domain.cli.common import EXIT_LEASE_LOST
+    from aethyr_domain.cli.play import play_exit_code
 
     config = _config(tmp_path, writer_lease_timeout=0.5)
     game = boot(config)
@@ -413,7 +414,7 @@ def test_a_game_that_lost_its_lease_stops_delivering_and_knows_it(tmp_path, caps
         assert game.sink.lost is not None and "lost its lease" in game.sink.lost
         assert _keys(config) == before  # fenced: nothing reached the store
         assert game.sink.backlog() == 1  # kept for a later start
-        assert _play_exit_code(game, config) == EXIT_LEASE_LOST
+        assert play_exit_code(game, config) == EXIT_LEASE_LOST
         assert "lost its lease" in capsys.readouterr().err
         taker.release()
     finally:

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from aethyr_domain import commands as c
-from aethyr_domain.cli.entry import EXIT_DEAD_LETTERS, main
+from aethyr_domain.cli.common import EXIT_DEAD_LETTERS
+from aethyr_domain.cli.entry import main
 from aethyr_domain.decision import Decider
 from aethyr_domain.outbox.event_store import open_world
 from aethyr_domain.outbox.queue import Outbox

@@ -21,13 +21,13 @@ from aethyr_domain.read.projections.faults import (
     Backoff,
     ProjectionApplyError,
     ProjectionFault,
-    stored_faults,
 )
 from aethyr_domain.read.projections.memory_view import MemoryWorldView
 from aethyr_domain.read.projections.projection import WorldProjection
 from aethyr_domain.read.projections.queries import world_dict
 from aethyr_domain.read.projections.runner import ProjectionService
 from aethyr_domain.read.projections.sqlite_view import SQLiteWorldView
+from aethyr_domain.read.projections.stored_faults import stored_faults
 from aethyr_domain.read.projections.view import Rows, WorldView
 from aethyr_domain.read.replay import replay_world
 from aethyr_domain.read.world_dump import canonical_json

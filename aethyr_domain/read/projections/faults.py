@@ -179,28 +179,3 @@ class Backoff:
         """The wait after ``attempts`` failed attempts (1 -> ``first``)."""
         exponent = min(max(attempts - 1, 0), 60)
         return min(self.first * 2.0**exponent, self.maximum)
-
-
-def stored_faults(app: Any) -> list[ProjectionFault]:
-    """The faults stored in ``app``'s event store, read through its own connection
-    without opening (or creating) a read model: what ``aethyr-es stats`` shows.
-
-    Nothing for the in-memory store (its read model lives in the game's process).
-    """
-    from eventsourcing.sqlite import SQLiteDatastore
-
-    from aethyr_immudb_recorder.datastore import ImmudbDatastore
-
-    datastore = getattr(app.recorder, "datastore", None)
-    rows: list[dict[str, Any]]
-    if isinstance(datastore, SQLiteDatastore):
-        from aethyr_domain.read.projections.sqlite_view import read_faults
-
-        rows = read_faults(datastore)
-    elif isinstance(datastore, ImmudbDatastore):
-        from aethyr_domain.read.projections.immudb_view import read_faults as read_immudb
-
-        rows = read_immudb(datastore)
-    else:
-        rows = []
-    return [ProjectionFault.from_row(row) for row in rows]
