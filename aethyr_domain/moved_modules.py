@@ -46,7 +46,7 @@ MOVED: dict[str, str] = {
     "aethyr_domain.actions": "aethyr_domain.game.actions",
     "aethyr_domain.player_verbs": "aethyr_domain.game.player_verbs",
     "aethyr_domain.talk_verbs": "aethyr_domain.game.talk_verbs",
-    "aethyr_domain.admin_verbs": "aethyr_domain.game.admin_verbs",
+    "aethyr_domain.admin_verbs": "aethyr_domain.game.building_verbs",
     "aethyr_domain.session": "aethyr_domain.game.session",
     "aethyr_domain.server": "aethyr_domain.game.server",
     "aethyr_domain.telnet": "aethyr_domain.game.telnet",

@@ -485,7 +485,7 @@ def _check_value(subject: str, value: Any) -> None:
         raise GameError(f"{subject} {problem}.")
 
 
-from aethyr_domain.game import admin_verbs, player_verbs, talk_verbs  # noqa: E402
+from aethyr_domain.game import building_verbs, player_verbs, talk_verbs  # noqa: E402
 
 _MOVE_WORDS = frozenset(DIRECTIONS) | frozenset(ABBREVIATIONS)
 
@@ -539,16 +539,16 @@ _VERBS: dict[str, _Handler] = {
     "emote": talk_verbs.emote,
     "time": talk_verbs.time,
     "date": talk_verbs.date,
-    # building (admin_verbs)
-    "acprop": admin_verbs.acprop,
-    "acarea": admin_verbs.acarea,
-    "acdoor": admin_verbs.acdoor,
-    "terrain": admin_verbs.terrain,
-    "ahide": admin_verbs.ahide,
-    "ashow": admin_verbs.ashow,
-    "acomment": admin_verbs.acomment,
-    "acomm": admin_verbs.acomment,
-    "ainfo": admin_verbs.ainfo,
+    # building (building_verbs)
+    "acprop": building_verbs.acprop,
+    "acarea": building_verbs.acarea,
+    "acdoor": building_verbs.acdoor,
+    "terrain": building_verbs.terrain,
+    "ahide": building_verbs.ahide,
+    "ashow": building_verbs.ashow,
+    "acomment": building_verbs.acomment,
+    "acomm": building_verbs.acomment,
+    "ainfo": building_verbs.ainfo,
 }
 
 _ADMIN_VERBS = frozenset(
