@@ -1,4 +1,9 @@
-"""The players' state-changing verbs beyond moving things: doors, posture, self-description.
+"""The players' verbs about themselves and where they are: looking, moving, doors,
+posture, self-description.
+
+* ``look [at] [thing]``, ``inventory``/``inv``/``i``: read only;
+* ``go``/``move <direction>`` and the bare directions: ``move_player`` (an
+  ``UpdateGameObjectContainer`` of the player);
 
 Every change is one command of :mod:`aethyr_domain.commands` made through the
 :class:`~aethyr_domain.game.manager.Manager` (so the World's handlers decide it):
@@ -24,14 +29,13 @@ its other side's id; admins need no key. Other objects can be opened when their
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from aethyr_domain.directions import normalise_direction
+from aethyr_domain.directions import DIRECTIONS, normalise_direction
 from aethyr_domain.game.manager import GameError
+from aethyr_domain.game.verb_context import Output, VerbContext, check_value
 from aethyr_domain.game_state import WorldObject
-
-if TYPE_CHECKING:
-    from aethyr_domain.game.actions import Actions, Output
+from aethyr_domain.object_classes import is_container
 
 
 def is_door(obj: WorldObject) -> bool:
@@ -39,23 +43,23 @@ def is_door(obj: WorldObject) -> bool:
     return obj.attributes.get("door") is True
 
 
-def _openable(actions: Actions, player_id: str, rest: str, verb: str) -> WorldObject:
+def _openable(actions: VerbContext, player_id: str, rest: str, verb: str) -> WorldObject:
     if not rest:
         raise GameError(f"{verb.capitalize()} what?")
     direction = normalise_direction(rest)
     if direction is not None:
-        room = actions._room(player_id)
+        room = actions.room(player_id)
         for obj in actions.world.inventory(room):
             if is_door(obj) and obj.attributes.get("direction") == direction:
                 return obj
         raise GameError(f"There is no door {direction}.")
-    obj = actions._find_near(player_id, rest)
+    obj = actions.find_near(player_id, rest)
     if not is_door(obj) and obj.attributes.get("openable") is not True:
         raise GameError(f"You cannot {verb} {obj.name}.")
     return obj
 
 
-def open_(actions: Actions, player_id: str, rest: str) -> Output:
+def open_(actions: VerbContext, player_id: str, rest: str) -> Output:
     """``open <door|direction|thing>``."""
     obj = _openable(actions, player_id, rest, "open")
     if obj.attributes.get("open") is True:
@@ -63,21 +67,21 @@ def open_(actions: Actions, player_id: str, rest: str) -> Output:
     if obj.attributes.get("locked") is True:
         raise GameError(f"{obj.name} is locked.")
     actions.manager.update_door(obj.id, {"open": True}, actor=player_id)
-    me = actions._name(player_id)
+    me = actions.name(player_id)
     return _with_others(actions, player_id, f"You open {obj.name}.", f"{me} opens {obj.name}.")
 
 
-def close(actions: Actions, player_id: str, rest: str) -> Output:
+def close(actions: VerbContext, player_id: str, rest: str) -> Output:
     """``close``/``shut <door|direction|thing>``."""
     obj = _openable(actions, player_id, rest, "close")
     if obj.attributes.get("open") is not True:
         raise GameError(f"{obj.name} is already closed.")
     actions.manager.update_door(obj.id, {"open": False}, actor=player_id)
-    me = actions._name(player_id)
+    me = actions.name(player_id)
     return _with_others(actions, player_id, f"You close {obj.name}.", f"{me} closes {obj.name}.")
 
 
-def lock(actions: Actions, player_id: str, rest: str) -> Output:
+def lock(actions: VerbContext, player_id: str, rest: str) -> Output:
     """``lock <door|direction|thing>``: needs a key (or admin); the door must be closed."""
     obj = _openable(actions, player_id, rest, "lock")
     if obj.attributes.get("lockable") is False:
@@ -88,22 +92,22 @@ def lock(actions: Actions, player_id: str, rest: str) -> Output:
         raise GameError(f"You must close {obj.name} first.")
     _need_key(actions, player_id, obj)
     actions.manager.update_door(obj.id, {"locked": True}, actor=player_id)
-    me = actions._name(player_id)
+    me = actions.name(player_id)
     return _with_others(actions, player_id, f"You lock {obj.name}.", f"{me} locks {obj.name}.")
 
 
-def unlock(actions: Actions, player_id: str, rest: str) -> Output:
+def unlock(actions: VerbContext, player_id: str, rest: str) -> Output:
     """``unlock <door|direction|thing>``: needs a key (or admin)."""
     obj = _openable(actions, player_id, rest, "unlock")
     if obj.attributes.get("locked") is not True:
         raise GameError(f"{obj.name} is not locked.")
     _need_key(actions, player_id, obj)
     actions.manager.update_door(obj.id, {"locked": False}, actor=player_id)
-    me = actions._name(player_id)
+    me = actions.name(player_id)
     return _with_others(actions, player_id, f"You unlock {obj.name}.", f"{me} unlocks {obj.name}.")
 
 
-def _need_key(actions: Actions, player_id: str, obj: WorldObject) -> None:
+def _need_key(actions: VerbContext, player_id: str, obj: WorldObject) -> None:
     if actions.manager.is_admin(player_id):
         return
     keys = obj.attributes.get("keys")
@@ -115,19 +119,19 @@ def _need_key(actions: Actions, player_id: str, obj: WorldObject) -> None:
     raise GameError(f"You do not have the key to {obj.name}.")
 
 
-def _with_others(actions: Actions, player_id: str, mine: str, theirs: str) -> Output:
-    return [(player_id, mine), *actions._tell_room(player_id, theirs)]
+def _with_others(actions: VerbContext, player_id: str, mine: str, theirs: str) -> Output:
+    return [(player_id, mine), *actions.tell_room(player_id, theirs)]
 
 
 # ------------------------------------------------------------------ posture
-def sit(actions: Actions, player_id: str, rest: str) -> Output:
+def sit(actions: VerbContext, player_id: str, rest: str) -> Output:
     """``sit`` (on the floor) or ``sit [on] <thing>`` (its ``sittable`` must be true)."""
     me = actions.world.require(player_id)
     if me.attributes.get("posture") == "sitting":
         raise GameError("You are already sitting down.")
     target = rest.removeprefix("on ").strip()
     if target:
-        seat = actions._find_near(player_id, target)
+        seat = actions.find_near(player_id, target)
         if seat.attributes.get("sittable") is not True:
             raise GameError(f"You cannot sit on {seat.name}.")
         change: dict[str, Any] = {"posture": "sitting", "sitting_on": seat.id}
@@ -139,7 +143,7 @@ def sit(actions: Actions, player_id: str, rest: str) -> Output:
     return _with_others(actions, player_id, mine, theirs)
 
 
-def stand(actions: Actions, player_id: str, rest: str) -> Output:
+def stand(actions: VerbContext, player_id: str, rest: str) -> Output:
     """``stand``: up from sitting."""
     me = actions.world.require(player_id)
     if me.attributes.get("posture") != "sitting":
@@ -150,7 +154,7 @@ def stand(actions: Actions, player_id: str, rest: str) -> Output:
     return _with_others(actions, player_id, "You stand up.", f"{me.name} stands up.")
 
 
-def pose(actions: Actions, player_id: str, rest: str) -> Output:
+def pose(actions: VerbContext, player_id: str, rest: str) -> Output:
     """``pose``: show it; ``pose <text>``: set it; ``pose none``: clear it."""
     current = actions.world.require(player_id).attributes.get("pose")
     if not rest:
@@ -166,7 +170,7 @@ def pose(actions: Actions, player_id: str, rest: str) -> Output:
     return [(player_id, f"Pose set to: {rest}")]
 
 
-def gait(actions: Actions, player_id: str, rest: str) -> Output:
+def gait(actions: VerbContext, player_id: str, rest: str) -> Output:
     """``gait``: show it; ``gait <phrase>``: how you walk (``strides``); ``gait none``."""
     current = actions.world.require(player_id).attributes.get("gait")
     if not rest:
@@ -182,12 +186,72 @@ def gait(actions: Actions, player_id: str, rest: str) -> Output:
     return [(player_id, f"Others will see you {rest} when you walk.")]
 
 
-def set_desc(actions: Actions, player_id: str, text: str) -> Output:
+def set_desc(actions: VerbContext, player_id: str, text: str) -> Output:
     """``set desc <text>``: what others see when they look at you."""
     if not text:
         return [(player_id, "Usage: set desc <description>")]
-    from aethyr_domain.game.actions import _check_value
-
-    _check_value("That description", text)
+    check_value("That description", text)
     actions.manager.update_attribute(player_id, "long_desc", text, actor=player_id)
     return [(player_id, "You set your description.")]
+
+
+def look(actions: VerbContext, player_id: str, rest: str) -> Output:
+    target = rest.removeprefix("at ").strip()
+    if target:
+        obj = actions.find_near(player_id, target)
+        desc = obj.attributes.get("long_desc") or obj.attributes.get("short_desc")
+        lines = [
+            f"{obj.name}: {desc}" if isinstance(desc, str) and desc else f"You see {obj.name}."
+        ]
+        if is_container(obj.attributes):
+            inside = [o.name for o in actions.world.inventory(obj.id)]
+            lines.append("It contains: " + (", ".join(inside) if inside else "nothing") + ".")
+        return [(player_id, "\n".join(lines))]
+    room_id = actions.room(player_id)
+    room = actions.world.require(room_id)
+    state = actions.world.rooms[room_id]
+    lines = [f"[{room.name}]"]
+    if state.description:
+        lines.append(state.description)
+    things = [
+        o.name
+        for o in actions.world.inventory(room_id)
+        if not actions.world.is_player(o.id) and o.attributes.get("show_in_look") is not False
+    ]
+    people = [actions.name(p) for p in actions.others_here(player_id)]
+    if things:
+        lines.append("You see: " + ", ".join(things) + ".")
+    if people:
+        lines.append("Also here: " + ", ".join(people) + ".")
+    exits = sorted(state.exits, key=DIRECTIONS.index)
+    lines.append("Exits: " + (", ".join(exits) if exits else "none") + ".")
+    return [(player_id, "\n".join(lines))]
+
+
+def inventory(actions: VerbContext, player_id: str, rest: str) -> Output:
+    held = [o.name for o in actions.world.inventory(player_id)]
+    worn = [
+        f"{actions.name(item)} ({slot.replace('_', ' ')})"
+        for slot, _layer, item in actions.world.worn(player_id)
+    ]
+    lines = ["You are holding " + (", ".join(held) if held else "nothing") + "."]
+    lines.append("You are wearing " + (", ".join(worn) if worn else "nothing") + ".")
+    return [(player_id, "\n".join(lines))]
+
+
+def go(actions: VerbContext, player_id: str, rest: str) -> Output:
+    if not rest:
+        return [(player_id, "Go where?")]
+    me = actions.name(player_id)
+    if actions.world.require(player_id).attributes.get("posture") == "sitting":
+        raise GameError("You will need to stand up first.")
+    gait = actions.world.require(player_id).attributes.get("gait")
+    way = normalise_direction(rest) or rest
+    if isinstance(gait, str) and gait:
+        leaving, arriving = f"{me} {gait} {way}.", f"{me} {gait} in."
+    else:
+        leaving, arriving = f"{me} leaves.", f"{me} arrives."
+    before = actions.tell_room(player_id, leaving)
+    actions.manager.move_player(player_id, rest)
+    after = actions.tell_room(player_id, arriving)
+    return before + after + look(actions, player_id, "")
