@@ -1,4 +1,4 @@
-"""The live world: the game's own in-memory state, read on every tick.
+"""The game state (the "live world"): the game's own in-memory state, read on every tick.
 
 The game never asks the event store anything while it runs; it reads this model.
 It decides nothing and has no rules: it is a read-friendly copy of the world's
@@ -11,7 +11,10 @@ same function. So the live world, a replay and the projections print the same
 ``world --json`` bytes (:mod:`aethyr_domain.read.world_dump`) by construction.
 
 It imports the world's aggregate classes (the eventsourcing domain model), never a
-store.
+store. It is part of the model (a pure function of the aggregates), so the game
+(:mod:`aethyr_domain.game`) and the replay (:mod:`aethyr_domain.read`) both build it
+without importing each other. :class:`GameState` was called ``LiveWorld`` (module
+``aethyr_domain.live_world``); both old names still work.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ JSONValue = Any  # str | int | float | bool | None | list | dict (checked by the
 
 
 class WorldStateError(LookupError):
-    """A live-world lookup (:meth:`LiveWorld.require`) named an object that does not exist."""
+    """A live-world lookup (:meth:`GameState.require`) named an object that does not exist."""
 
 
 @dataclass
@@ -64,7 +67,7 @@ class RoomState:
 
 
 @dataclass
-class LiveWorld:
+class GameState:
     """Objects, players, rooms, inventories and equipment, keyed by object id.
 
     ``inventories[owner]`` lists the item ids the owner holds, in the order they
@@ -162,7 +165,7 @@ class LiveWorld:
                 return room
         return None
 
-    def copy(self) -> LiveWorld:
+    def copy(self) -> GameState:
         """A deep copy (for comparisons and tests)."""
         return copy.deepcopy(self)
 
@@ -181,7 +184,7 @@ def _lookup(table: Mapping[str, _V], kind: str, object_id: str) -> _V:
         raise WorldStateError(f"no {kind} {object_id!r} in the live world") from None
 
 
-def load_aggregate(world: LiveWorld, aggregate: Any) -> None:
+def load_aggregate(world: GameState, aggregate: Any) -> None:
     """Make ``world``'s entry for ``aggregate`` exactly what the aggregate holds.
 
     The one translation from the world's aggregates to live state, used both by
@@ -226,3 +229,7 @@ def load_aggregate(world: LiveWorld, aggregate: Any) -> None:
         world.equipment[object_id] = equipment
     else:
         world.equipment.pop(object_id, None)
+
+
+#: The name :class:`GameState` had before issue 17 (kept for code outside this repository).
+LiveWorld = GameState

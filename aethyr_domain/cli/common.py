@@ -10,9 +10,12 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aethyr_domain.config import ServerConfig
+
+if TYPE_CHECKING:
+    from aethyr_domain.application import World
 
 
 class CliError(Exception):
@@ -76,7 +79,7 @@ def open_outbox(config: ServerConfig) -> Any:
 
 @contextlib.contextmanager
 def writing(
-    app: Any, config: ServerConfig, *, name: str | None = None, what: str = "writer"
+    app: World, config: ServerConfig, *, name: str | None = None, what: str = "writer"
 ) -> Iterator[Any]:
     """Hold the store's lease ``name`` (the writer lease by default) while the block
     runs: a ``CliError`` (exit code 2) before anything is written if another live

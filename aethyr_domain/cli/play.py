@@ -9,7 +9,7 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aethyr_domain.cli.common import (
     EXIT_DEAD_LETTERS,
@@ -23,6 +23,9 @@ from aethyr_domain.cli.metrics_endpoint import serve_metrics
 from aethyr_domain.cli.status import store_stats
 from aethyr_domain.config import ServerConfig
 from aethyr_domain.read.world_dump import dumps
+
+if TYPE_CHECKING:
+    from aethyr_domain.application import World
 
 DEMO_SCRIPT = """\
 # Two players build and use a small world.
@@ -119,7 +122,7 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0 if same and projected_same and drained else 1
 
 
-def _projected(manager: Any, app: Any) -> str | None:
+def _projected(manager: Any, app: World) -> str | None:
     """The world as the in-process projection holds it, once it applied every event
     (``None`` when ``projections_enabled`` is off)."""
     service = manager.projection

@@ -40,7 +40,7 @@ from aethyr_domain.read.projections.opening import open_view
 if TYPE_CHECKING:
     from aethyr_domain.application import World
     from aethyr_domain.config import ServerConfig
-    from aethyr_domain.game_state import LiveWorld
+    from aethyr_domain.game_state import GameState
     from aethyr_domain.read.projections.view import WorldView
 
 Handler = Callable[[argparse.Namespace], int]
@@ -80,7 +80,7 @@ def _open_cli_view(config: ServerConfig) -> WorldView:
         raise CliError(cannot_open_message(exc)) from None
 
 
-def load_world(config: ServerConfig) -> LiveWorld:
+def load_world(config: ServerConfig) -> GameState:
     """``world --source projection``: catch the read model up, then read it."""
     from aethyr_domain.read.projections.queries import world_dict
     from aethyr_domain.read.projections.runner import ProjectionService
@@ -109,7 +109,7 @@ def _catch_up(service: Any) -> int:
         raise CliError(str(exc)) from None
 
 
-def world_at(config: ServerConfig, at: str) -> LiveWorld:
+def world_at(config: ServerConfig, at: str) -> GameState:
     """``world --at TX|ISO-TIMESTAMP``: the world as it was then (replay up to it).
 
     ``TX`` is an immudb transaction id on the immudb store and a notification id

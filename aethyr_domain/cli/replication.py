@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aethyr_domain.cli.common import CliError
 from aethyr_domain.config import ServerConfig
 
+if TYPE_CHECKING:
+    from aethyr_domain.application import World
 
-def replication_stats(app: Any) -> list[dict[str, Any]]:
+
+def replication_stats(app: World) -> list[dict[str, Any]]:
     """Each replica's lag behind the primary, measured now (empty without replicas).
 
     ``app`` must be opened ``lag_tolerant`` (so its factory knows the replicas).

@@ -9,7 +9,7 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aethyr_domain.cli.common import (
     CliError,
@@ -17,6 +17,9 @@ from aethyr_domain.cli.common import (
     open_outbox,
 )
 from aethyr_domain.config import ServerConfig
+
+if TYPE_CHECKING:
+    from aethyr_domain.application import World
 
 
 # ------------------------------------------------------------------ stats
@@ -75,7 +78,7 @@ def run_stats(args: argparse.Namespace) -> int:
     return status
 
 
-def store_stats(app: Any) -> dict[str, Any]:
+def store_stats(app: World) -> dict[str, Any]:
     from aethyr_domain.outbox.event_store import iter_notifications, topic_name
 
     types: Counter[str] = Counter()
@@ -94,7 +97,7 @@ def store_stats(app: Any) -> dict[str, Any]:
     }
 
 
-def _projection_faults(app: Any) -> list[dict[str, Any]]:
+def _projection_faults(app: World) -> list[dict[str, Any]]:
     """The projections stuck on an event they cannot apply (read from the store, see
     ``docs/projections.md``); one entry with ``error`` if the report cannot be read."""
     from aethyr_domain.read.projections.stored_faults import stored_faults

@@ -9,7 +9,7 @@ import argparse
 import copy
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aethyr_domain.cli.common import (
     CliError,
@@ -18,8 +18,11 @@ from aethyr_domain.cli.common import (
     require_event_sourcing,
 )
 from aethyr_domain.config import ServerConfig
-from aethyr_domain.game_state import LiveWorld
+from aethyr_domain.game_state import GameState
 from aethyr_domain.read.world_dump import dumps
+
+if TYPE_CHECKING:
+    from aethyr_domain.application import World
 
 
 # ------------------------------------------------------------------ world
@@ -36,7 +39,7 @@ def run_world(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_world(config: ServerConfig, source: str) -> LiveWorld:
+def load_world(config: ServerConfig, source: str) -> GameState:
     """The world from ``source``: ``replay`` (the event log), ``live`` or ``projection``.
 
     ``live`` is the world the game would load at boot - the log replayed, then what
@@ -58,7 +61,7 @@ def load_world(config: ServerConfig, source: str) -> LiveWorld:
         app.close()
 
 
-def live_world(config: ServerConfig, app: Any) -> LiveWorld:
+def live_world(config: ServerConfig, app: World) -> GameState:
     """The store's world with the outbox's pending entries applied in memory.
 
     Read-only: nothing is delivered or written, and no lease is taken. The entries'
@@ -80,7 +83,7 @@ def live_world(config: ServerConfig, app: Any) -> LiveWorld:
         for entry in entries:
             if not entry.events or is_stored(app, entry.events[0]):
                 continue
-            events = [app.mapper.to_domain_event(s) for s in to_stored_events([entry])]
+            events: list[Any] = [app.mapper.to_domain_event(s) for s in to_stored_events([entry])]
             staged = dict(aggregates)
             fits = True
             for event in events:

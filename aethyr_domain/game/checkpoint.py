@@ -54,14 +54,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from eventsourcing.utils import get_topic, resolve_topic
 
-from aethyr_domain.game_state import LiveWorld
+from aethyr_domain.game_state import GameState
 from aethyr_domain.outbox.event_store import iter_notifications
 from aethyr_domain.read.replay import REBUILD_PAGE_SIZE, live_world_of, load_world
+
+if TYPE_CHECKING:
+    from aethyr_domain.application import World
 
 log = logging.getLogger(__name__)
 
@@ -96,12 +99,12 @@ def notification_hash(notification: Any) -> str:
     return digest.hexdigest()
 
 
-def _notification_at(app: Any, position: int) -> Any | None:
+def _notification_at(app: World, position: int) -> Any | None:
     page = app.recorder.select_notifications(start=position, limit=1)
     return page[0] if page and page[0].id == position else None
 
 
-def log_mark(app: Any, position: int) -> LogMark | None:
+def log_mark(app: World, position: int) -> LogMark | None:
     """The log's fingerprints at ``position`` (``None`` if it has no such notification)."""
     first_page = app.recorder.select_notifications(start=1, limit=1)
     at = _notification_at(app, position)
@@ -112,7 +115,7 @@ def log_mark(app: Any, position: int) -> LogMark | None:
 
 # -------------------------------------------------------------------- the file
 def write_checkpoint(
-    path: str | os.PathLike[str], app: Any, aggregates: Mapping[str, Any], mark: LogMark
+    path: str | os.PathLike[str], app: World, aggregates: Mapping[str, Any], mark: LogMark
 ) -> None:
     """Write ``aggregates`` (their state at ``mark.position``) to ``path`` atomically."""
     body = orjson.dumps([_record(aggregate) for aggregate in aggregates.values()], default=_plain)
@@ -161,7 +164,7 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"cannot checkpoint a {type(value).__name__}")
 
 
-def read_checkpoint(path: str | os.PathLike[str], app: Any) -> tuple[dict[str, Any], int]:
+def read_checkpoint(path: str | os.PathLike[str], app: World) -> tuple[dict[str, Any], int]:
     """The aggregates of the checkpoint at ``path`` and its position, after checking it
     against ``app``'s log; :class:`CheckpointError` if it is missing, corrupt, stale or
     from another store."""
@@ -238,8 +241,8 @@ class BootLoad:
 
 
 def load_world_from_checkpoint(
-    app: Any, path: str | os.PathLike[str] | None
-) -> tuple[dict[str, Any], LiveWorld, BootLoad]:
+    app: World, path: str | os.PathLike[str] | None
+) -> tuple[dict[str, Any], GameState, BootLoad]:
     """The world's aggregates and live world: the checkpoint at ``path`` plus the log
     after it, or - when there is no usable checkpoint - a full replay, with a warning
     (no warning when ``path`` is ``None``: checkpoints are off)."""
@@ -291,7 +294,7 @@ class Checkpointer:
     def __init__(
         self,
         path: str | os.PathLike[str],
-        app: Any,
+        app: World,
         decider: Any,
         sink: Any,
         *,

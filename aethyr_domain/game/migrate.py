@@ -40,7 +40,7 @@ import secrets
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventsourcing.application import Application
 from eventsourcing.domain import BaseAggregate
@@ -49,10 +49,13 @@ from aethyr_domain import commands as c
 from aethyr_domain.decision import Decider
 from aethyr_domain.errors import DomainError, InvalidCommandError, NotFoundError
 from aethyr_domain.game_object import GameObject
-from aethyr_domain.game_state import LiveWorld, WorldObject
+from aethyr_domain.game_state import GameState, WorldObject
 from aethyr_domain.passwords import MD5_PREFIX, is_scrypt_hash
 from aethyr_domain.unit_of_work import Loader, repository_loader
 from aethyr_domain.validation import SYSTEM_ACTOR
+
+if TYPE_CHECKING:
+    from aethyr_domain.application import World
 
 
 class MigrationError(RuntimeError):
@@ -99,7 +102,7 @@ class _LoadingDecider(Decider):
     """A :class:`Decider` that reads each aggregate from the store the first time it is
     needed, then keeps it (with every change the commands made) in memory."""
 
-    def __init__(self, world: Any) -> None:
+    def __init__(self, world: World) -> None:
         super().__init__(scrypt_n=_DRY_RUN_SCRYPT_N)
         self._load = _loader(world)
         self._absent: set[str] = set()
@@ -122,7 +125,7 @@ class _LoadingDecider(Decider):
         return super()._private_copy(aggregate_id)
 
 
-def _loader(world: Any) -> Loader:
+def _loader(world: World) -> Loader:
     """Read aggregates from a ``World``'s repository (every kind, the player-name index
     included); from anything else that quacks like one, through its ``get``."""
     if isinstance(world, Application):
@@ -141,7 +144,7 @@ def _loader(world: Any) -> Loader:
 class _DryRunWorld:
     """A ``World`` stand-in for :func:`check_migration`: decides, stores nothing."""
 
-    def __init__(self, world: Any) -> None:
+    def __init__(self, world: World) -> None:
         self._decider = _LoadingDecider(world)
 
     def handle(self, command: c.Command) -> None:
@@ -158,8 +161,8 @@ class _DryRunWorld:
 
 
 def check_migration(
-    world: Any,
-    dump: LiveWorld,
+    world: World,
+    dump: GameState,
     *,
     actor: str = SYSTEM_ACTOR,
     password_hashes: Mapping[str, str] | None = None,
@@ -190,8 +193,8 @@ class MigrationReport:
 
 
 def migrate_to_event_store(
-    world: Any,
-    dump: LiveWorld,
+    world: World,
+    dump: GameState,
     *,
     actor: str = SYSTEM_ACTOR,
     password_hashes: Mapping[str, str] | None = None,
@@ -212,7 +215,7 @@ def migrate_to_event_store(
     return _migrate(world, dump, actor, password_hashes)
 
 
-def migrate_from_storage(world: Any, path: str, *, actor: str = SYSTEM_ACTOR) -> MigrationReport:
+def migrate_from_storage(world: World, path: str, *, actor: str = SYSTEM_ACTOR) -> MigrationReport:
     """Import the game's own storage (:mod:`aethyr_domain.game.storage`, what the game writes
     with event sourcing off) into ``world``'s event store, keeping every player's
     password hash. Idempotent and atomic, like :func:`migrate_to_event_store`.
@@ -220,14 +223,17 @@ def migrate_from_storage(world: Any, path: str, *, actor: str = SYSTEM_ACTOR) ->
     from aethyr_domain.game.storage import load_aggregates
 
     aggregates = load_aggregates(path)
-    dump = LiveWorld()
+    dump = GameState()
     dump.update_from(aggregates.values())
     hashes = {pid: state.password_hash for pid, state in dump.players.items()}
     return migrate_to_event_store(world, dump, actor=actor, password_hashes=hashes)
 
 
 def _migrate(
-    world: Any, dump: LiveWorld, actor: str, password_hashes: Mapping[str, str] | None = None
+    world: World | _DryRunWorld,
+    dump: GameState,
+    actor: str,
+    password_hashes: Mapping[str, str] | None = None,
 ) -> MigrationReport:
     report = MigrationReport()
 
@@ -274,7 +280,7 @@ def _migrate(
     return report
 
 
-def _check_attributes(dump: LiveWorld) -> None:
+def _check_attributes(dump: GameState) -> None:
     """Every object's attributes as the import's commands will carry them."""
     for obj in sorted(dump.objects.values(), key=lambda o: o.id):
         if not obj.attributes:
@@ -285,7 +291,7 @@ def _check_attributes(dump: LiveWorld) -> None:
             raise InvalidCommandError(f"object {obj.id!r}", str(exc)) from None
 
 
-def _current(world: Any, object_id: str) -> Any:
+def _current(world: World | _DryRunWorld, object_id: str) -> Any:
     try:
         return world.get(object_id)
     except NotFoundError:
@@ -293,7 +299,7 @@ def _current(world: Any, object_id: str) -> Any:
 
 
 def _create(
-    run: Any, dump: LiveWorld, obj: WorldObject, actor: str, password_hash: str | None = None
+    run: Any, dump: GameState, obj: WorldObject, actor: str, password_hash: str | None = None
 ) -> None:
     if obj.id in dump.rooms:
         run(c.CreateRoom(obj.id, obj.name, dump.rooms[obj.id].description, actor=actor))
@@ -309,7 +315,7 @@ def _create(
         run(c.CreateGameObject(obj.id, obj.name, obj.generic, actor=actor))
 
 
-def _update(run: Any, dump: LiveWorld, obj: WorldObject, current: Any, actor: str) -> None:
+def _update(run: Any, dump: GameState, obj: WorldObject, current: Any, actor: str) -> None:
     attributes = dict(getattr(current, "attributes", {}))
     missing = {k: v for k, v in obj.attributes.items() if attributes.get(k, _ABSENT) != v}
     if missing:

@@ -3,7 +3,7 @@
 Two ways, one result:
 
 * :func:`rebuild_world_state` reconstructs the game's
-  :class:`~aethyr_domain.game_state.LiveWorld` - objects, players (with their
+  :class:`~aethyr_domain.game_state.GameState` - objects, players (with their
   password hashes, so logins work after a boot), rooms, exits, inventories in
   arrival order and layered equipment - from the *aggregates*: it reads the
   notification log once, in large pages, and applies each event to its
@@ -35,7 +35,7 @@ from typing import Any
 
 from eventsourcing.application import Application
 
-from aethyr_domain.game_state import LiveWorld
+from aethyr_domain.game_state import GameState
 from aethyr_domain.outbox.event_store import iter_notifications
 from aethyr_domain.read.projections import metrics
 from aethyr_domain.read.projections.memory_view import MemoryWorldView
@@ -149,16 +149,16 @@ def final_aggregates(app: Application[Any]) -> tuple[dict[str, Any], int]:
     return aggregates, count
 
 
-def live_world_of(aggregates: Mapping[str, Any], world: LiveWorld | None = None) -> LiveWorld:
+def live_world_of(aggregates: Mapping[str, Any], world: GameState | None = None) -> GameState:
     """The live world holding ``aggregates`` (each loaded with
     :func:`~aethyr_domain.game_state.load_aggregate`, in the mapping's order).
 
     ``world`` (optional) is filled in place - its previous content is replaced -
-    and returned; otherwise a new :class:`LiveWorld` is returned. ``aggregates``
+    and returned; otherwise a new :class:`GameState` is returned. ``aggregates``
     (from :func:`final_aggregates`, possibly advanced in memory) saves reading the
     log again.
     """
-    live = world if world is not None else LiveWorld()
+    live = world if world is not None else GameState()
     live.objects.clear()
     live.players.clear()
     live.rooms.clear()
@@ -168,18 +168,18 @@ def live_world_of(aggregates: Mapping[str, Any], world: LiveWorld | None = None)
     return live
 
 
-def rebuild_world_state(app: Application[Any], world: LiveWorld | None = None) -> LiveWorld:
+def rebuild_world_state(app: Application[Any], world: GameState | None = None) -> GameState:
     """Reconstruct the live world from the event store.
 
     ``world`` (optional) is filled in place - its previous content is replaced -
-    and returned; otherwise a new :class:`LiveWorld` is returned.
+    and returned; otherwise a new :class:`GameState` is returned.
     """
     return load_world(app, world)[1]
 
 
 def load_world(
-    app: Application[Any], world: LiveWorld | None = None
-) -> tuple[dict[str, Any], LiveWorld]:
+    app: Application[Any], world: GameState | None = None
+) -> tuple[dict[str, Any], GameState]:
     """The latest aggregates (:func:`final_aggregates`) and the live world built from
     them (:func:`live_world_of`): what the game's boot needs, in one pass over the log."""
     started = time.perf_counter()

@@ -26,7 +26,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from aethyr_domain.game_state import LiveWorld, PlayerState, RoomState, WorldObject
+from aethyr_domain.game_state import GameState, PlayerState, RoomState, WorldObject
 
 FORMAT = "aethyr-world/1"
 
@@ -39,7 +39,7 @@ class WorldDumpError(ValueError):
         super().__init__("invalid world dump: " + "; ".join(problems))
 
 
-def world_to_dict(world: LiveWorld) -> dict[str, Any]:
+def world_to_dict(world: GameState) -> dict[str, Any]:
     """The dump as plain data (see the module docstring for the layout)."""
     objects = [
         {
@@ -74,7 +74,7 @@ def world_to_dict(world: LiveWorld) -> dict[str, Any]:
     }
 
 
-def dumps(world: LiveWorld) -> str:
+def dumps(world: GameState) -> str:
     """The canonical JSON text of ``world``."""
     return canonical_json(world_to_dict(world))
 
@@ -84,8 +84,8 @@ def canonical_json(data: Mapping[str, Any]) -> str:
     return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def loads(text: str | bytes) -> LiveWorld:
-    """Parse a dump back into a :class:`LiveWorld`; raises :class:`WorldDumpError`."""
+def loads(text: str | bytes) -> GameState:
+    """Parse a dump back into a :class:`GameState`; raises :class:`WorldDumpError`."""
     try:
         data = json.loads(text)
     except ValueError as exc:
@@ -93,14 +93,14 @@ def loads(text: str | bytes) -> LiveWorld:
     return world_from_dict(data)
 
 
-def world_from_dict(data: object) -> LiveWorld:
-    """Build a :class:`LiveWorld` from dump data, checking the whole shape first."""
+def world_from_dict(data: object) -> GameState:
+    """Build a :class:`GameState` from dump data, checking the whole shape first."""
     problems: list[str] = []
     if not isinstance(data, dict):
         raise WorldDumpError(["the top level must be a JSON object"])
     if data.get("format") != FORMAT:
         problems.append(f"format must be {FORMAT!r}")
-    world = LiveWorld()
+    world = GameState()
     objects = data.get("objects")
     if not isinstance(objects, list):
         problems.append("objects must be a list")

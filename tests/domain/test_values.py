@@ -27,7 +27,7 @@ from aethyr_domain.commands import (
 from aethyr_domain.decision import Decider
 from aethyr_domain.errors import InvalidCommandError
 from aethyr_domain.game.migrate import migrate_to_event_store
-from aethyr_domain.game_state import LiveWorld, WorldObject
+from aethyr_domain.game_state import GameState, WorldObject
 from aethyr_domain.read.replay import rebuild_world_state
 from tests.domain.conftest import TEST_ENV
 
@@ -94,7 +94,7 @@ def test_commands_carrying_them_cannot_be_built(world: World, value: Any, reason
 def test_migrate_refuses_a_dump_holding_such_a_value_and_writes_nothing(
     value: Any, reason: str
 ) -> None:
-    dump = LiveWorld()
+    dump = GameState()
     dump.objects["box"] = WorldObject("box", "a box", "box", attributes={"n": value})
     dump.objects["ok"] = WorldObject("ok", "fine", "thing", attributes={"n": 1})
     world = World(env=TEST_ENV)

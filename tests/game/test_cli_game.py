@@ -143,10 +143,10 @@ UNOPENABLE = (
 
 def test_an_unopenable_store_is_one_message_with_exit_2_everywhere(sqlite_env, monkeypatch, capsys):
     """world (every source), migrate, play and the projection commands say the same thing."""
-    from aethyr_domain.game_state import LiveWorld
+    from aethyr_domain.game_state import GameState
 
     dump = sqlite_env / "world.json"
-    dump.write_text(dumps(LiveWorld()))
+    dump.write_text(dumps(GameState()))
     monkeypatch.setenv("AETHYR_SQLITE_PATH", str(sqlite_env / "no-such-dir" / "ev.sqlite"))
     for argv in (
         ["world", "--json"],

@@ -12,7 +12,7 @@ import pytest
 
 from aethyr_domain import passwords
 from aethyr_domain.application import World
-from aethyr_domain.game_state import LiveWorld, WorldObject
+from aethyr_domain.game_state import GameState, WorldObject
 from aethyr_domain.read.projections import metrics
 from aethyr_domain.read.replay import (
     TimeTravelError,
@@ -45,7 +45,7 @@ def test_rebuild_world_state_equals_the_live_world(snapshot_threshold: int) -> N
 def test_rebuild_fills_a_given_live_world_in_place() -> None:
     world = World(env=FAST_ENV)
     live = play(world)
-    stale = LiveWorld()
+    stale = GameState()
     stale.objects["junk"] = WorldObject(id="junk", name="junk", generic="prop")
     stale.inventories["junk"] = ["ghost"]
     assert rebuild_world_state(world, stale) is stale

@@ -8,12 +8,15 @@ import :mod:`.faults`; reading their rows from there would be an import cycle.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aethyr_domain.read.projections.faults import ProjectionFault
 
+if TYPE_CHECKING:
+    from aethyr_domain.application import World
 
-def stored_faults(app: Any) -> list[ProjectionFault]:
+
+def stored_faults(app: World) -> list[ProjectionFault]:
     """The faults stored in ``app``'s event store, read through its own connection
     without opening (or creating) a read model: what ``aethyr-es stats`` shows.
 
