@@ -35,6 +35,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aethyr_domain.cli.common import CliError, require_event_sourcing, writing
+from aethyr_domain.cli.metrics_endpoint import serve_metrics
 from aethyr_domain.read.projections.opening import open_view
 
 if TYPE_CHECKING:
@@ -168,7 +169,6 @@ def _rebuild(args: argparse.Namespace, config: ServerConfig) -> int:
             names = ", ".join(str(g) for g in dropped) or "none"
             print(f"dropped generations left by interrupted rebuilds: {names}")
         return 0
-    from aethyr_domain.cli.metrics_endpoint import serve_metrics
     from aethyr_domain.outbox.writer_lease import REBUILD
 
     endpoint = serve_metrics(config, "rebuild")  # progress and speed while it runs
@@ -378,8 +378,6 @@ class _Follower:
 
 
 def _project(args: argparse.Namespace, config: ServerConfig) -> int:
-    from aethyr_domain.cli.metrics_endpoint import serve_metrics
-
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -411,7 +409,6 @@ def register(
 
     def bind(func: Callable[[argparse.Namespace, Any], int]) -> Handler:
         def handler(args: argparse.Namespace) -> int:
-
             config = load_config(args)
             require_event_sourcing(config, args.command)  # before any store module loads
             from aethyr_domain.read.history import NoHistoryError

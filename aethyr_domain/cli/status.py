@@ -16,6 +16,7 @@ from aethyr_domain.cli.common import (
     load_config,
     open_outbox,
 )
+from aethyr_domain.cli.replication import replication_lines, replication_stats
 from aethyr_domain.config import ServerConfig
 
 if TYPE_CHECKING:
@@ -34,7 +35,6 @@ def run_stats(args: argparse.Namespace) -> int:
         report["store_health"] = "disabled"
     else:
         try:
-            from aethyr_domain.cli.replication import replication_stats
             from aethyr_domain.outbox.event_store import open_world
 
             app = open_world(config, lag_tolerant=True)
@@ -65,8 +65,6 @@ def run_stats(args: argparse.Namespace) -> int:
         for name, count in sorted(report["event_types"].items(), key=lambda kv: (-kv[1], kv[0])):
             print(f"  {count:6d}  {name}")
     if "replication" in report:
-        from aethyr_domain.cli.replication import replication_lines
-
         for line in replication_lines(report["replication"]):
             print(line)
     if "outbox" in report:

@@ -16,6 +16,7 @@ from aethyr_domain.cli.common import (
     require_event_sourcing,
     writing,
 )
+from aethyr_domain.errors import InvalidCommandError
 from aethyr_domain.read.world_dump import loads
 
 
@@ -34,7 +35,6 @@ def run_migrate(args: argparse.Namespace) -> int:
     elif not Path(args.from_storage).is_file():
         raise CliError(f"cannot read {args.from_storage}: no such file")
     require_event_sourcing(config, "migrate")  # (a bad dump is reported either way)
-    from aethyr_domain.errors import InvalidCommandError
     from aethyr_domain.game.migrate import (
         InvalidDumpError,
         MigrationError,

@@ -17,6 +17,8 @@ from aethyr_domain.cli.common import (
     open_outbox,
     require_event_sourcing,
 )
+from aethyr_domain.cli.projections import load_world as load_projected
+from aethyr_domain.cli.projections import world_at
 from aethyr_domain.config import ServerConfig
 from aethyr_domain.game_state import GameState
 from aethyr_domain.read.world_dump import dumps
@@ -29,12 +31,7 @@ if TYPE_CHECKING:
 def run_world(args: argparse.Namespace) -> int:
     config = load_config(args)
     require_event_sourcing(config, "world")
-    if args.at is not None:
-        from aethyr_domain.cli.projections import world_at
-
-        live = world_at(config, args.at)
-    else:
-        live = load_world(config, args.source)
+    live = world_at(config, args.at) if args.at is not None else load_world(config, args.source)
     sys.stdout.write(dumps(live))
     return 0
 
@@ -46,8 +43,6 @@ def load_world(config: ServerConfig, source: str) -> GameState:
     the outbox still holds applied - computed read-only (:func:`live_world`).
     """
     if source == "projection":
-        from aethyr_domain.cli.projections import load_world as load_projected
-
         return load_projected(config)
     from aethyr_domain.outbox.event_store import open_world_or_raise
     from aethyr_domain.read.replay import rebuild_world_state
