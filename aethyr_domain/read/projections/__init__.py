@@ -9,10 +9,14 @@ One concept per module:
 * :mod:`.projection` - how each event changes the rows;
 * :mod:`.queries` - questions asked of the read model, and the world dump;
 * :mod:`.rebuild` - blue/green rebuild into fresh tables;
-* :mod:`.runner` - running the projection in process or as ``aethyr-es project``;
+* :mod:`.runner` - the projection service, in process or for ``aethyr-es project``
+  (the command itself is :mod:`aethyr_domain.cli.projections`);
+* :mod:`.opening` - :func:`~.opening.open_view`, the view on the configured store;
+* :mod:`.stored_faults` - the faults stored next to a read model, read without it;
 * :mod:`.metrics` - Prometheus metrics.
 
-See ``docs/projections.md``.
+It is part of :mod:`aethyr_domain.read` and imports only from ``read``, ``outbox``
+and the model (and the recorder, for the immudb view). See ``docs/projections.md``.
 """
 
 from __future__ import annotations
