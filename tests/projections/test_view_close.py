@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from aethyr_domain.cli import projections as cli_commands
 from aethyr_domain.config import ServerConfig
 from aethyr_domain.outbox.event_store import open_world
-from aethyr_domain.read.projections import cli_commands
 from aethyr_domain.read.projections.rebuild import rebuild
 from aethyr_domain.read.projections.view import WorldView
 
