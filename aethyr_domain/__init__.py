@@ -1,9 +1,17 @@
 """aethyr_domain: the world of the Aethyr MUD as event-sourced aggregates.
 
 The public names are loaded lazily (PEP 562), so ``import aethyr_domain`` imports
-nothing else, and using :class:`ServerConfig` or :class:`Manager` with event sourcing
-off imports the ``eventsourcing`` domain model only (the rules live with the
-aggregates), never a store. See ``docs/index.md``.
+nothing else (but the small finder of :mod:`aethyr_domain.moved_modules`), and using
+:class:`ServerConfig` or :class:`Manager` with event sourcing off imports the
+``eventsourcing`` domain model only (the rules live with the aggregates), never a store.
+
+The top-level modules are the model (events, aggregates, commands, handlers, the
+``World`` application, the game state); they import eventsourcing and nothing with
+I/O. The subpackages are the layers above it: ``outbox`` (decided events on their way
+to the store), ``read`` (replay, history, projections), ``game`` (the Manager, the
+verbs, boot, the server) and ``cli`` (``aethyr-es``). Imports flow one way,
+``cli -> game -> read -> outbox -> model``; ``.importlinter`` holds the contracts.
+See ``docs/index.md``.
 """
 
 from __future__ import annotations
