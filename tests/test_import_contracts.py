@@ -21,12 +21,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
-pytestmark = pytest.mark.skipif(
-    not LINT_IMPORTS.exists(), reason="import-linter is not installed (the dev extra has it)"
-)
-
 
 def _lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    assert LINT_IMPORTS.exists(), "lint-imports is missing: install the dev extra (import-linter)"
     env = {**os.environ, "PYTHONPATH": str(root)}
     return subprocess.run(
         [str(LINT_IMPORTS), "--no-cache"],
