@@ -14,6 +14,7 @@ import pytest
 from aethyr_domain.cli import projections as cli_commands
 from aethyr_domain.config import ServerConfig
 from aethyr_domain.outbox.event_store import open_world
+from aethyr_domain.read.projections import opening
 from aethyr_domain.read.projections.rebuild import rebuild
 from aethyr_domain.read.projections.view import WorldView
 
@@ -56,7 +57,8 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[WorldView]]:
         views.append(view)
         return view
 
-    monkeypatch.setattr(cli_commands, "open_view", recording)
+    monkeypatch.setattr(cli_commands, "open_view", recording)  # the projection commands
+    monkeypatch.setattr(opening, "open_view", recording)  # boot imports it when it runs
     yield views
     for view in views:  # never leak a connection, whatever the test did
         view.close()
