@@ -107,7 +107,7 @@ class World(Application[str]):
     def construct_recorder(self) -> ApplicationRecorder:
         """The factory's *process* recorder: an application recorder that also keeps
         tracking records, so the game's delivery appends a batch of events and the
-        writer lease's tracking record together (:mod:`aethyr_domain.writer_lease`)."""
+        writer lease's tracking record together (:mod:`aethyr_domain.outbox.writer_lease`)."""
         return self.factory.process_recorder()
 
     def construct_mapper(self) -> Mapper[str]:

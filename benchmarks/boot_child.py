@@ -8,7 +8,8 @@ JSON: ``{"env": {...}, "app_name": str, "load": path-or-null, "mode": "prepare" 
 * ``prepare`` writes the checkpoint at ``tail`` events before the end of the log (the
   aggregates read from the log up to that notification), as a running game would
   have saved it;
-* ``replay`` and ``checkpoint`` time :func:`~aethyr_domain.checkpoint.load_world_from_checkpoint`
+* ``replay`` and ``checkpoint`` time
+  :func:`~aethyr_domain.game.checkpoint.load_world_from_checkpoint`
   (without / with the checkpoint) - including opening the store, except on the
   in-memory POPO store, whose events are first copied in from ``load``.
 
@@ -24,8 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from aethyr_domain.checkpoint import load_world_from_checkpoint, log_mark, write_checkpoint
-from aethyr_domain.event_store import iter_notifications
+from aethyr_domain.game.checkpoint import load_world_from_checkpoint, log_mark, write_checkpoint
+from aethyr_domain.outbox.event_store import iter_notifications
 from benchmarks.replay_child import load_events, world_class
 
 

@@ -28,10 +28,10 @@ from aethyr_domain.application import World
 from aethyr_domain.commands import Command
 from aethyr_domain.config import ServerConfig
 from aethyr_domain.decision import Decider
-from aethyr_domain.delivery import deliver_pending
-from aethyr_domain.event_sink import record_decision
-from aethyr_domain.outbox import Outbox
-from aethyr_domain.replay import final_aggregates
+from aethyr_domain.outbox.delivery import deliver_pending
+from aethyr_domain.outbox.event_sink import record_decision
+from aethyr_domain.outbox.queue import Outbox
+from aethyr_domain.read.replay import final_aggregates
 from benchmarks.backends import Backend
 from benchmarks.game_log import AcceptedGame, accepted_commands
 from benchmarks.replay_child import world_class
@@ -50,7 +50,7 @@ def fill_outbox(outbox: Outbox, world: World, commands: Sequence[Command]) -> No
 
     A :class:`~aethyr_domain.decision.Decider` holding ``world``'s aggregates decides
     each command, and its events are appended as one outbox entry
-    (:func:`~aethyr_domain.event_sink.record_decision`), as ``OutboxSink.record`` does.
+    (:func:`~aethyr_domain.outbox.event_sink.record_decision`), as ``OutboxSink.record`` does.
     """
     aggregates, _events = final_aggregates(world)
     decider = Decider(aggregates, scrypt_n=world.scrypt_n)

@@ -7,7 +7,7 @@ session against a real, synced immudb (a throwaway server in a temporary directo
 
     python -m benchmarks.outage [--actions 2000] [--outage 10] [--retry-max-delay S]
 
-1. It boots the game (:func:`aethyr_domain.session.boot`, event sourcing on, the game's
+1. It boots the game (:func:`aethyr_domain.game.session.boot`, event sourcing on, the game's
    default delivery settings unless overridden) and plays the scripted load of the fault
    tests (:class:`tests.faults.game_load.GameLoad`: players walking, taking and dropping
    things, an admin rewriting descriptions): 30 % of the actions first;
@@ -35,8 +35,8 @@ from pathlib import Path
 from prometheus_client import REGISTRY
 
 from aethyr_domain.config import ServerConfig
-from aethyr_domain.event_sink import OutboxSink
-from aethyr_domain.session import boot
+from aethyr_domain.game.session import boot
+from aethyr_domain.outbox.event_sink import OutboxSink
 from aethyr_immudb_recorder.launcher import ImmudbServer
 from tests.faults.game_load import GameLoad
 

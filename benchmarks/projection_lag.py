@@ -3,8 +3,8 @@
 A :class:`~aethyr_domain.application.World` on the backend is played by the seeded
 game of :mod:`benchmarks.game_log` at a steady rate (``Size.lag_rate`` actions per
 second for ``Size.lag_seconds``), while the game's own
-:class:`~aethyr_domain.projections.runner.ProjectionService` keeps the world view
-(the backend's :class:`~aethyr_domain.projections.view.WorldView`) up to date in
+:class:`~aethyr_domain.read.projections.runner.ProjectionService` keeps the world view
+(the backend's :class:`~aethyr_domain.read.projections.view.WorldView`) up to date in
 its thread: through ``subscribe()`` on POPO and immudb, by polling on SQLite
 (every 0.2 s, the service's default; the view in the events' own file, as
 ``aethyr-es`` keeps it). The follower applies what is ready in batches (one
@@ -28,10 +28,10 @@ from typing import Any
 from eventsourcing.persistence import InfrastructureFactory, Tracking
 from eventsourcing.utils import Environment
 
-from aethyr_domain.projections import UnsupportedStoreError, view_class_for
-from aethyr_domain.projections.projection import WorldProjection
-from aethyr_domain.projections.runner import ProjectionService
-from aethyr_domain.projections.view import WorldView
+from aethyr_domain.read.projections import UnsupportedStoreError, view_class_for
+from aethyr_domain.read.projections.projection import WorldProjection
+from aethyr_domain.read.projections.runner import ProjectionService
+from aethyr_domain.read.projections.view import WorldView
 from benchmarks.backends import Backend
 from benchmarks.game_log import play_actions, setup_size
 from benchmarks.replay_child import world_class

@@ -24,7 +24,7 @@ from typing import Any
 from eventsourcing.persistence import StoredEvent
 
 from aethyr_domain.application import World
-from aethyr_domain.replay import rebuild_world_state
+from aethyr_domain.read.replay import rebuild_world_state
 
 BATCH = 1000
 

@@ -113,9 +113,9 @@ def _config(env: dict[str, str]) -> Any:
 def seed(env: dict[str, str], clients: int) -> list[str]:
     """Rooms, pebbles and players (one shared precomputed hash); returns the names."""
     from aethyr_domain import commands, passwords
-    from aethyr_domain.manager import SYSTEM
+    from aethyr_domain.game.manager import SYSTEM
+    from aethyr_domain.game.session import boot
     from aethyr_domain.object_classes import lookup
-    from aethyr_domain.session import boot
 
     config = _config(env)
     manager = boot(config)
@@ -279,9 +279,9 @@ def _stop(process: subprocess.Popen[str], folder: Path) -> None:
 
 def _consistent(mode: str, env: dict[str, str], folder: Path) -> bool:
     """live == replay == projection (on); live == the storage's world (off)."""
-    from aethyr_domain.cli import load_world
-    from aethyr_domain.session import boot
-    from aethyr_domain.world_dump import dumps
+    from aethyr_domain.cli.world import load_world
+    from aethyr_domain.game.session import boot
+    from aethyr_domain.read.world_dump import dumps
 
     live = (folder / "live.json").read_text(encoding="utf-8")
     config = _config(env)

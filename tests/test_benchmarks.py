@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from aethyr_domain.replay import rebuild_world_state, replay_world
-from aethyr_domain.world_dump import dumps, world_from_dict
+from aethyr_domain.read.replay import rebuild_world_state, replay_world
+from aethyr_domain.read.world_dump import dumps, world_from_dict
 from benchmarks.game_log import accepted_commands, game_log, setup_size
 from benchmarks.replay import label
 from benchmarks.replay_child import world_class
@@ -100,7 +100,7 @@ def test_durable_headline_compares_synced_immudb_with_postgres() -> None:
 
 def test_game_delivery_commands_go_through_the_outbox_into_the_store(tmp_path: Path) -> None:
     """The delivery scenario's commands are decided into the outbox and all delivered."""
-    from aethyr_domain.outbox import Outbox
+    from aethyr_domain.outbox.queue import Outbox
     from benchmarks.game_delivery import deliver_all, fill_outbox
 
     game = accepted_commands(60)

@@ -1,4 +1,4 @@
-from aethyr_domain.cli import main
+from aethyr_domain.cli.entry import main
 
 
 def test_demo_runs(capsys, monkeypatch, tmp_path):

@@ -53,8 +53,9 @@ def exported_families() -> dict[str, str]:
     processes that serve them do)."""
     import prometheus_client
 
-    from aethyr_domain import delivery, metrics_endpoint
-    from aethyr_domain.projections import metrics as projection_metrics
+    from aethyr_domain.cli import metrics_endpoint
+    from aethyr_domain.outbox import delivery
+    from aethyr_domain.read.projections import metrics as projection_metrics
     from aethyr_immudb_recorder.metrics import Metrics
 
     # registered in the global registry when imported

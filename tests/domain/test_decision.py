@@ -17,9 +17,9 @@ from aethyr_domain.commands import (
 )
 from aethyr_domain.decision import Decider
 from aethyr_domain.errors import InvariantViolationError, SlotOccupiedError
-from aethyr_domain.live_world import LiveWorld
-from aethyr_domain.replay import rebuild_world_state
-from aethyr_domain.world_dump import dumps
+from aethyr_domain.game_state import GameState
+from aethyr_domain.read.replay import rebuild_world_state
+from aethyr_domain.read.world_dump import dumps
 from tests.domain.conftest import TEST_ENV
 from tests.projections.scenario import SCRIPT, command_of
 
@@ -36,7 +36,7 @@ def _facts(event: Any) -> tuple[Any, ...]:
 def test_the_decider_decides_what_world_handle_stores() -> None:
     world = World(env=TEST_ENV)
     decider = Decider(scrypt_n=1024)
-    live = LiveWorld()
+    live = GameState()
     for step in SCRIPT:
         command = command_of(step)
         decision = decider.decide(command)

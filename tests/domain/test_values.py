@@ -26,9 +26,9 @@ from aethyr_domain.commands import (
 )
 from aethyr_domain.decision import Decider
 from aethyr_domain.errors import InvalidCommandError
-from aethyr_domain.live_world import LiveWorld, WorldObject
-from aethyr_domain.migrate import migrate_to_event_store
-from aethyr_domain.replay import rebuild_world_state
+from aethyr_domain.game.migrate import migrate_to_event_store
+from aethyr_domain.game_state import GameState, WorldObject
+from aethyr_domain.read.replay import rebuild_world_state
 from tests.domain.conftest import TEST_ENV
 
 _longest = st.text(min_size=values.MAX_STRING - 2, max_size=values.MAX_STRING)
@@ -94,7 +94,7 @@ def test_commands_carrying_them_cannot_be_built(world: World, value: Any, reason
 def test_migrate_refuses_a_dump_holding_such_a_value_and_writes_nothing(
     value: Any, reason: str
 ) -> None:
-    dump = LiveWorld()
+    dump = GameState()
     dump.objects["box"] = WorldObject("box", "a box", "box", attributes={"n": value})
     dump.objects["ok"] = WorldObject("ok", "fine", "thing", attributes={"n": 1})
     world = World(env=TEST_ENV)
@@ -130,8 +130,8 @@ def test_every_accepted_value_is_stored_and_read_back_unchanged(value: Any) -> N
 def test_a_log_holding_an_out_of_range_value_still_opens_and_replays(tmp_path) -> None:
     """Written before the rules (straight on the aggregate): boot and replay still work."""
     from aethyr_domain.config import ServerConfig
-    from aethyr_domain.event_store import open_world
-    from aethyr_domain.session import boot
+    from aethyr_domain.game.session import boot
+    from aethyr_domain.outbox.event_store import open_world
 
     config = ServerConfig(
         event_sourcing_enabled=True,

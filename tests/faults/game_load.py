@@ -1,6 +1,6 @@
 """A deterministic load of scripted game actions, and the checks run after it.
 
-:class:`GameLoad` drives a booted Manager through :class:`~aethyr_domain.actions.Actions`
+:class:`GameLoad` drives a booted Manager through :class:`~aethyr_domain.game.actions.Actions`
 (players walking, taking and dropping things, an admin rewriting descriptions) and keeps
 every command the Manager emitted (as the outbox stores it: JSON round-tripped), so a
 test can replay exactly those commands into an in-memory reference World and compare
@@ -15,10 +15,10 @@ import time
 from typing import Any
 
 from aethyr_domain import commands
-from aethyr_domain.actions import Actions
 from aethyr_domain.application import World
 from aethyr_domain.decision import Decision
-from aethyr_domain.manager import Manager
+from aethyr_domain.game.actions import Actions
+from aethyr_domain.game.manager import Manager
 from aethyr_domain.values import thaw
 
 ITEMS = 12
@@ -87,7 +87,7 @@ def reference_log(emitted: list[tuple[str, dict[str, Any], str]]) -> list[tuple[
 
 def store_log(world: Any) -> list[tuple[str, int, str]]:
     """(aggregate id, version, topic) of every event in ``world``'s log, in log order."""
-    from aethyr_domain.event_store import iter_notifications
+    from aethyr_domain.outbox.event_store import iter_notifications
 
     return [
         (str(n.originator_id), n.originator_version, n.topic) for n in iter_notifications(world)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import sys
 
 from aethyr_domain.config import ServerConfig
-from aethyr_domain.event_store import open_world
-from aethyr_domain.projections.cli_commands import open_view
-from aethyr_domain.projections.runner import ProjectionService
+from aethyr_domain.outbox.event_store import open_world
+from aethyr_domain.read.projections.opening import open_view
+from aethyr_domain.read.projections.runner import ProjectionService
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ import time
 from aethyr_domain.commands import AddItemToInventory, RemoveItemFromInventory
 from aethyr_domain.config import ServerConfig
 from aethyr_domain.errors import DomainError
-from aethyr_domain.event_store import open_world
+from aethyr_domain.outbox.event_store import open_world
 
 
 def main() -> None:

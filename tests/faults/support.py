@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from aethyr_domain.config import ServerConfig
-from aethyr_domain.event_store import iter_notifications
+from aethyr_domain.outbox.event_store import iter_notifications
 
 
 def immudb_config(server: Any, database: str, tmp_path: Path, **extra: Any) -> ServerConfig:

@@ -20,7 +20,6 @@ from eventsourcing.persistence import StoredEvent
 
 from aethyr_domain import commands as c
 from aethyr_domain.config import ConfigError, ServerConfig
-from aethyr_domain.delivery import deliver_pending
 from aethyr_domain.errors import (
     AlreadyExistsError,
     CorruptEventError,
@@ -31,8 +30,9 @@ from aethyr_domain.errors import (
     ObjectDeletedError,
     WrongKindError,
 )
-from aethyr_domain.event_store import iter_events, open_world
-from aethyr_domain.outbox import Outbox
+from aethyr_domain.outbox.delivery import deliver_pending
+from aethyr_domain.outbox.event_store import iter_events, open_world
+from aethyr_domain.outbox.queue import Outbox
 from aethyr_domain.passwords import hash_password
 from tests.faults.support import immudb_config
 from tests.immudb_harness import fresh_database, server

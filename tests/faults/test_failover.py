@@ -35,15 +35,15 @@ from typing import Any
 
 import pytest
 
-from aethyr_domain.cli import main as cli_main
+from aethyr_domain.cli.entry import main as cli_main
 from aethyr_domain.config import ServerConfig
-from aethyr_domain.event_store import open_world
-from aethyr_domain.projections.cli_commands import open_view
-from aethyr_domain.projections.queries import world_dict
-from aethyr_domain.projections.runner import ProjectionService
-from aethyr_domain.replay import rebuild_world_state
-from aethyr_domain.session import BootError, boot
-from aethyr_domain.world_dump import dumps, world_from_dict
+from aethyr_domain.game.session import BootError, boot
+from aethyr_domain.outbox.event_store import open_world
+from aethyr_domain.read.projections.opening import open_view
+from aethyr_domain.read.projections.queries import world_dict
+from aethyr_domain.read.projections.runner import ProjectionService
+from aethyr_domain.read.replay import rebuild_world_state
+from aethyr_domain.read.world_dump import dumps, world_from_dict
 from aethyr_immudb_recorder.launcher import ImmudbServer
 from tests import immudb_harness
 from tests.faults.game_load import GameLoad, reference_log, store_log
@@ -58,7 +58,7 @@ class ContinuedLoad(GameLoad):
     """The same script, continued on a re-booted game (players already exist)."""
 
     def __init__(self, manager: Any, previous: GameLoad) -> None:
-        from aethyr_domain.actions import Actions
+        from aethyr_domain.game.actions import Actions
 
         self.manager = manager
         self.actions = Actions(manager)
@@ -224,7 +224,7 @@ def _drill(tmp_path: Path, *, sync: bool) -> dict[str, Any]:
 
 
 def _outbox_backlog(config: ServerConfig) -> int:
-    from aethyr_domain.outbox import Outbox
+    from aethyr_domain.outbox.queue import Outbox
 
     outbox = Outbox(config.outbox_path)
     try:

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from aethyr_domain.delivery import deliver_pending
-from aethyr_domain.event_store import iter_events, open_world
-from aethyr_domain.outbox import Outbox
+from aethyr_domain.outbox.delivery import deliver_pending
+from aethyr_domain.outbox.event_store import iter_events, open_world
+from aethyr_domain.outbox.queue import Outbox
 from tests.faults.support import immudb_config
 from tests.game.outbox_support import acquire_patiently, fill_rooms
 from tests.immudb_harness import fresh_database, server

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from aethyr_domain.commands import CreateRoom, UpdateRoomDescription
-from aethyr_domain.event_store import open_world
+from aethyr_domain.outbox.event_store import open_world
 from aethyr_immudb_recorder.launcher import ImmudbServer, free_port
 from tests.faults.support import immudb_config, write_config_file
 from tests.scrape import value, wait_for

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 
 from aethyr_domain.commands import CreateGameObject, CreateRoom, UpdateGameObjectContainer
-from aethyr_domain.event_store import open_world
-from aethyr_domain.projections.cli_commands import open_view
-from aethyr_domain.projections.queries import world_dict
-from aethyr_domain.projections.runner import ProjectionService
-from aethyr_domain.replay import rebuild_world_state
-from aethyr_domain.world_dump import dumps, world_from_dict
+from aethyr_domain.outbox.event_store import open_world
+from aethyr_domain.read.projections.opening import open_view
+from aethyr_domain.read.projections.queries import world_dict
+from aethyr_domain.read.projections.runner import ProjectionService
+from aethyr_domain.read.replay import rebuild_world_state
+from aethyr_domain.read.world_dump import dumps, world_from_dict
 from tests.faults.support import immudb_config
 from tests.immudb_harness import fresh_database, server
 

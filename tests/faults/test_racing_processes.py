@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from aethyr_domain.commands import CreateGameObject, CreateRoom
-from aethyr_domain.event_store import iter_notifications, open_world
+from aethyr_domain.outbox.event_store import iter_notifications, open_world
 from tests.faults.support import immudb_config
 from tests.immudb_harness import fresh_database, server
 

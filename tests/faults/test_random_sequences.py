@@ -23,15 +23,15 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from aethyr_domain import passwords
-from aethyr_domain.actions import Actions
 from aethyr_domain.application import World
 from aethyr_domain.decision import Decision
-from aethyr_domain.manager import Manager
-from aethyr_domain.projections.memory_view import MemoryWorldView
-from aethyr_domain.projections.queries import world_dict
-from aethyr_domain.projections.runner import ProjectionService
-from aethyr_domain.replay import rebuild_world_state
-from aethyr_domain.world_dump import dumps, world_from_dict
+from aethyr_domain.game.actions import Actions
+from aethyr_domain.game.manager import Manager
+from aethyr_domain.read.projections.memory_view import MemoryWorldView
+from aethyr_domain.read.projections.queries import world_dict
+from aethyr_domain.read.projections.runner import ProjectionService
+from aethyr_domain.read.replay import rebuild_world_state
+from aethyr_domain.read.world_dump import dumps, world_from_dict
 
 SEQUENCES = int(os.environ.get("AETHYR_RANDOM_SEQUENCES", "10000"))
 ITEMS = ["blade", "cloak", "box"]
@@ -127,7 +127,7 @@ class GameMachine(RuleBasedStateMachine):
 def _cheap_hash(monkeypatch):
     # The Manager hashes with the production cost; a test needs many players quickly.
     monkeypatch.setattr(
-        "aethyr_domain.manager.hash_password", lambda pw: passwords.hash_password(pw, n=2)
+        "aethyr_domain.game.manager.hash_password", lambda pw: passwords.hash_password(pw, n=2)
     )
 
 

@@ -24,13 +24,13 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from aethyr_domain.event_store import open_world
-from aethyr_domain.projections.memory_view import MemoryWorldView
-from aethyr_domain.projections.queries import world_dict
-from aethyr_domain.projections.runner import ProjectionService
-from aethyr_domain.replay import rebuild_world_state
-from aethyr_domain.session import boot
-from aethyr_domain.world_dump import dumps, world_from_dict
+from aethyr_domain.game.session import boot
+from aethyr_domain.outbox.event_store import open_world
+from aethyr_domain.read.projections.memory_view import MemoryWorldView
+from aethyr_domain.read.projections.queries import world_dict
+from aethyr_domain.read.projections.runner import ProjectionService
+from aethyr_domain.read.replay import rebuild_world_state
+from aethyr_domain.read.world_dump import dumps, world_from_dict
 from aethyr_immudb_recorder.launcher import ImmudbServer
 from tests import immudb_harness
 from tests.faults.game_load import GameLoad

@@ -10,11 +10,11 @@ import pytest
 from prometheus_client import REGISTRY, generate_latest
 
 from aethyr_domain.config import ServerConfig
-from aethyr_domain.delivery import deliver_pending
-from aethyr_domain.event_sink import record_decision
-from aethyr_domain.event_store import iter_events, iter_notifications, open_world
-from aethyr_domain.manager import Manager
-from aethyr_domain.outbox import Outbox
+from aethyr_domain.game.manager import Manager
+from aethyr_domain.outbox.delivery import deliver_pending
+from aethyr_domain.outbox.event_sink import record_decision
+from aethyr_domain.outbox.event_store import iter_events, iter_notifications, open_world
+from aethyr_domain.outbox.queue import Outbox
 from tests.faults.support import immudb_config
 from tests.immudb_harness import fresh_database, server
 
@@ -149,7 +149,7 @@ def test_default_password_refused_off_loopback_before_any_connection(monkeypatch
         datastore.run("probe", lambda session: None)
     datastore.close()
     # aethyr-es says so in one line, with the keys it reads
-    from aethyr_domain.cli import main
+    from aethyr_domain.cli.entry import main
 
     monkeypatch.setenv("AETHYR_EVENT_SOURCING_ENABLED", "1")
     monkeypatch.setenv("AETHYR_IMMUDB_ADDRESS", "192.0.2.1")
@@ -168,7 +168,7 @@ def test_default_password_refused_off_loopback_before_any_connection(monkeypatch
 
 
 def test_default_password_refusal_through_server_config(capsys, monkeypatch, tmp_path):
-    from aethyr_domain.cli import main
+    from aethyr_domain.cli.entry import main
 
     monkeypatch.setenv("AETHYR_EVENT_SOURCING_ENABLED", "1")
     monkeypatch.setenv("AETHYR_IMMUDB_ADDRESS", "192.0.2.1")

@@ -25,13 +25,13 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
-from aethyr_domain.event_store import open_world
-from aethyr_domain.projections.cli_commands import open_view
-from aethyr_domain.projections.queries import world_dict
-from aethyr_domain.projections.runner import ProjectionService
-from aethyr_domain.replay import rebuild_world_state
-from aethyr_domain.session import boot
-from aethyr_domain.world_dump import dumps, world_from_dict
+from aethyr_domain.game.session import boot
+from aethyr_domain.outbox.event_store import open_world
+from aethyr_domain.read.projections.opening import open_view
+from aethyr_domain.read.projections.queries import world_dict
+from aethyr_domain.read.projections.runner import ProjectionService
+from aethyr_domain.read.replay import rebuild_world_state
+from aethyr_domain.read.world_dump import dumps, world_from_dict
 from aethyr_immudb_recorder.launcher import ImmudbServer
 from tests.faults.game_load import GameLoad, reference_log, store_log
 from tests.faults.support import immudb_config

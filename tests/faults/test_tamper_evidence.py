@@ -13,9 +13,9 @@ import json
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from aethyr_domain.cli import main
+from aethyr_domain.cli.entry import main
 from aethyr_domain.commands import CreateRoom, UpdateRoomDescription
-from aethyr_domain.event_store import open_world
+from aethyr_domain.outbox.event_store import open_world
 from aethyr_immudb_recorder.keys import WHOLE, encode_record
 from aethyr_immudb_recorder.launcher import ImmudbServer
 from aethyr_immudb_recorder.verification import TamperedRowError, compare_blob

@@ -7,8 +7,8 @@ import pytest
 
 from aethyr_domain import commands as c
 from aethyr_domain.decision import Decider
-from aethyr_domain.event_store import open_world
-from aethyr_domain.writer_lease import WRITER, LeaseHeldError, LeaseLostError, WriterLease
+from aethyr_domain.outbox.event_store import open_world
+from aethyr_domain.outbox.writer_lease import WRITER, LeaseHeldError, LeaseLostError, WriterLease
 from tests.faults.support import immudb_config
 from tests.immudb_harness import fresh_database, server
 
@@ -70,8 +70,8 @@ def test_an_immudb_store_of_an_earlier_version_opens_and_takes_the_lease(tmp_pat
 
 
 def test_group_commit_on_immudb_sets_a_refused_entry_aside_and_records_the_rest(tmp_path):
-    from aethyr_domain.delivery import deliver_pending
-    from aethyr_domain.outbox import Outbox
+    from aethyr_domain.outbox.delivery import deliver_pending
+    from aethyr_domain.outbox.queue import Outbox
     from tests.game.outbox_support import decide
 
     config = immudb_config(server(), fresh_database("groupcommit"), tmp_path)

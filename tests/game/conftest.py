@@ -5,9 +5,9 @@ from typing import Any
 
 import pytest
 
-from aethyr_domain.actions import Actions
 from aethyr_domain.decision import Decision
-from aethyr_domain.manager import Manager
+from aethyr_domain.game.actions import Actions
+from aethyr_domain.game.manager import Manager
 
 
 class RecordingSink:

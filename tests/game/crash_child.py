@@ -21,9 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parents[2]))
 
 from aethyr_domain.config import ServerConfig
-from aethyr_domain.delivery import deliver_pending
-from aethyr_domain.event_store import open_world
-from aethyr_domain.outbox import Outbox
+from aethyr_domain.outbox.delivery import deliver_pending
+from aethyr_domain.outbox.event_store import open_world
+from aethyr_domain.outbox.queue import Outbox
 from tests.game.outbox_support import acquire_patiently, fill_rooms
 
 LEASE_TIMEOUT = 1.0

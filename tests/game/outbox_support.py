@@ -7,9 +7,9 @@ from typing import Any
 
 from aethyr_domain import commands as c
 from aethyr_domain.decision import Decider
-from aethyr_domain.event_sink import record_decision
-from aethyr_domain.outbox import Outbox
-from aethyr_domain.writer_lease import LeaseHeldError, WriterLease
+from aethyr_domain.outbox.event_sink import record_decision
+from aethyr_domain.outbox.queue import Outbox
+from aethyr_domain.outbox.writer_lease import LeaseHeldError, WriterLease
 
 
 def decide(outbox: Outbox, mapper: Any, decider: Decider, command: c.Command) -> str | None:

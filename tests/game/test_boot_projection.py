@@ -9,12 +9,12 @@ from pathlib import Path
 import prometheus_client
 import pytest
 
-from aethyr_domain.cli import main
+from aethyr_domain.cli.entry import main
 from aethyr_domain.config import ServerConfig
-from aethyr_domain.projections import metrics
-from aethyr_domain.projections.queries import world_dict
-from aethyr_domain.session import ScriptRunner, boot
-from aethyr_domain.world_dump import canonical_json, dumps
+from aethyr_domain.game.session import ScriptRunner, boot
+from aethyr_domain.read.projections import metrics
+from aethyr_domain.read.projections.queries import world_dict
+from aethyr_domain.read.world_dump import canonical_json, dumps
 
 SCRIPT = """\
 @admin ann

@@ -13,20 +13,20 @@ from pathlib import Path
 import pytest
 
 from aethyr_domain import commands as c
-from aethyr_domain.actions import Actions
-from aethyr_domain.checkpoint import (
+from aethyr_domain.cli.world import load_world as cli_load_world
+from aethyr_domain.config import ServerConfig
+from aethyr_domain.game.actions import Actions
+from aethyr_domain.game.checkpoint import (
     CheckpointError,
     load_world_from_checkpoint,
     log_mark,
     read_checkpoint,
     write_checkpoint,
 )
-from aethyr_domain.cli import load_world as cli_load_world
-from aethyr_domain.config import ServerConfig
-from aethyr_domain.event_store import open_world
-from aethyr_domain.replay import final_aggregates, rebuild_world_state
-from aethyr_domain.session import boot
-from aethyr_domain.world_dump import dumps
+from aethyr_domain.game.session import boot
+from aethyr_domain.outbox.event_store import open_world
+from aethyr_domain.read.replay import final_aggregates, rebuild_world_state
+from aethyr_domain.read.world_dump import dumps
 
 
 def _config(tmp_path: Path, name: str = "events", **changes) -> ServerConfig:
@@ -80,7 +80,7 @@ def test_checkpoint_plus_tail_equals_a_full_replay(store, tmp_path):
 
 
 def _fell_back(app, path, caplog, reason: str) -> None:
-    with caplog.at_level(logging.WARNING, logger="aethyr_domain.checkpoint"):
+    with caplog.at_level(logging.WARNING, logger="aethyr_domain.game.checkpoint"):
         _, live, loaded = load_world_from_checkpoint(app, path)
     assert not loaded.from_checkpoint
     assert reason in loaded.reason

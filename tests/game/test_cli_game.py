@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from aethyr_domain.cli import main
-from aethyr_domain.world_dump import dumps
+from aethyr_domain.cli.entry import main
+from aethyr_domain.read.world_dump import dumps
 
 SCRIPT = """\
 # comment lines and blank lines are ignored
@@ -143,10 +143,10 @@ UNOPENABLE = (
 
 def test_an_unopenable_store_is_one_message_with_exit_2_everywhere(sqlite_env, monkeypatch, capsys):
     """world (every source), migrate, play and the projection commands say the same thing."""
-    from aethyr_domain.live_world import LiveWorld
+    from aethyr_domain.game_state import GameState
 
     dump = sqlite_env / "world.json"
-    dump.write_text(dumps(LiveWorld()))
+    dump.write_text(dumps(GameState()))
     monkeypatch.setenv("AETHYR_SQLITE_PATH", str(sqlite_env / "no-such-dir" / "ev.sqlite"))
     for argv in (
         ["world", "--json"],
@@ -185,8 +185,8 @@ def test_verify_on_an_unreachable_immudb_says_it_cannot_open_the_store(
 
 def test_boot_and_the_cli_share_the_wording(tmp_path):
     from aethyr_domain.config import ServerConfig
-    from aethyr_domain.event_store import open_world_or_raise
-    from aethyr_domain.session import BootError, boot
+    from aethyr_domain.game.session import BootError, boot
+    from aethyr_domain.outbox.event_store import open_world_or_raise
 
     config = ServerConfig(
         event_sourcing_enabled=True,
@@ -204,7 +204,7 @@ def test_boot_and_the_cli_share_the_wording(tmp_path):
 
 
 def test_a_read_model_newer_than_the_code_is_one_line_with_exit_2(sqlite_env, monkeypatch, capsys):
-    from aethyr_domain.projections import migrations
+    from aethyr_domain.read.projections import migrations
 
     assert main(["schema"]) == 0  # creates the read model at the code's version
     capsys.readouterr()

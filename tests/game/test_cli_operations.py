@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from aethyr_domain.cli import main
+from aethyr_domain.cli.entry import main
 from aethyr_domain.config import ServerConfig
-from aethyr_domain.event_store import iter_notifications, open_world
+from aethyr_domain.outbox.event_store import iter_notifications, open_world
 
 NOT_UTF8 = b"ann: look\n\xff\xfe caf\xe9\n"
 

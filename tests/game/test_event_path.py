@@ -9,13 +9,13 @@ from collections import Counter
 import pytest
 
 from aethyr_domain import ServerConfig
-from aethyr_domain.cli import DEMO_SCRIPT
+from aethyr_domain.cli.play import DEMO_SCRIPT
 from aethyr_domain.errors import NotFoundError
-from aethyr_domain.event_store import iter_notifications, open_world, topic_name
-from aethyr_domain.migrate import MigrationError, migrate_to_event_store
-from aethyr_domain.replay import rebuild_world_state
-from aethyr_domain.session import ScriptRunner, boot
-from aethyr_domain.world_dump import dumps, loads
+from aethyr_domain.game.migrate import MigrationError, migrate_to_event_store
+from aethyr_domain.game.session import ScriptRunner, boot
+from aethyr_domain.outbox.event_store import iter_notifications, open_world, topic_name
+from aethyr_domain.read.replay import rebuild_world_state
+from aethyr_domain.read.world_dump import dumps, loads
 
 
 def _config(store, tmp_path):
@@ -70,7 +70,7 @@ def test_actor_is_recorded(store, tmp_path):
     app = open_world(config)
     manager, _n, _t = _play(config, app, "@admin ann\nann: acreate Sword\nbo: get sword\n")
     actors = {}
-    from aethyr_domain.event_store import iter_events
+    from aethyr_domain.outbox.event_store import iter_events
 
     for event in iter_events(app):
         actors.setdefault(type(event).__name__, set()).add(event.actor)
@@ -151,10 +151,10 @@ def test_sqlite_restart_rebuilds_the_live_world(tmp_path):
 def test_store_down_never_blocks_and_delivers_later(tmp_path, monkeypatch):
     from eventsourcing.persistence import OperationalError
 
-    from aethyr_domain.delivery import deliver_pending
-    from aethyr_domain.event_sink import OutboxSink
-    from aethyr_domain.manager import Manager
-    from aethyr_domain.outbox import Outbox
+    from aethyr_domain.game.manager import Manager
+    from aethyr_domain.outbox.delivery import deliver_pending
+    from aethyr_domain.outbox.event_sink import OutboxSink
+    from aethyr_domain.outbox.queue import Outbox
 
     config = _config("sqlite", tmp_path).replace(retry_base_delay=0.01, retry_max_delay=0.02)
 
@@ -183,9 +183,9 @@ def test_store_down_never_blocks_and_delivers_later(tmp_path, monkeypatch):
 
 
 def test_boot_refuses_an_undelivered_outbox_and_closes_the_store_it_opened(tmp_path, monkeypatch):
-    from aethyr_domain import event_store
-    from aethyr_domain.outbox import Outbox
-    from aethyr_domain.session import BootError
+    from aethyr_domain.game.session import BootError
+    from aethyr_domain.outbox import event_store
+    from aethyr_domain.outbox.queue import Outbox
 
     config = ServerConfig(
         event_sourcing_enabled=True,

@@ -21,12 +21,12 @@ STORE_MODULES = (
     "eventsourcing.sqlite",
     "eventsourcing.postgres",
     "aethyr_immudb_recorder",
-    "aethyr_domain.outbox",
-    "aethyr_domain.event_store",
-    "aethyr_domain.event_sink",
-    "aethyr_domain.delivery",
+    "aethyr_domain.outbox.queue",
+    "aethyr_domain.outbox.event_store",
+    "aethyr_domain.outbox.event_sink",
+    "aethyr_domain.outbox.delivery",
     "aethyr_domain.application",
-    "aethyr_domain.projections",
+    "aethyr_domain.read.projections",
     "sqlite3",
 )
 
@@ -36,7 +36,7 @@ def test_game_runs_without_any_store(tmp_path):
         f"""
         import sys
         from aethyr_domain import Manager, ServerConfig
-        from aethyr_domain.session import ScriptRunner, boot
+        from aethyr_domain.game.session import ScriptRunner, boot
         import io
         config = ServerConfig.load()
         assert not config.event_sourcing_enabled
@@ -90,8 +90,8 @@ def test_game_storage_is_the_only_file_and_imports_no_store(tmp_path):
         f"""
         import sys, io
         from aethyr_domain import ServerConfig
-        from aethyr_domain.session import ScriptRunner, boot
-        from aethyr_domain.world_dump import dumps
+        from aethyr_domain.game.session import ScriptRunner, boot
+        from aethyr_domain.read.world_dump import dumps
         config = ServerConfig.load()
         manager = boot(config)
         ScriptRunner(manager, io.StringIO()).run(

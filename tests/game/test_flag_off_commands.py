@@ -25,21 +25,21 @@ STORE_MODULES = (
     "eventsourcing.popo",
     "eventsourcing.postgres",
     "aethyr_immudb_recorder",
-    "aethyr_domain.outbox",
-    "aethyr_domain.event_store",
-    "aethyr_domain.event_sink",
-    "aethyr_domain.delivery",
-    "aethyr_domain.projections.view",
-    "aethyr_domain.projections.memory_view",
-    "aethyr_domain.projections.sqlite_view",
-    "aethyr_domain.projections.immudb_view",
-    "aethyr_domain.projections.runner",
-    "aethyr_domain.projections.rebuild",
+    "aethyr_domain.outbox.queue",
+    "aethyr_domain.outbox.event_store",
+    "aethyr_domain.outbox.event_sink",
+    "aethyr_domain.outbox.delivery",
+    "aethyr_domain.read.projections.view",
+    "aethyr_domain.read.projections.memory_view",
+    "aethyr_domain.read.projections.sqlite_view",
+    "aethyr_domain.read.projections.immudb_view",
+    "aethyr_domain.read.projections.runner",
+    "aethyr_domain.read.projections.rebuild",
 )
 
 CHILD = """
 import json, sys
-from aethyr_domain.cli import main
+from aethyr_domain.cli.entry import main
 code = main(sys.argv[1:])
 stores = sorted(
     m for m in sys.modules

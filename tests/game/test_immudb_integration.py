@@ -10,12 +10,13 @@ import json
 import pytest
 
 from aethyr_domain import ServerConfig
-from aethyr_domain.cli import DEMO_SCRIPT, main
-from aethyr_domain.event_store import iter_notifications, open_world, topic_name
-from aethyr_domain.migrate import migrate_to_event_store
-from aethyr_domain.replay import rebuild_world_state
-from aethyr_domain.session import ScriptRunner, boot
-from aethyr_domain.world_dump import dumps, loads
+from aethyr_domain.cli.entry import main
+from aethyr_domain.cli.play import DEMO_SCRIPT
+from aethyr_domain.game.migrate import migrate_to_event_store
+from aethyr_domain.game.session import ScriptRunner, boot
+from aethyr_domain.outbox.event_store import iter_notifications, open_world, topic_name
+from aethyr_domain.read.replay import rebuild_world_state
+from aethyr_domain.read.world_dump import dumps, loads
 
 pytestmark = pytest.mark.immudb
 

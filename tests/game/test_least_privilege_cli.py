@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from aethyr_domain.cli import main
+from aethyr_domain.cli.entry import main
 from tests.immudb_harness import fresh_database, server
 
 pytestmark = pytest.mark.immudb

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from aethyr_domain import commands
-from aethyr_domain.manager import GARBAGE_DUMP_ID, GameError, Manager
+from aethyr_domain.game.manager import GARBAGE_DUMP_ID, GameError, Manager
 from aethyr_domain.object_classes import lookup
 
 
@@ -135,7 +135,7 @@ def test_from_config_flag_off_has_no_sink():
 
 
 def test_live_world_lookup_of_an_unknown_id_names_what_is_missing(game):
-    from aethyr_domain.live_world import WorldStateError
+    from aethyr_domain.game_state import WorldStateError
 
     with pytest.raises(WorldStateError, match="no object 'ghost' in the live world"):
         game.world.require("ghost")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from aethyr_domain.cli import main
+from aethyr_domain.cli.entry import main
 from aethyr_immudb_recorder.launcher import free_port
 from tests.scrape import names, scrape, value, wait_for
 
@@ -122,7 +122,7 @@ def test_project_serves_metrics_and_stops_on_sigterm(tmp_path):
 
 
 def test_rebuild_serves_metrics_while_it_runs(tmp_path, monkeypatch, capsys):
-    from aethyr_domain.projections import rebuild as rebuild_module
+    from aethyr_domain.read.projections import rebuild as rebuild_module
 
     port = free_port()
     for key, val in sqlite_env(tmp_path, port).items():
@@ -162,10 +162,10 @@ def test_project_stuck_on_an_event_keeps_retrying_and_says_so(tmp_path, caplog):
 
     from eventsourcing.persistence import StoredEvent
 
+    from aethyr_domain.cli.projections import run_project_process
     from aethyr_domain.config import ServerConfig
-    from aethyr_domain.event_store import open_world
-    from aethyr_domain.projections import metrics
-    from aethyr_domain.projections.cli_commands import run_project_process
+    from aethyr_domain.outbox.event_store import open_world
+    from aethyr_domain.read.projections import metrics
 
     config = ServerConfig(
         event_sourcing_enabled=True,
@@ -210,9 +210,9 @@ def test_the_dead_letter_gauge_counts_what_the_outbox_holds(tmp_path):
     """``aethyr_outbox_dead_letter_commands`` rises with each refusal and is set from the
     outbox when delivery starts, so it survives a restart (the alert's "> 0")."""
     from aethyr_domain.config import ServerConfig
-    from aethyr_domain.delivery import OUTBOX_DEAD_LETTERS, Deliverer, deliver_pending
-    from aethyr_domain.event_store import open_world
-    from aethyr_domain.outbox import Outbox
+    from aethyr_domain.outbox.delivery import OUTBOX_DEAD_LETTERS, Deliverer, deliver_pending
+    from aethyr_domain.outbox.event_store import open_world
+    from aethyr_domain.outbox.queue import Outbox
 
     config = ServerConfig(
         event_sourcing_enabled=True,

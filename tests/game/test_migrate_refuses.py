@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from aethyr_domain.application import World
-from aethyr_domain.cli import main
+from aethyr_domain.cli.entry import main
 from aethyr_domain.errors import InvalidCommandError
-from aethyr_domain.event_store import iter_notifications
-from aethyr_domain.migrate import InvalidDumpError, migrate_to_event_store
-from aethyr_domain.world_dump import dumps, loads
+from aethyr_domain.game.migrate import InvalidDumpError, migrate_to_event_store
+from aethyr_domain.outbox.event_store import iter_notifications
+from aethyr_domain.read.world_dump import dumps, loads
 from tests.projections.legacy import REPRO_VALUE
 from tests.projections.scenario import ACTIONS, FAST_ENV, SETUP, play
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from aethyr_domain import values
-from aethyr_domain.live_world import LiveWorld
+from aethyr_domain.game_state import GameState
 
 
 def _tunic(game) -> str:
@@ -127,7 +127,7 @@ def test_the_live_world_is_the_deciders_aggregates(game):
         "adelete chest",
     ):
         game.do(game.admin, line)
-    rebuilt = LiveWorld()
+    rebuilt = GameState()
     rebuilt.update_from(game.manager.decider.aggregates.values())
     assert rebuilt == game.world
 

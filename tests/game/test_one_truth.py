@@ -2,7 +2,7 @@
 values into every attribute a rule reads, never makes the game and its event log disagree.
 
 A hypothesis state machine plays the whole event path the way ``aethyr-es play`` does:
-:func:`~aethyr_domain.session.boot` with event sourcing on (the Decider and the live
+:func:`~aethyr_domain.game.session.boot` with event sourcing on (the Decider and the live
 world loaded from the store, the real outbox and its delivery thread, the in-process
 projection), then the ``Actions`` parser as players and an admin type. The admin's
 ``aset``, ``acreate`` and ``adesc`` put arbitrary text on ``layer``, ``position``,
@@ -34,15 +34,15 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
 from aethyr_domain import values
-from aethyr_domain.actions import Actions
-from aethyr_domain.checkpoint import load_world_from_checkpoint
 from aethyr_domain.config import ServerConfig
-from aethyr_domain.event_store import open_world
-from aethyr_domain.manager import Manager
-from aethyr_domain.projections.queries import world_dict
-from aethyr_domain.replay import rebuild_world_state
-from aethyr_domain.session import boot
-from aethyr_domain.world_dump import canonical_json, dumps
+from aethyr_domain.game.actions import Actions
+from aethyr_domain.game.checkpoint import load_world_from_checkpoint
+from aethyr_domain.game.manager import Manager
+from aethyr_domain.game.session import boot
+from aethyr_domain.outbox.event_store import open_world
+from aethyr_domain.read.projections.queries import world_dict
+from aethyr_domain.read.replay import rebuild_world_state
+from aethyr_domain.read.world_dump import canonical_json, dumps
 
 SEQUENCES = int(os.environ.get("AETHYR_ONE_TRUTH_SEQUENCES", "40"))
 IMMUDB_SEQUENCES = int(os.environ.get("AETHYR_ONE_TRUTH_IMMUDB_SEQUENCES", "5"))
@@ -281,7 +281,7 @@ def _cheap_hash(monkeypatch: pytest.MonkeyPatch) -> None:
     from aethyr_domain import passwords
 
     monkeypatch.setattr(
-        "aethyr_domain.manager.hash_password", lambda pw: passwords.hash_password(pw, n=2)
+        "aethyr_domain.game.manager.hash_password", lambda pw: passwords.hash_password(pw, n=2)
     )
 
 

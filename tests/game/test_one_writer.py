@@ -27,12 +27,11 @@ from eventsourcing.persistence import StoredEvent
 
 from aethyr_domain import commands as c
 from aethyr_domain.config import ServerConfig
-from aethyr_domain.delivery import deliver_pending
-from aethyr_domain.event_store import iter_notifications, open_world
-from aethyr_domain.outbox import Outbox
-from aethyr_domain.session import BootError, ScriptRunner, boot
-from aethyr_domain.world_dump import dumps
-from aethyr_domain.writer_lease import (
+from aethyr_domain.game.session import BootError, ScriptRunner, boot
+from aethyr_domain.outbox.delivery import deliver_pending
+from aethyr_domain.outbox.event_store import iter_notifications, open_world
+from aethyr_domain.outbox.queue import Outbox
+from aethyr_domain.outbox.writer_lease import (
     EPOCH_SHIFT,
     RELEASED_MS,
     WRITER,
@@ -41,6 +40,7 @@ from aethyr_domain.writer_lease import (
     WriterLease,
     split,
 )
+from aethyr_domain.read.world_dump import dumps
 
 ROOT = Path(__file__).parents[2]
 
@@ -317,7 +317,7 @@ def test_a_second_process_sharing_the_outbox_is_refused_and_delivers_nothing(tmp
 
 # ------------------------------------------------------ migrate and rebuild
 def test_migrate_is_refused_while_the_game_writes(tmp_path, monkeypatch, capsys):
-    from aethyr_domain.cli import main
+    from aethyr_domain.cli.entry import main
 
     config = _config(tmp_path)
     dump = tmp_path / "dump.json"
@@ -341,8 +341,8 @@ def test_migrate_is_refused_while_the_game_writes(tmp_path, monkeypatch, capsys)
 
 
 def test_a_second_rebuild_is_refused_while_one_runs(tmp_path, monkeypatch, capsys):
-    from aethyr_domain.cli import main
-    from aethyr_domain.writer_lease import REBUILD
+    from aethyr_domain.cli.entry import main
+    from aethyr_domain.outbox.writer_lease import REBUILD
 
     config = _config(tmp_path)
     for key, value in _env(config).items():
@@ -395,7 +395,8 @@ def test_a_store_written_by_an_earlier_version_opens_and_takes_the_lease(tmp_pat
 
 
 def test_a_game_that_lost_its_lease_stops_delivering_and_knows_it(tmp_path, capsys):
-    from aethyr_domain.cli import EXIT_LEASE_LOST, _play_exit_code
+    from aethyr_domain.cli.common import EXIT_LEASE_LOST
+    from aethyr_domain.cli.play import play_exit_code
 
     config = _config(tmp_path, writer_lease_timeout=0.5)
     game = boot(config)
@@ -413,7 +414,7 @@ def test_a_game_that_lost_its_lease_stops_delivering_and_knows_it(tmp_path, caps
         assert game.sink.lost is not None and "lost its lease" in game.sink.lost
         assert _keys(config) == before  # fenced: nothing reached the store
         assert game.sink.backlog() == 1  # kept for a later start
-        assert _play_exit_code(game, config) == EXIT_LEASE_LOST
+        assert play_exit_code(game, config) == EXIT_LEASE_LOST
         assert "lost its lease" in capsys.readouterr().err
         taker.release()
     finally:

@@ -19,10 +19,15 @@ from eventsourcing.persistence import OperationalError
 from aethyr_domain import commands as c
 from aethyr_domain.config import ServerConfig
 from aethyr_domain.decision import Decider
-from aethyr_domain.delivery import build_command, deliver_pending, is_stored
-from aethyr_domain.event_sink import OutboxSink
-from aethyr_domain.event_store import iter_notifications, last_version, open_world, topic_name
-from aethyr_domain.outbox import NotAnOutboxError, Outbox
+from aethyr_domain.outbox.delivery import build_command, deliver_pending, is_stored
+from aethyr_domain.outbox.event_sink import OutboxSink
+from aethyr_domain.outbox.event_store import (
+    iter_notifications,
+    last_version,
+    open_world,
+    topic_name,
+)
+from aethyr_domain.outbox.queue import NotAnOutboxError, Outbox
 from tests.game.outbox_support import decide
 
 CHILD = Path(__file__).with_name("crash_child.py")
@@ -282,7 +287,7 @@ def test_stop_leaves_closing_to_a_delivery_thread_stuck_in_a_round(tmp_path, cap
     sink = OutboxSink.start(config, world_factory=lambda: blocking)
     sink.record(Decider().decide(c.CreateRoom("hall", "Hall", "", actor="system")))
     assert blocking.entered.wait(10)
-    with caplog.at_level(logging.WARNING, logger="aethyr_domain.delivery"):
+    with caplog.at_level(logging.WARNING, logger="aethyr_domain.outbox.delivery"):
         sink.close(timeout=0.05)
     assert "still busy" in caplog.text
     assert not blocking.closed.is_set()
@@ -317,7 +322,7 @@ def test_stop_while_the_world_is_being_opened_closes_it_once_opened(tmp_path, ca
     sink.after_close(outbox_closed.set)
     sink.record(Decider().decide(c.CreateRoom("hall", "Hall", "", actor="system")))
     assert opening.wait(10)
-    with caplog.at_level(logging.WARNING, logger="aethyr_domain.delivery"):
+    with caplog.at_level(logging.WARNING, logger="aethyr_domain.outbox.delivery"):
         sink.close(timeout=0.05)
     assert "still busy" in caplog.text
     assert not outbox_closed.is_set()

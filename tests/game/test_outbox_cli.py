@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from aethyr_domain import commands as c
-from aethyr_domain.cli import EXIT_DEAD_LETTERS, main
+from aethyr_domain.cli.common import EXIT_DEAD_LETTERS
+from aethyr_domain.cli.entry import main
 from aethyr_domain.decision import Decider
-from aethyr_domain.event_store import open_world
-from aethyr_domain.outbox import Outbox
+from aethyr_domain.outbox.event_store import open_world
+from aethyr_domain.outbox.queue import Outbox
 from tests.game.outbox_support import decide
 
 

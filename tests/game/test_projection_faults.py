@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import Tracking
 
-from aethyr_domain import projections
-from aethyr_domain.cli import main
+from aethyr_domain.cli.entry import main
 from aethyr_domain.config import ServerConfig
-from aethyr_domain.event_store import open_world
-from aethyr_domain.projections.sqlite_view import SQLiteWorldView
-from aethyr_domain.projections.view import Rows
-from aethyr_domain.session import ScriptRunner, boot
+from aethyr_domain.game.session import ScriptRunner, boot
+from aethyr_domain.outbox.event_store import open_world
+from aethyr_domain.read import projections
+from aethyr_domain.read.projections.sqlite_view import SQLiteWorldView
+from aethyr_domain.read.projections.view import Rows
 from tests.projections.legacy import REPRO_VALUE, record_legacy_attribute
 
 FIRST = "@admin al\nal: look\n"

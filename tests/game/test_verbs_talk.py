@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from aethyr_domain.actions import Actions, by_recipient
+from aethyr_domain.game.actions import Actions, by_recipient
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from aethyr_domain.world_dump import FORMAT, WorldDumpError, dumps, loads
+from aethyr_domain.read.world_dump import FORMAT, WorldDumpError, dumps, loads
 
 
 def test_round_trip_is_byte_identical(game):

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from eventsourcing.sqlite import SQLiteDatastore
 
-from aethyr_domain.projections.memory_view import MemoryStore, MemoryWorldView
-from aethyr_domain.projections.sqlite_view import SQLiteWorldView
-from aethyr_domain.projections.view import WorldView
+from aethyr_domain.read.projections.memory_view import MemoryStore, MemoryWorldView
+from aethyr_domain.read.projections.sqlite_view import SQLiteWorldView
+from aethyr_domain.read.projections.view import WorldView
 
 MakeView = Callable[..., WorldView]
 
@@ -39,7 +39,7 @@ def view_factory(backend: str, tmp_path: Path) -> Iterator[MakeView]:
         finally:
             datastore.close()
     else:
-        from aethyr_domain.projections.immudb_view import ImmudbWorldView
+        from aethyr_domain.read.projections.immudb_view import ImmudbWorldView
         from tests.recorder.support import fresh_datastore
 
         immudb = fresh_datastore()

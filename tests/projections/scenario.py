@@ -2,7 +2,7 @@
 
 Each step is a command of :mod:`aethyr_domain.commands` (name, fields, actor):
 :func:`play` executes it on the event-sourced ``World`` and loads the aggregates it
-changed into the :class:`~aethyr_domain.live_world.LiveWorld` (as the game's Manager
+changed into the :class:`~aethyr_domain.game_state.GameState` (as the game's Manager
 does with its Decider's aggregates). Afterwards the live world and the event log
 describe the same state, so a projection (the read model's own event logic) or a
 replay of the log must print the same ``world --json`` bytes as the live world.
@@ -14,7 +14,7 @@ from typing import Any
 
 from aethyr_domain import commands
 from aethyr_domain.application import World
-from aethyr_domain.live_world import LiveWorld
+from aethyr_domain.game_state import GameState
 
 FAST_ENV = {"SCRYPT_N": "1024"}
 
@@ -96,9 +96,9 @@ def command_of(step: Step) -> commands.Command:
     return command
 
 
-def play(world: World, live: LiveWorld | None = None, steps: list[Step] = SCRIPT) -> LiveWorld:
+def play(world: World, live: GameState | None = None, steps: list[Step] = SCRIPT) -> GameState:
     """Run ``steps`` on ``world`` and on the live world; return the live world."""
-    live = live if live is not None else LiveWorld()
+    live = live if live is not None else GameState()
     for step in steps:
         recordings = world.handle(command_of(step))
         changed = dict.fromkeys(str(r.domain_event.originator_id) for r in recordings)

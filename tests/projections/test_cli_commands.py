@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from aethyr_domain.cli import main
+from aethyr_domain.cli.entry import main
 from aethyr_domain.config import ServerConfig
-from aethyr_domain.event_store import open_world
-from aethyr_domain.world_dump import dumps
+from aethyr_domain.outbox.event_store import open_world
+from aethyr_domain.read.world_dump import dumps
 from tests.projections.scenario import ACTIONS, SETUP, play
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,7 +71,7 @@ def test_world_schema_rebuild_history_and_time_travel(
     assert rebuilt == projected  # byte for byte through world --json
     code, out, _ = run(capsys, "rebuild")
     assert "generation 2 -> 3" in out
-    from aethyr_domain.projections.cli_commands import open_view
+    from aethyr_domain.read.projections.opening import open_view
 
     open_view(config).open_generation(7)  # what an interrupted rebuild leaves: "building"
     code, out, _ = run(capsys, "rebuild", "--cleanup", "--json")
@@ -171,9 +171,9 @@ def test_on_immudb_a_separate_project_process_follows_through_subscribe(
 def assert_process_caught_up(proc, config, app, head, live) -> None:
     """Wait (60 s at most) until the ``project`` process's view has applied ``head``,
     then check that the projected world prints exactly like the live one."""
-    from aethyr_domain.projections.cli_commands import open_view
-    from aethyr_domain.projections.queries import world_dict
-    from aethyr_domain.world_dump import canonical_json
+    from aethyr_domain.read.projections.opening import open_view
+    from aethyr_domain.read.projections.queries import world_dict
+    from aethyr_domain.read.world_dump import canonical_json
 
     view = open_view(config)
     try:

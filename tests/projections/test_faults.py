@@ -16,21 +16,21 @@ from eventsourcing.persistence import OperationalError, Tracking
 from eventsourcing.sqlite import SQLiteDatastore
 
 from aethyr_domain.application import World
-from aethyr_domain.projections import metrics
-from aethyr_domain.projections.faults import (
+from aethyr_domain.read.projections import metrics
+from aethyr_domain.read.projections.faults import (
     Backoff,
     ProjectionApplyError,
     ProjectionFault,
-    stored_faults,
 )
-from aethyr_domain.projections.memory_view import MemoryWorldView
-from aethyr_domain.projections.projection import WorldProjection
-from aethyr_domain.projections.queries import world_dict
-from aethyr_domain.projections.runner import ProjectionService
-from aethyr_domain.projections.sqlite_view import SQLiteWorldView
-from aethyr_domain.projections.view import Rows, WorldView
-from aethyr_domain.replay import replay_world
-from aethyr_domain.world_dump import canonical_json
+from aethyr_domain.read.projections.memory_view import MemoryWorldView
+from aethyr_domain.read.projections.projection import WorldProjection
+from aethyr_domain.read.projections.queries import world_dict
+from aethyr_domain.read.projections.runner import ProjectionService
+from aethyr_domain.read.projections.sqlite_view import SQLiteWorldView
+from aethyr_domain.read.projections.stored_faults import stored_faults
+from aethyr_domain.read.projections.view import Rows, WorldView
+from aethyr_domain.read.replay import replay_world
+from aethyr_domain.read.world_dump import canonical_json
 from tests.projections.conftest import BACKENDS
 from tests.projections.legacy import REPRO_VALUE, record_legacy_attribute
 from tests.projections.scenario import ACTIONS, FAST_ENV, SETUP, play
@@ -85,7 +85,7 @@ def failing_view(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Mak
         yield lambda: FailingSQLiteView(datastore)
         datastore.close()
     else:
-        from aethyr_domain.projections.immudb_view import ImmudbWorldView
+        from aethyr_domain.read.projections.immudb_view import ImmudbWorldView
         from tests.recorder.support import fresh_datastore
 
         class FailingImmudbView(FailsOnEvent, ImmudbWorldView):
@@ -135,7 +135,7 @@ def test_a_failing_event_is_reported_retried_and_passed_once_the_view_recovers(
     view = failing_view()
     service = ProjectionService(world, view, backoff=FAST)
     errors_before = event_errors()
-    caplog.set_level(logging.WARNING, logger="aethyr_domain.projections.runner")
+    caplog.set_level(logging.WARNING, logger="aethyr_domain.read.projections.runner")
     with service:
         head = world.recorder.max_notification_id() or 0
         view.fail_at = head + 3

@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from aethyr_domain.application import World
-from aethyr_domain.history import NoHistoryError, history_json, history_text, object_history
+from aethyr_domain.read.history import NoHistoryError, history_json, history_text, object_history
 from tests.projections.scenario import FAST_ENV, play
 
 

@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 
 from aethyr_domain.application import World
-from aethyr_domain.cli import main
+from aethyr_domain.cli.entry import main
 from aethyr_domain.config import ServerConfig
-from aethyr_domain.event_store import open_world
-from aethyr_domain.history import object_history
-from aethyr_domain.log_positions import (
+from aethyr_domain.outbox.event_store import open_world
+from aethyr_domain.read.history import object_history
+from aethyr_domain.read.log_positions import (
     current_transaction_id,
     notification_id_at,
     transaction_ids,
 )
-from aethyr_domain.world_dump import dumps
+from aethyr_domain.read.world_dump import dumps
 from tests.projections.scenario import ACTIONS, FAST_ENV, SETUP, play
 
 

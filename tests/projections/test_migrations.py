@@ -8,15 +8,15 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import Tracking
 
-from aethyr_domain.projections import migrations
-from aethyr_domain.projections.migrations import (
+from aethyr_domain.read.projections import migrations
+from aethyr_domain.read.projections.migrations import (
     LATEST_VERSION,
     MIGRATIONS,
     AppliedMigration,
     SchemaChecksumError,
     SchemaTooNewError,
 )
-from aethyr_domain.projections.view import Rows
+from aethyr_domain.read.projections.view import Rows
 from tests.projections.conftest import MakeView
 
 
@@ -118,7 +118,7 @@ def test_processes_opening_a_new_immudb_read_model_at_once_migrate_it_once() -> 
     own datastore (its own connections), as separate processes would."""
     import threading
 
-    from aethyr_domain.projections.immudb_view import ImmudbWorldView
+    from aethyr_domain.read.projections.immudb_view import ImmudbWorldView
     from aethyr_immudb_recorder.datastore import ImmudbDatastore
     from tests import immudb_harness
     from tests.recorder.support import settings_for
@@ -169,7 +169,7 @@ def test_creating_the_metadata_tables_loses_to_a_concurrent_creator_and_retries(
     migration) after this one has read the catalog and found the tables missing.
     This one's commit must fail with a read conflict and its retry create nothing,
     so the other's rows survive and both use one generation."""
-    from aethyr_domain.projections.immudb_view import ImmudbWorldView
+    from aethyr_domain.read.projections.immudb_view import ImmudbWorldView
     from aethyr_immudb_recorder.datastore import ImmudbDatastore
     from aethyr_immudb_recorder.datastore import Transaction as ImmudbTransaction
     from tests import immudb_harness
@@ -207,7 +207,7 @@ def _open_sqlite_view(path: str, barrier: Any, results: Any) -> None:
     """One process opening the world view on a new SQLite file (see the test below)."""
     from eventsourcing.sqlite import SQLiteDatastore
 
-    from aethyr_domain.projections.sqlite_view import SQLiteWorldView
+    from aethyr_domain.read.projections.sqlite_view import SQLiteWorldView
 
     store = SQLiteDatastore(path, lock_timeout=10)
     try:

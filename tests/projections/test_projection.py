@@ -11,19 +11,19 @@ import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from aethyr_domain.application import World
-from aethyr_domain.projections import metrics
-from aethyr_domain.projections.faults import Backoff
-from aethyr_domain.projections.memory_view import MemoryWorldView
-from aethyr_domain.projections.projection import WorldProjection, apply_event
-from aethyr_domain.projections.queries import (
+from aethyr_domain.read.projections import metrics
+from aethyr_domain.read.projections.faults import Backoff
+from aethyr_domain.read.projections.memory_view import MemoryWorldView
+from aethyr_domain.read.projections.projection import WorldProjection, apply_event
+from aethyr_domain.read.projections.queries import (
     carried_by,
     equipped_on,
     in_room,
     where_is,
     world_dict,
 )
-from aethyr_domain.projections.runner import ProjectionService
-from aethyr_domain.world_dump import canonical_json, dumps
+from aethyr_domain.read.projections.runner import ProjectionService
+from aethyr_domain.read.world_dump import canonical_json, dumps
 from tests.projections.conftest import MakeView
 from tests.projections.scenario import ACTIONS, FAST_ENV, SETUP, command_of, play
 
@@ -149,7 +149,7 @@ def test_library_projection_runner_on_immudb_store_and_view() -> None:
     immudb factory, events followed through the recorder's subscribe()."""
     from eventsourcing.projection import ProjectionRunner
 
-    from aethyr_domain.projections import view_class_for
+    from aethyr_domain.read.projections import view_class_for
     from tests import immudb_harness
     from tests.recorder.support import env_for
 

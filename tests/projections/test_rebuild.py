@@ -8,16 +8,16 @@ import threading
 import pytest
 
 from aethyr_domain.application import World
-from aethyr_domain.projections import metrics
-from aethyr_domain.projections import rebuild as rebuild_module
-from aethyr_domain.projections.memory_view import MemoryWorldView
-from aethyr_domain.projections.projection import WorldProjection
-from aethyr_domain.projections.queries import world_dict
-from aethyr_domain.projections.rebuild import Progress, cleanup, rebuild
-from aethyr_domain.projections.runner import ProjectionService
-from aethyr_domain.projections.sqlite_view import SQLiteWorldView
-from aethyr_domain.projections.view import WorldView
-from aethyr_domain.world_dump import canonical_json, dumps
+from aethyr_domain.read.projections import metrics
+from aethyr_domain.read.projections import rebuild as rebuild_module
+from aethyr_domain.read.projections.memory_view import MemoryWorldView
+from aethyr_domain.read.projections.projection import WorldProjection
+from aethyr_domain.read.projections.queries import world_dict
+from aethyr_domain.read.projections.rebuild import Progress, cleanup, rebuild
+from aethyr_domain.read.projections.runner import ProjectionService
+from aethyr_domain.read.projections.sqlite_view import SQLiteWorldView
+from aethyr_domain.read.projections.view import WorldView
+from aethyr_domain.read.world_dump import canonical_json, dumps
 from tests.projections.conftest import MakeView
 from tests.projections.scenario import ACTIONS, FAST_ENV, SETUP, Step, play
 

@@ -12,15 +12,15 @@ import pytest
 
 from aethyr_domain import passwords
 from aethyr_domain.application import World
-from aethyr_domain.live_world import LiveWorld, WorldObject
-from aethyr_domain.projections import metrics
-from aethyr_domain.replay import (
+from aethyr_domain.game_state import GameState, WorldObject
+from aethyr_domain.read.projections import metrics
+from aethyr_domain.read.replay import (
     TimeTravelError,
     parse_at,
     rebuild_world_state,
     replay_world,
 )
-from aethyr_domain.world_dump import canonical_json, dumps
+from aethyr_domain.read.world_dump import canonical_json, dumps
 from tests.projections.scenario import ACTIONS, FAST_ENV, SETUP, play
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +45,7 @@ def test_rebuild_world_state_equals_the_live_world(snapshot_threshold: int) -> N
 def test_rebuild_fills_a_given_live_world_in_place() -> None:
     world = World(env=FAST_ENV)
     live = play(world)
-    stale = LiveWorld()
+    stale = GameState()
     stale.objects["junk"] = WorldObject(id="junk", name="junk", generic="prop")
     stale.inventories["junk"] = ["ghost"]
     assert rebuild_world_state(world, stale) is stale
@@ -67,8 +67,8 @@ def test_a_new_process_rebuilds_the_same_world(tmp_path: Path) -> None:
         f"""
         import sys
         from aethyr_domain.application import World
-        from aethyr_domain.replay import rebuild_world_state
-        from aethyr_domain.world_dump import dumps
+        from aethyr_domain.read.replay import rebuild_world_state
+        from aethyr_domain.read.world_dump import dumps
         world = World(env={env!r})
         sys.stdout.write(dumps(rebuild_world_state(world)))
         """

@@ -19,13 +19,13 @@ from typing import Any, TypeVar
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 
-from aethyr_domain.projections.projection import WorldProjection
-from aethyr_domain.projections.queries import world_dict
-from aethyr_domain.projections.runner import ProjectionService
-from aethyr_domain.projections.sqlite_view import SQLiteWorldView
-from aethyr_domain.projections.view import Transaction
-from aethyr_domain.replay import rebuild_world_state
-from aethyr_domain.world_dump import dumps, world_from_dict
+from aethyr_domain.read.projections.projection import WorldProjection
+from aethyr_domain.read.projections.queries import world_dict
+from aethyr_domain.read.projections.runner import ProjectionService
+from aethyr_domain.read.projections.sqlite_view import SQLiteWorldView
+from aethyr_domain.read.projections.view import Transaction
+from aethyr_domain.read.replay import rebuild_world_state
+from aethyr_domain.read.world_dump import dumps, world_from_dict
 from benchmarks.game_log import play_actions
 from benchmarks.replay_child import world_class
 

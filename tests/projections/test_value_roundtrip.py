@@ -23,10 +23,10 @@ from hypothesis import strategies as st
 
 from aethyr_domain import commands
 from aethyr_domain.application import World
-from aethyr_domain.projections.json_values import decode_json, encode_json
-from aethyr_domain.projections.runner import ProjectionService
-from aethyr_domain.projections.view import WorldView
-from aethyr_domain.replay import replay_world
+from aethyr_domain.read.projections.json_values import decode_json, encode_json
+from aethyr_domain.read.projections.runner import ProjectionService
+from aethyr_domain.read.projections.view import WorldView
+from aethyr_domain.read.replay import replay_world
 from tests.projections.conftest import MakeView
 from tests.projections.legacy import record_legacy_attribute
 from tests.projections.scenario import FAST_ENV

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from aethyr_domain.projections.view import Rows
+from aethyr_domain.read.projections.view import Rows
 from tests.projections.conftest import MakeView
 
 SWORD = {

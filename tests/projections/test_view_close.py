@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
+from aethyr_domain.cli import projections as cli_commands
 from aethyr_domain.config import ServerConfig
-from aethyr_domain.event_store import open_world
-from aethyr_domain.projections import cli_commands
-from aethyr_domain.projections.rebuild import rebuild
-from aethyr_domain.projections.view import WorldView
+from aethyr_domain.outbox.event_store import open_world
+from aethyr_domain.read.projections import opening
+from aethyr_domain.read.projections.rebuild import rebuild
+from aethyr_domain.read.projections.view import WorldView
 
 STORES = ["sqlite", "popo", pytest.param("immudb", marks=pytest.mark.immudb)]
 
@@ -56,7 +57,8 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[WorldView]]:
         views.append(view)
         return view
 
-    monkeypatch.setattr(cli_commands, "open_view", recording)
+    monkeypatch.setattr(cli_commands, "open_view", recording)  # the projection commands
+    monkeypatch.setattr(opening, "open_view", recording)  # boot imports it when it runs
     yield views
     for view in views:  # never leak a connection, whatever the test did
         view.close()
@@ -185,7 +187,7 @@ def test_cli_commands_close_the_views_they_open(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from aethyr_domain.cli import main
+    from aethyr_domain.cli.entry import main
 
     monkeypatch.setattr(ServerConfig, "load", classmethod(lambda cls, path: config))
     assert main(argv) == 0, capsys.readouterr().err
@@ -196,7 +198,7 @@ def test_cli_commands_close_the_views_they_open(
 def test_boot_closes_the_projection_view_when_the_manager_closes(
     config: ServerConfig, opened: list[WorldView]
 ) -> None:
-    from aethyr_domain.session import boot
+    from aethyr_domain.game.session import boot
 
     manager = boot(config)
     try:

@@ -187,8 +187,8 @@ def test_an_empty_database_has_nothing_to_upgrade(stores: Any) -> None:
 
 
 def test_cli_store_upgrade_then_the_world_opens(tmp_path: Any, capsys: Any) -> None:
-    from aethyr_domain.cli import main
-    from aethyr_domain.event_store import open_world
+    from aethyr_domain.cli.entry import main
+    from aethyr_domain.outbox.event_store import open_world
     from tests import immudb_harness
     from tests.faults.support import immudb_config, write_config_file
 

@@ -9,8 +9,8 @@ import time
 from typing import Any
 
 from aethyr_domain.config import ServerConfig
-from aethyr_domain.manager import Manager
-from aethyr_domain.server import GameServer
+from aethyr_domain.game.manager import Manager
+from aethyr_domain.game.server import GameServer
 
 
 class RunningServer:

@@ -10,8 +10,8 @@ import io
 import pytest
 
 from aethyr_domain.config import ServerConfig
-from aethyr_domain.session import ScriptRunner, boot
-from aethyr_domain.world_dump import dumps
+from aethyr_domain.game.session import ScriptRunner, boot
+from aethyr_domain.read.world_dump import dumps
 from tests.server.support import RunningServer
 
 
@@ -97,8 +97,8 @@ def test_restart_flag_on_immudb(immudb_server, immudb_database, tmp_path):
 
 
 def _replay_equals(config: ServerConfig, before: str) -> None:
-    from aethyr_domain.event_store import open_world
-    from aethyr_domain.replay import rebuild_world_state
+    from aethyr_domain.outbox.event_store import open_world
+    from aethyr_domain.read.replay import rebuild_world_state
 
     app = open_world(config)
     try:

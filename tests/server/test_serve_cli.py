@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from aethyr_domain.cli import main
+from aethyr_domain.cli.entry import main
 from aethyr_domain.config import ServerConfig
-from aethyr_domain.server import SHUTDOWN_MESSAGE
-from aethyr_domain.session import boot
-from aethyr_domain.storage import WorldStorage, load_aggregates
-from aethyr_domain.world_dump import dumps
+from aethyr_domain.game.server import SHUTDOWN_MESSAGE
+from aethyr_domain.game.session import boot
+from aethyr_domain.game.storage import WorldStorage, load_aggregates
+from aethyr_domain.read.world_dump import dumps
 from tests.server.support import Client
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,15 +9,15 @@ import pytest
 
 from aethyr_domain import commands, passwords
 from aethyr_domain.config import ServerConfig
-from aethyr_domain.server import (
+from aethyr_domain.game.server import (
     IDLE_MESSAGE,
     SHUTDOWN_MESSAGE,
     TAKEN_OVER_MESSAGE,
     TOO_MANY_FAILURES,
 )
-from aethyr_domain.session import boot
-from aethyr_domain.storage import load_aggregates
-from aethyr_domain.telnet import DO, DONT, ECHO, IAC, WILL, WONT
+from aethyr_domain.game.session import boot
+from aethyr_domain.game.storage import load_aggregates
+from aethyr_domain.game.telnet import DO, DONT, ECHO, IAC, WILL, WONT
 from tests.server.support import RunningServer, wait_for
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from aethyr_domain import telnet
-from aethyr_domain.telnet import DO, DONT, ECHO, IAC, SB, SE, WILL, WONT, TelnetDecoder
+from aethyr_domain.game import telnet
+from aethyr_domain.game.telnet import DO, DONT, ECHO, IAC, SB, SE, WILL, WONT, TelnetDecoder
 
 
 def test_line_ends_crlf_crnul_and_lf():
