@@ -17,7 +17,7 @@ One round (:func:`deliver_pending`, used by boot, tests, benchmarks and the thre
    store committed.
 3. *Refusals.* An entry whose events skip ahead of an aggregate's version in the
    store (the store lost acknowledged events: an asynchronous failover) is never
-   appended: it becomes a dead letter saying so (:mod:`aethyr_domain.version_gaps`).
+   appended: it becomes a dead letter saying so (:mod:`aethyr_domain.outbox.version_gaps`).
    A batch the store refuses (``IntegrityError``: an event's version is
    taken) is split in halves until the refused entry is alone: it becomes a dead
    letter (logged as an error, counted), the rest of its batch still goes in. If the
@@ -63,6 +63,7 @@ from aethyr_domain.config import ServerConfig
 from aethyr_domain.errors import ConcurrencyConflictError
 from aethyr_domain.outbox.event_store import last_version
 from aethyr_domain.outbox.queue import Entry, Outbox, OutboxEvent
+from aethyr_domain.outbox.version_gaps import refuse_version_gaps
 from aethyr_domain.outbox.writer_lease import LeaseLostError, WriterLease
 
 log = logging.getLogger(__name__)
@@ -213,8 +214,7 @@ def _without_version_gaps(
     outbox: Outbox, world: Any, batch: list[Entry], result: RoundResult
 ) -> list[Entry]:
     """``batch`` without the entries that would leave a version gap in the log: those
-    become dead letters (:mod:`aethyr_domain.version_gaps`)."""
-    from aethyr_domain.version_gaps import refuse_version_gaps
+    become dead letters (:mod:`aethyr_domain.outbox.version_gaps`)."""
 
     def refuse(entry: Entry, reason: str) -> None:
         _dead(outbox, entry, reason)

@@ -23,7 +23,7 @@ trade-off in ``docs/replication.md``), checks that what the replica holds is a
 prefix of the acknowledged log and that ``verify`` passes on it. Then it boots the
 game there with the outbox in place (the runbook moves it aside): the commands still
 in the outbox were decided on a world that included the lost events, so delivery
-must refuse those that would skip versions (dead letters, :mod:`aethyr_domain.version_gaps`)
+must refuse those that would skip versions (dead letters, :mod:`aethyr_domain.outbox.version_gaps`)
 - the log keeps every aggregate's versions 1..n and replay equals live.
 """
 

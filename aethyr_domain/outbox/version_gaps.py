@@ -29,8 +29,9 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from aethyr_domain.event_store import last_version
-from aethyr_domain.outbox import Entry
+from aethyr_domain.application import World
+from aethyr_domain.outbox.event_store import last_version
+from aethyr_domain.outbox.queue import Entry
 
 #: What the operator reads in the dead letter (and the log).
 GAP_REASON = (
@@ -44,7 +45,7 @@ _hints: weakref.WeakKeyDictionary[Any, dict[str, int]] = weakref.WeakKeyDictiona
 _lock = threading.Lock()
 
 
-def _hint_for(world: Any) -> dict[str, int]:
+def _hint_for(world: World) -> dict[str, int]:
     """The World's "next version" hints (a throwaway dict if it cannot be weakly keyed)."""
     with _lock:
         try:
@@ -54,7 +55,7 @@ def _hint_for(world: Any) -> dict[str, int]:
 
 
 def refuse_version_gaps(
-    world: Any, batch: Sequence[Entry], refuse: Callable[[Entry, str], None]
+    world: World, batch: Sequence[Entry], refuse: Callable[[Entry, str], None]
 ) -> list[Entry]:
     """The entries of ``batch`` that may be appended; ``refuse(entry, reason)`` each other.
 
@@ -87,7 +88,7 @@ def refuse_version_gaps(
     return kept
 
 
-def _next_in_store(world: Any, hints: dict[str, int], aggregate: str, version: int) -> int:
+def _next_in_store(world: World, hints: dict[str, int], aggregate: str, version: int) -> int:
     """The version the store's next event of ``aggregate`` must have."""
     if version == 1:
         return 1  # a new aggregate cannot skip; an existing one clashes in the store
