@@ -1,7 +1,7 @@
 """Build and run a throwaway immudb server: for tests, benchmarks and manual work.
 
 immudb is not packaged for Debian or PyPI, so the server is built from the Go
-module proxy through a tiny wrapper module of our own (``immudb_server/``: a
+module proxy through a tiny wrapper module of our own (``launcher/immudb_server/``: a
 ``go.mod`` that requires ``github.com/codenotary/immudb`` at a pinned version,
 repeats immudb's two ``replace`` lines, and a ``main.go`` that calls
 ``command.Execute()``). ``go install ...@version`` cannot be used because
@@ -121,7 +121,7 @@ def cache_root() -> Path:
     configured = os.environ.get("AETHYR_IMMUDB_CACHE")
     if configured:
         return Path(configured).expanduser()
-    checkout = Path(__file__).resolve().parent.parent
+    checkout = Path(__file__).resolve().parents[2]  # launcher/ -> package -> checkout
     if (checkout / "pyproject.toml").is_file() and os.access(checkout, os.W_OK):
         return checkout / ".cache" / "immudb"
     xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
