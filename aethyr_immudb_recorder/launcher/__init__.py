@@ -8,8 +8,9 @@ What lives here:
   (``go.mod``, ``go.sum``, ``main.go``; shipped as package data);
 * ``__main__``: ``python -m aethyr_immudb_recorder.launcher build|path|start``.
 
-It may import the standard library, :mod:`aethyr_immudb_recorder.tls` (for
-``--tls-dir``) and :mod:`aethyr_immudb_recorder.replicas` (for ``--replica-of``);
+It may import the standard library, :mod:`aethyr_immudb_recorder.settings` (the
+names of the keys in :meth:`ImmudbServer.client_env`), :mod:`aethyr_immudb_recorder.tls`
+(for ``--tls-dir``) and :mod:`aethyr_immudb_recorder.replicas` (for ``--replica-of``);
 the recorder itself never imports the launcher, and nothing here imports
 ``aethyr_domain``.
 """

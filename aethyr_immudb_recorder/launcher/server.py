@@ -86,6 +86,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from aethyr_immudb_recorder.settings import ImmudbKeys
+
 if TYPE_CHECKING:
     from aethyr_immudb_recorder.tls import TlsFiles
 
@@ -321,13 +323,13 @@ class ImmudbServer:
 
     def client_env(self) -> dict[str, str]:
         """The recorder's connection settings for this server (host, port, TLS files)."""
-        env = {"IMMUDB_HOST": self.host, "IMMUDB_PORT": str(self.port)}
+        env = {ImmudbKeys.IMMUDB_HOST: self.host, ImmudbKeys.IMMUDB_PORT: str(self.port)}
         files = self.tls_files
         if files is not None:
-            env["IMMUDB_TLS_CA"] = str(files.ca)
+            env[ImmudbKeys.IMMUDB_TLS_CA] = str(files.ca)
             if self.mtls:
-                env["IMMUDB_TLS_CERT"] = str(files.client_cert)
-                env["IMMUDB_TLS_KEY"] = str(files.client_key)
+                env[ImmudbKeys.IMMUDB_TLS_CERT] = str(files.client_cert)
+                env[ImmudbKeys.IMMUDB_TLS_KEY] = str(files.client_key)
         return env
 
     def _ensure_tls_files(self) -> TlsFiles:
