@@ -16,10 +16,7 @@ from typing import Any, TypeVar, cast
 from eventsourcing.dcb.api import DCBRecorder
 from eventsourcing.dcb.persistence import DCBInfrastructureFactory
 from eventsourcing.persistence import (
-    AggregateRecorder,
-    ApplicationRecorder,
     InfrastructureFactory,
-    ProcessRecorder,
 )
 from eventsourcing.utils import Environment, EnvType, resolve_topic
 from prometheus_client import CollectorRegistry
@@ -123,7 +120,7 @@ class ImmudbFactory(
     def _tracking_table(self) -> str:
         return (self.env.name.lower() or "notification") + "_tracking"
 
-    def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
+    def aggregate_recorder(self, purpose: str = "events") -> ImmudbAggregateRecorder:
         recorder = type(self).aggregate_recorder_class(
             datastore=self.datastore, events_table_name=self._events_table(purpose)
         )
@@ -134,7 +131,7 @@ class ImmudbFactory(
             recorder.create_table()
         return recorder
 
-    def application_recorder(self) -> ApplicationRecorder:
+    def application_recorder(self) -> ImmudbApplicationRecorder:
         cls = self._recorder_class(
             self.APPLICATION_RECORDER_TOPIC,
             type(self).application_recorder_class,
@@ -163,7 +160,7 @@ class ImmudbFactory(
             recorder.create_table()
         return recorder
 
-    def process_recorder(self) -> ProcessRecorder:
+    def process_recorder(self) -> ImmudbProcessRecorder:
         cls = self._recorder_class(
             self.PROCESS_RECORDER_TOPIC, type(self).process_recorder_class, ImmudbProcessRecorder
         )

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from aethyr_immudb_recorder.launcher import ImmudbServer
 from tests import immudb_harness
 
 
@@ -16,7 +17,7 @@ def _stop_immudb_at_exit() -> Iterator[None]:
 
 
 @pytest.fixture
-def immudb_server() -> immudb_harness.ImmudbServer:
+def immudb_server() -> ImmudbServer:
     """The session's running immudb server (fails in CI if it cannot start)."""
     return immudb_harness.server()
 

@@ -16,6 +16,7 @@ from aethyr_domain.migrate import migrate_to_event_store
 from aethyr_domain.replay import rebuild_world_state
 from aethyr_domain.session import ScriptRunner, boot
 from aethyr_domain.world_dump import dumps, loads
+from tests.game.outbox_support import outbox_sink
 
 pytestmark = pytest.mark.immudb
 
@@ -41,9 +42,9 @@ def test_dual_write_on_immudb_replay_equals_live(
     manager = boot(config)
     try:
         ScriptRunner(manager, io.StringIO()).run(DEMO_SCRIPT.splitlines())
-        assert manager.sink is not None
-        assert manager.sink.drain(60)
-        assert manager.sink.outbox.dead_letters() == []
+        sink = outbox_sink(manager.sink)
+        assert sink.drain(60)
+        assert sink.outbox.dead_letters() == []
     finally:
         manager.close()
     live = dumps(manager.world)
