@@ -25,8 +25,16 @@ TESTS = Path(__file__).resolve().parent
 #: Folders (relative to ``tests/``) whose every test gets these markers.
 DIRECTORY_MARKERS: dict[str, tuple[str, ...]] = {"faults": ("faults", "slow")}
 
-#: Modules (relative to ``tests/``) of long property-based runs: ``slow``.
-SLOW_MODULES = frozenset({"faults/test_random_sequences.py"})
+#: Modules (relative to ``tests/``) of long property-based runs (hypothesis plays
+#: random command sequences, random play or random values): ``slow``.
+SLOW_MODULES = frozenset(
+    {
+        "domain/test_invariants_stateful.py",
+        "faults/test_random_sequences.py",
+        "game/test_one_truth.py",
+        "projections/test_value_roundtrip.py",
+    }
+)
 
 
 def markers_for(path: Path) -> set[str]:
