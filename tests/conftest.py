@@ -25,14 +25,18 @@ TESTS = Path(__file__).resolve().parent
 #: Folders (relative to ``tests/``) whose every test gets these markers.
 DIRECTORY_MARKERS: dict[str, tuple[str, ...]] = {"faults": ("faults", "slow")}
 
-#: Modules (relative to ``tests/``) of long property-based runs (hypothesis plays
-#: random command sequences, random play or random values): ``slow``.
+#: Modules (relative to ``tests/``) marked ``slow``: long property-based runs
+#: (hypothesis plays random command sequences, random play or random values), and
+#: the recorder's restart and multi-process modules (a server restart; processes
+#: racing), which their authors had marked slow as a whole.
 SLOW_MODULES = frozenset(
     {
         "domain/test_invariants_stateful.py",
         "faults/test_random_sequences.py",
         "game/test_one_truth.py",
         "projections/test_value_roundtrip.py",
+        "recorder/test_multiprocess.py",
+        "recorder/test_restart.py",
     }
 )
 
