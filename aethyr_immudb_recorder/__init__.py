@@ -7,6 +7,7 @@ concrete infrastructure factory, :class:`ImmudbFactory` (also as ``Factory``); i
 also eventsourcing's ``DCBInfrastructureFactory`` (:class:`ImmudbDCBRecorder`).
 """
 
+from aethyr_immudb_recorder._version import __version__ as __version__
 from aethyr_immudb_recorder.datastore import ImmudbDatastore
 from aethyr_immudb_recorder.dcb import ImmudbDCBRecorder, ImmudbDCBSubscription
 from aethyr_immudb_recorder.errors import (
@@ -30,8 +31,6 @@ from aethyr_immudb_recorder.sql_tracking import ImmudbSQLTrackingRecorder
 from aethyr_immudb_recorder.subscription import ImmudbSubscription
 
 Factory = ImmudbFactory
-
-__version__ = "0.1.0"
 
 __all__ = [
     "BatchTooLargeError",

@@ -16,10 +16,7 @@ from typing import Any, TypeVar, cast
 from eventsourcing.dcb.api import DCBRecorder
 from eventsourcing.dcb.persistence import DCBInfrastructureFactory
 from eventsourcing.persistence import (
-    AggregateRecorder,
-    ApplicationRecorder,
     InfrastructureFactory,
-    ProcessRecorder,
 )
 from eventsourcing.utils import Environment, EnvType, resolve_topic
 from prometheus_client import CollectorRegistry
@@ -34,13 +31,14 @@ from aethyr_immudb_recorder.recorders import (
     ImmudbTrackingRecorder,
 )
 from aethyr_immudb_recorder.replicas import ReplicaSet, replica_settings
-from aethyr_immudb_recorder.settings import ImmudbSettings
+from aethyr_immudb_recorder.settings import ImmudbKeys, ImmudbSettings
 
 R = TypeVar("R")
 TImmudbTrackingRecorder = TypeVar("TImmudbTrackingRecorder", bound=ImmudbTrackingRecorder)
 
 
 class ImmudbFactory(
+    ImmudbKeys,
     InfrastructureFactory[ImmudbTrackingRecorder],
     DCBInfrastructureFactory[ImmudbTrackingRecorder],
 ):
@@ -48,39 +46,11 @@ class ImmudbFactory(
 
     It is also eventsourcing's ``DCBInfrastructureFactory``: :meth:`dcb_recorder`
     gives the dynamic-consistency-boundary recorder of :mod:`aethyr_immudb_recorder.dcb`.
-    """
 
-    IMMUDB_HOST = "IMMUDB_HOST"
-    IMMUDB_PORT = "IMMUDB_PORT"
-    IMMUDB_USER = "IMMUDB_USER"
-    IMMUDB_PASSWORD = "IMMUDB_PASSWORD"  # noqa: S105 (the name of a key, not a password)
-    IMMUDB_PASSWORD_SETTING = "IMMUDB_PASSWORD_SETTING"  # noqa: S105 (a key's name)
-    IMMUDB_DATABASE = "IMMUDB_DATABASE"
-    CREATE_TABLE = "CREATE_TABLE"
-    IMMUDB_MAX_TX_ENTRIES = "IMMUDB_MAX_TX_ENTRIES"
-    IMMUDB_TIMEOUT = "IMMUDB_TIMEOUT"
-    IMMUDB_CONNECT_TIMEOUT = "IMMUDB_CONNECT_TIMEOUT"
-    IMMUDB_POOL_SIZE = "IMMUDB_POOL_SIZE"
-    IMMUDB_POOL_TIMEOUT = "IMMUDB_POOL_TIMEOUT"
-    IMMUDB_MAX_RETRIES = "IMMUDB_MAX_RETRIES"
-    IMMUDB_RETRY_DELAY = "IMMUDB_RETRY_DELAY"
-    IMMUDB_RETRY_MAX_DELAY = "IMMUDB_RETRY_MAX_DELAY"
-    IMMUDB_CONFLICT_RETRIES = "IMMUDB_CONFLICT_RETRIES"
-    IMMUDB_POLL_INTERVAL = "IMMUDB_POLL_INTERVAL"
-    IMMUDB_SESSION_KEEPALIVE = "IMMUDB_SESSION_KEEPALIVE"
-    IMMUDB_MAX_MESSAGE_LENGTH = "IMMUDB_MAX_MESSAGE_LENGTH"
-    IMMUDB_METRICS_REGISTRY_TOPIC = "IMMUDB_METRICS_REGISTRY_TOPIC"
-    IMMUDB_SYNC_FREQUENCY_MS = "IMMUDB_SYNC_FREQUENCY_MS"
-    IMMUDB_GROUP_COMMIT = "IMMUDB_GROUP_COMMIT"
-    IMMUDB_PASSWORD_FILE = "IMMUDB_PASSWORD_FILE"  # noqa: S105 (the name of a key)
-    IMMUDB_ALLOW_DEFAULT_PASSWORD = "IMMUDB_ALLOW_DEFAULT_PASSWORD"  # noqa: S105 (a key's name)
-    IMMUDB_CREATE_DATABASE = "IMMUDB_CREATE_DATABASE"
-    IMMUDB_TLS_CA = "IMMUDB_TLS_CA"
-    IMMUDB_TLS_CERT = "IMMUDB_TLS_CERT"
-    IMMUDB_TLS_KEY = "IMMUDB_TLS_KEY"
-    IMMUDB_TLS_SERVER_NAME = "IMMUDB_TLS_SERVER_NAME"
-    IMMUDB_REPLICAS = "IMMUDB_REPLICAS"
-    IMMUDB_REPLICA_MAX_WAIT = "IMMUDB_REPLICA_MAX_WAIT"
+    The names of its environment keys are class constants inherited from
+    :class:`~aethyr_immudb_recorder.settings.ImmudbKeys` (eventsourcing style:
+    ``ImmudbFactory.IMMUDB_HOST == "IMMUDB_HOST"``); they are written only there.
+    """
 
     aggregate_recorder_class = ImmudbAggregateRecorder
     application_recorder_class = ImmudbApplicationRecorder
@@ -150,7 +120,7 @@ class ImmudbFactory(
     def _tracking_table(self) -> str:
         return (self.env.name.lower() or "notification") + "_tracking"
 
-    def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
+    def aggregate_recorder(self, purpose: str = "events") -> ImmudbAggregateRecorder:
         recorder = type(self).aggregate_recorder_class(
             datastore=self.datastore, events_table_name=self._events_table(purpose)
         )
@@ -161,7 +131,7 @@ class ImmudbFactory(
             recorder.create_table()
         return recorder
 
-    def application_recorder(self) -> ApplicationRecorder:
+    def application_recorder(self) -> ImmudbApplicationRecorder:
         cls = self._recorder_class(
             self.APPLICATION_RECORDER_TOPIC,
             type(self).application_recorder_class,
@@ -190,7 +160,7 @@ class ImmudbFactory(
             recorder.create_table()
         return recorder
 
-    def process_recorder(self) -> ProcessRecorder:
+    def process_recorder(self) -> ImmudbProcessRecorder:
         cls = self._recorder_class(
             self.PROCESS_RECORDER_TOPIC, type(self).process_recorder_class, ImmudbProcessRecorder
         )

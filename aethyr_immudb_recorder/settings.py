@@ -1,5 +1,9 @@
 """The recorder's configuration, read from an eventsourcing ``Environment``.
 
+:class:`ImmudbKeys` names every environment key (the one place they are written);
+:class:`ImmudbSettings` holds the validated values. This module imports nothing
+else of the recorder but its errors, so the factory can import it (not the reverse).
+
 Every key is looked up through :meth:`eventsourcing.utils.Environment.get`, so
 an application-name prefix wins (``WORLD_IMMUDB_HOST`` before ``IMMUDB_HOST``).
 :meth:`ImmudbSettings.from_env` validates each value and raises
@@ -45,6 +49,49 @@ DEFAULT_USER = "immudb"
 DEFAULT_PASSWORD = "immudb"  # noqa: S105 (immudb's documented factory default, to detect it)
 
 
+class ImmudbKeys:
+    """The names of the recorder's environment keys: one class constant per key,
+    named like its value (eventsourcing's style, as on its own factories).
+
+    This is the one place they are written. :class:`ImmudbSettings` reads them,
+    and :class:`~aethyr_immudb_recorder.factory.ImmudbFactory` inherits them, so
+    ``ImmudbFactory.IMMUDB_HOST`` works as it does for eventsourcing's factories.
+    Each key may carry the application's prefix (``WORLD_IMMUDB_HOST``).
+    """
+
+    IMMUDB_HOST = "IMMUDB_HOST"
+    IMMUDB_PORT = "IMMUDB_PORT"
+    IMMUDB_USER = "IMMUDB_USER"
+    IMMUDB_PASSWORD = "IMMUDB_PASSWORD"  # noqa: S105 (the name of a key, not a password)
+    IMMUDB_PASSWORD_SETTING = "IMMUDB_PASSWORD_SETTING"  # noqa: S105 (a key's name)
+    IMMUDB_DATABASE = "IMMUDB_DATABASE"
+    CREATE_TABLE = "CREATE_TABLE"
+    IMMUDB_MAX_TX_ENTRIES = "IMMUDB_MAX_TX_ENTRIES"
+    IMMUDB_TIMEOUT = "IMMUDB_TIMEOUT"
+    IMMUDB_CONNECT_TIMEOUT = "IMMUDB_CONNECT_TIMEOUT"
+    IMMUDB_POOL_SIZE = "IMMUDB_POOL_SIZE"
+    IMMUDB_POOL_TIMEOUT = "IMMUDB_POOL_TIMEOUT"
+    IMMUDB_MAX_RETRIES = "IMMUDB_MAX_RETRIES"
+    IMMUDB_RETRY_DELAY = "IMMUDB_RETRY_DELAY"
+    IMMUDB_RETRY_MAX_DELAY = "IMMUDB_RETRY_MAX_DELAY"
+    IMMUDB_CONFLICT_RETRIES = "IMMUDB_CONFLICT_RETRIES"
+    IMMUDB_POLL_INTERVAL = "IMMUDB_POLL_INTERVAL"
+    IMMUDB_SESSION_KEEPALIVE = "IMMUDB_SESSION_KEEPALIVE"
+    IMMUDB_MAX_MESSAGE_LENGTH = "IMMUDB_MAX_MESSAGE_LENGTH"
+    IMMUDB_METRICS_REGISTRY_TOPIC = "IMMUDB_METRICS_REGISTRY_TOPIC"
+    IMMUDB_SYNC_FREQUENCY_MS = "IMMUDB_SYNC_FREQUENCY_MS"
+    IMMUDB_GROUP_COMMIT = "IMMUDB_GROUP_COMMIT"
+    IMMUDB_PASSWORD_FILE = "IMMUDB_PASSWORD_FILE"  # noqa: S105 (the name of a key)
+    IMMUDB_ALLOW_DEFAULT_PASSWORD = "IMMUDB_ALLOW_DEFAULT_PASSWORD"  # noqa: S105 (a key's name)
+    IMMUDB_CREATE_DATABASE = "IMMUDB_CREATE_DATABASE"
+    IMMUDB_TLS_CA = "IMMUDB_TLS_CA"
+    IMMUDB_TLS_CERT = "IMMUDB_TLS_CERT"
+    IMMUDB_TLS_KEY = "IMMUDB_TLS_KEY"
+    IMMUDB_TLS_SERVER_NAME = "IMMUDB_TLS_SERVER_NAME"
+    IMMUDB_REPLICAS = "IMMUDB_REPLICAS"
+    IMMUDB_REPLICA_MAX_WAIT = "IMMUDB_REPLICA_MAX_WAIT"
+
+
 @dataclasses.dataclass(frozen=True)
 class ImmudbSettings:
     """Validated connection, pool, retry and polling settings (defaults in brackets)."""
@@ -69,7 +116,7 @@ class ImmudbSettings:
     max_message_length: int = 64 * 1024 * 1024
     #: How the application's users set the password, named by the default-password
     #: warning (``aethyr-es`` passes its own key; default: this module's key).
-    password_setting: str = "IMMUDB_PASSWORD"  # noqa: S105 (the name of a key)
+    password_setting: str = ImmudbKeys.IMMUDB_PASSWORD
     sync_frequency_ms: int | None = None
     group_commit: bool = True
     #: Create the database when it is missing (needs immudb's superuser).
@@ -108,8 +155,7 @@ class ImmudbSettings:
     @classmethod
     def from_env(cls, env: Environment) -> ImmudbSettings:
         """Read and validate every setting from ``env`` (see ``docs/recorder.md``)."""
-        from aethyr_immudb_recorder.factory import ImmudbFactory as F
-
+        F = ImmudbKeys  # noqa: N806 (short, like the keys it names)
         reader = _Reader(env)
         database = reader.get(F.IMMUDB_DATABASE, cls.database, str)
         if not _DATABASE_NAME.match(database):

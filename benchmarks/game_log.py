@@ -90,16 +90,16 @@ def _action(model: _Model, step: int) -> tuple[c.Command, object]:
     room = model.where[player]
     roll = rng.random()
     if roll < 0.18 or not model.items:
-        item = f"{p}item-{step}"
-        bag = rng.random() < 0.1
-        name = "bag" if bag else f"{rng.choice(WORDS)} {rng.choice(NOUNS)}"
+        new_item = f"{p}item-{step}"
+        is_bag = rng.random() < 0.1
+        name = "bag" if is_bag else f"{rng.choice(WORDS)} {rng.choice(NOUNS)}"
         return c.CreateGameObject(
-            item, name, "bag" if bag else name.split()[1], room, actor=player
+            new_item, name, "bag" if is_bag else name.split()[1], room, actor=player
         ), (
             "create",
-            item,
+            new_item,
             room,
-            bag,
+            is_bag,
         )
     if roll < 0.36:
         index = model.room_index[room]

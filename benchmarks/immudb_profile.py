@@ -39,6 +39,7 @@ from eventsourcing.utils import Environment
 
 from aethyr_immudb_recorder.factory import ImmudbFactory
 from aethyr_immudb_recorder.launcher import ImmudbServer, free_port
+from aethyr_immudb_recorder.recorders import ImmudbApplicationRecorder
 
 
 def _events(count: int) -> list[StoredEvent]:
@@ -79,8 +80,8 @@ def run(
 ) -> None:
     """Print every measurement (``reps`` calls per 1-event figure; fewer for big batches)."""
     metrics_port = free_port()
-    extra = ["--metrics-server=true", f"--metrics-server-port={metrics_port}", "--pprof"]
-    with ImmudbServer(synced=False, extra_args=extra if pprof else []) as server:
+    extra = ("--metrics-server=true", f"--metrics-server-port={metrics_port}", "--pprof")
+    with ImmudbServer(synced=False, extra_args=extra if pprof else ()) as server:
         assert server.process is not None
         pid = server.process.pid
         print(f"immudb at {server.address} (synced=False); {reps} calls per 1-event figure")
@@ -92,9 +93,11 @@ def run(
         recorder.insert_events(_events(1))
         for count in (1, 50, 200):
             n = max(5, reps // max(1, count // 5))
-            wall, server_cpu, client_cpu = _timed(
-                lambda c=count: recorder.insert_events(_events(c)), n, pid
-            )
+
+            def insert(c: int = count) -> object:
+                return recorder.insert_events(_events(c))
+
+            wall, server_cpu, client_cpu = _timed(insert, n, pid)
             print(
                 f"  {count:4d} events: {wall:7.3f} ms/call ({wall * 1e3 / count:6.1f} us/event); "
                 f"server CPU {server_cpu:6.3f} ms, client CPU {client_cpu:6.3f} ms per call"
@@ -113,9 +116,15 @@ def run(
                 shared = factories[-1].application_recorder()
                 shared.create_table()
                 shared.insert_events(_events(1))
-            insert = shared.insert_events
-            one = _timed(lambda i=insert: i(_events(1)), reps, pid)[0]
-            fifty = _timed(lambda i=insert: i(_events(50)), max(5, reps // 10), pid)[0]
+
+            def one_event(r: ImmudbApplicationRecorder = shared) -> object:
+                return r.insert_events(_events(1))
+
+            def fifty_events(r: ImmudbApplicationRecorder = shared) -> object:
+                return r.insert_events(_events(50))
+
+            one = _timed(one_event, reps, pid)[0]
+            fifty = _timed(fifty_events, max(5, reps // 10), pid)[0]
             print(f"  {target:3d} tables: 1 event {one:7.3f} ms, 50 events {fifty:7.3f} ms")
         for f in factories:
             f.close()

@@ -1,12 +1,62 @@
-"""Session-wide test set-up: stop the shared immudb server at the end."""
+"""Session-wide test set-up: markers by path, and stop the shared immudb server at the end.
+
+Markers are set here by where a test lives, never by hand per test:
+
+* everything under ``tests/faults/`` is ``faults`` and ``slow`` (servers and processes
+  are killed, restarted and starved there, on purpose);
+* the modules in :data:`SLOW_MODULES` (long property-based runs) are ``slow``.
+
+``scripts/test --fast`` runs ``-m "not slow"``; plain ``scripts/test`` (and CI) runs
+everything.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from aethyr_immudb_recorder.launcher import ImmudbServer
 from tests import immudb_harness
+
+TESTS = Path(__file__).resolve().parent
+
+#: Folders (relative to ``tests/``) whose every test gets these markers.
+DIRECTORY_MARKERS: dict[str, tuple[str, ...]] = {"faults": ("faults", "slow")}
+
+#: Modules (relative to ``tests/``) marked ``slow``: long property-based runs
+#: (hypothesis plays random command sequences, random play or random values), and
+#: the recorder's restart and multi-process modules (a server restart; processes
+#: racing), which their authors had marked slow as a whole.
+SLOW_MODULES = frozenset(
+    {
+        "domain/test_invariants_stateful.py",
+        "faults/test_random_sequences.py",
+        "game/test_one_truth.py",
+        "projections/test_value_roundtrip.py",
+        "recorder/test_multiprocess.py",
+        "recorder/test_restart.py",
+    }
+)
+
+
+def markers_for(path: Path) -> set[str]:
+    """The markers of every test in the file at ``path`` (by its place under tests/)."""
+    try:
+        relative = path.resolve().relative_to(TESTS)
+    except ValueError:
+        return set()
+    names = {name for part in relative.parts[:-1] for name in DIRECTORY_MARKERS.get(part, ())}
+    if relative.as_posix() in SLOW_MODULES:
+        names.add("slow")
+    return names
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for name in sorted(markers_for(item.path)):
+            item.add_marker(name)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -16,7 +66,7 @@ def _stop_immudb_at_exit() -> Iterator[None]:
 
 
 @pytest.fixture
-def immudb_server() -> immudb_harness.ImmudbServer:
+def immudb_server() -> ImmudbServer:
     """The session's running immudb server (fails in CI if it cannot start)."""
     return immudb_harness.server()
 

@@ -256,7 +256,7 @@ def _alive(pid: int) -> bool:
     return "\nState:\tZ" not in state  # a zombie has exited
 
 
-def _wait_for(predicate, timeout: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
+def _wait_for(predicate, timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -344,3 +344,55 @@ def test_cli_start_signal_while_the_server_starts_cleans_up(tmp_path, signum):
     finally:
         proc.kill()
         _kill_leftover(pid_file)
+
+
+def test_cache_root_in_a_source_checkout_is_its_ignored_cache(monkeypatch):
+    """From a checkout the binary is cached in the checkout's own ``.cache/immudb``
+    (the launcher now sits one package deeper: ``aethyr_immudb_recorder/launcher/``)."""
+    monkeypatch.delenv("AETHYR_IMMUDB_CACHE", raising=False)
+    checkout = Path(launcher.__file__).resolve().parents[2]
+    assert (checkout / "pyproject.toml").is_file()
+    assert launcher.cache_root() == checkout / ".cache" / "immudb"
+
+
+def test_go_wrapper_module_ships_as_package_data():
+    """Every file of the Go wrapper module is listed in pyproject's package-data
+    (a wheel without them could not build the server)."""
+    import tomllib
+
+    from aethyr_immudb_recorder.launcher import server
+
+    package = Path(server.__file__).resolve().parents[1]
+    wrapper = package / "launcher" / "immudb_server"
+    files = sorted(p.relative_to(package).as_posix() for p in wrapper.iterdir())
+    assert files == [
+        "launcher/immudb_server/go.mod",
+        "launcher/immudb_server/go.sum",
+        "launcher/immudb_server/main.go",
+    ]
+    pyproject = tomllib.loads((package.parent / "pyproject.toml").read_text())
+    shipped = pyproject["tool"]["setuptools"]["package-data"]["aethyr_immudb_recorder"]
+    assert set(files) <= set(shipped)
+
+
+def test_python_dash_m_launcher_runs_the_command_line(tmp_path):
+    """``python -m aethyr_immudb_recorder.launcher`` (the package's ``__main__``)."""
+    env = {**os.environ, "IMMUDB_BIN": str(tmp_path / "nope")}
+    out = subprocess.run(
+        [sys.executable, "-m", "aethyr_immudb_recorder.launcher", "path"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    assert out.stdout.strip() == str(tmp_path / "nope")
+    usage = subprocess.run(
+        [sys.executable, "-m", "aethyr_immudb_recorder.launcher", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    for command in ("build", "path", "start"):
+        assert command in usage.stdout

@@ -10,11 +10,13 @@ from aethyr_domain import commands as c
 from aethyr_domain.errors import InvalidCommandError
 
 
+# Some values are of the wrong type on purpose (what a caller without a type checker
+# could pass): mypy flags each (type: ignore[arg-type]); the command refuses it at run time.
 @pytest.mark.parametrize(
     ("factory", "field"),
     [
         (lambda: c.CreateGameObject("", "n", "g"), "id"),
-        (lambda: c.CreateGameObject(5, "n", "g"), "id"),
+        (lambda: c.CreateGameObject(5, "n", "g"), "id"),  # type: ignore[arg-type]
         (lambda: c.CreateGameObject("has space", "n", "g"), "id"),
         (lambda: c.CreateGameObject("x" * 65, "n", "g"), "id"),
         (lambda: c.CreateGameObject("name-index:abc", "n", "g"), "id"),
@@ -31,40 +33,40 @@ from aethyr_domain.errors import InvalidCommandError
         (lambda: c.UpdateGameObjectAttribute("a", "k", "x" * 17000), "value"),
         (lambda: c.UpdateGameObjectAttribute("a", "k", [[[[[[[[[1]]]]]]]]]), "value"),
         (lambda: c.UpdateGameObjectAttributes("a", {}), "attributes"),
-        (lambda: c.UpdateGameObjectAttributes("a", []), "attributes"),
+        (lambda: c.UpdateGameObjectAttributes("a", []), "attributes"),  # type: ignore[arg-type]
         (lambda: c.UpdateGameObjectAttributes("a", {f"k{i}": i for i in range(65)}), "attributes"),
         (lambda: c.UpdateGameObjectAttributes("a", {"k": object()}), "attributes[k]"),
-        (lambda: c.UpdateGameObjectContainer("a", 3), "container_id"),
-        (lambda: c.DeleteGameObject(None), "id"),
+        (lambda: c.UpdateGameObjectContainer("a", 3), "container_id"),  # type: ignore[arg-type]
+        (lambda: c.DeleteGameObject(None), "id"),  # type: ignore[arg-type]
         (lambda: c.CreatePlayer("p", "B", "secret1"), "name"),
         (lambda: c.CreatePlayer("p", "1bob", "secret1"), "name"),
-        (lambda: c.CreatePlayer("p", 7, "secret1"), "name"),
+        (lambda: c.CreatePlayer("p", 7, "secret1"), "name"),  # type: ignore[arg-type]
         (lambda: c.CreatePlayer("p", "Bob", "short"), "password"),
         (lambda: c.CreatePlayer("p", "Bob", "x" * 129), "password"),
         (lambda: c.CreatePlayer("p", "Bob", "tab\there"), "password"),
-        (lambda: c.CreatePlayer("p", "Bob", b"secret123"), "password"),
+        (lambda: c.CreatePlayer("p", "Bob", b"secret123"), "password"),  # type: ignore[arg-type]
         (lambda: c.UpdatePlayerPassword("p", "12345"), "password"),
-        (lambda: c.UpdatePlayerAdminStatus("p", 1), "admin"),
-        (lambda: c.CreateRoom("r", "R", 5), "description"),
+        (lambda: c.UpdatePlayerAdminStatus("p", 1), "admin"),  # type: ignore[arg-type]
+        (lambda: c.CreateRoom("r", "R", 5), "description"),  # type: ignore[arg-type]
         (lambda: c.CreateRoom("r", "R", "x" * 8001), "description"),
         (lambda: c.CreateRoom("r", "R", "bell\x07"), "description"),
-        (lambda: c.UpdateRoomDescription("r", None), "description"),
+        (lambda: c.UpdateRoomDescription("r", None), "description"),  # type: ignore[arg-type]
         (lambda: c.AddRoomExit("r", "sideways", "t"), "direction"),
-        (lambda: c.AddRoomExit("r", 3, "t"), "direction"),
+        (lambda: c.AddRoomExit("r", 3, "t"), "direction"),  # type: ignore[arg-type]
         (lambda: c.AddRoomExit("r", "n", ""), "target_room_id"),
         (lambda: c.RemoveRoomExit("r", "nowhere"), "direction"),
-        (lambda: c.AddItemToInventory("h", "i", position=(1,)), "position"),
-        (lambda: c.AddItemToInventory("h", "i", position=(1, "2")), "position"),
+        (lambda: c.AddItemToInventory("h", "i", position=(1,)), "position"),  # type: ignore[arg-type]
+        (lambda: c.AddItemToInventory("h", "i", position=(1, "2")), "position"),  # type: ignore[arg-type]
         (lambda: c.AddItemToInventory("h", "i", position=(True, 2)), "position"),
         (lambda: c.AddItemToInventory("h", "i", position=(-1, 2)), "position"),
         (lambda: c.AddItemToInventory("h", "i", position=(1, 10001)), "position"),
         (lambda: c.RemoveItemFromInventory("h", ""), "item_id"),
         (lambda: c.EquipItem("p", "i", "tail"), "slot"),
-        (lambda: c.EquipItem("p", "i", 3), "slot"),
+        (lambda: c.EquipItem("p", "i", 3), "slot"),  # type: ignore[arg-type]
         (lambda: c.UnequipItem("p", "i", "wings"), "slot"),
         (lambda: c.ImportLegacyPlayer("p", "Bob", "zz"), "password_md5"),
         (lambda: c.ImportLegacyPlayer("p", "Bob", "g" * 32), "password_md5"),
-        (lambda: c.ImportLegacyPlayer("p", "Bob", "a" * 32, admin="yes"), "admin"),
+        (lambda: c.ImportLegacyPlayer("p", "Bob", "a" * 32, admin="yes"), "admin"),  # type: ignore[arg-type]
     ],
 )
 def test_bad_field_is_refused_with_its_name(factory: Any, field: str) -> None:
@@ -80,7 +82,7 @@ def test_values_are_normalised() -> None:
     assert c.RemoveRoomExit("r", "U").direction == "up"
     assert c.EquipItem("p", "i", "Left Wield").slot == "left_wield"
     assert c.UnequipItem("p", "i", "left-ring finger").slot == "left_ring_finger"
-    assert c.AddItemToInventory("h", "i", position=[3, 4]).position == (3, 4)
+    assert c.AddItemToInventory("h", "i", position=[3, 4]).position == (3, 4)  # type: ignore[arg-type]
     assert c.ImportLegacyPlayer("p", "Bob", "A" * 32).password_md5 == "a" * 32
 
 

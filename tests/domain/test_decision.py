@@ -20,6 +20,7 @@ from aethyr_domain.errors import InvariantViolationError, SlotOccupiedError
 from aethyr_domain.game_state import GameState
 from aethyr_domain.read.replay import rebuild_world_state
 from aethyr_domain.read.world_dump import dumps
+from aethyr_domain.room import Room
 from tests.domain.conftest import TEST_ENV
 from tests.projections.scenario import SCRIPT, command_of
 
@@ -97,4 +98,5 @@ def test_a_private_copy_shares_no_container_the_handlers_change() -> None:
         elif isinstance(value, set):
             value.add("x")
     assert vars(room) == before
+    assert isinstance(room, Room) and isinstance(clone, Room)
     assert "x" in clone.inventory and "x" not in room.inventory

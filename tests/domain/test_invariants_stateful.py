@@ -20,6 +20,7 @@ from aethyr_domain import commands as c
 from aethyr_domain.application import World
 from aethyr_domain.equipment_slots import WIELD_SLOTS
 from aethyr_domain.errors import DomainError
+from aethyr_domain.events import WorldEvent
 from aethyr_domain.game_object import GameObject
 from aethyr_domain.player import Player
 from aethyr_domain.player_name_index import name_index_id
@@ -249,9 +250,10 @@ class WorldMachine(RuleBasedStateMachine):
         for object_id in ALL + index_ids:
             if object_id not in self.world.repository:
                 continue
-            loaded = self.world.repository.get(object_id)
+            loaded: object = self.world.repository.get(object_id)
             replayed: Any = None
             for event in self.world.events.get(object_id):
+                assert isinstance(event, WorldEvent)
                 replayed = event.mutate(replayed)
             assert replayed == loaded
 

@@ -61,7 +61,7 @@ def test_snapshot_of_every_aggregate_kind_round_trips() -> None:
     world.handle(c.AddItemToInventory("r", "i", position=(1, 2)))
     for object_id in ("r", "p", "i"):
         from_snapshot = world.get(object_id)
-        from_events = world.repository.get(object_id, version=from_snapshot.version)
+        from_events: object = world.repository.get(object_id, version=from_snapshot.version)
         assert from_snapshot == from_events
 
 

@@ -61,7 +61,7 @@ def test_create_game_object(world: World) -> None:
 
 
 def test_create_game_object_inside_a_holder_is_atomic(town: World) -> None:
-    start = town.recorder.max_notification_id()
+    start = town.recorder.max_notification_id() or 0
     recs = town.handle(c.CreateGameObject("coin", "a coin", "coin", container_id="bag"))
     assert len({r.notification.id for r in recs}) == 3
     assert sorted(topics(town, start + 1)) == [
@@ -114,7 +114,7 @@ def test_update_attribute_rejections(town: World) -> None:
 
 
 def test_update_container_moves_atomically(town: World) -> None:
-    start = town.recorder.max_notification_id()
+    start = town.recorder.max_notification_id() or 0
     town.handle(c.UpdateGameObjectContainer("bag", "square"))
     assert sorted(topics(town, start + 1)) == [
         "GameObjectContainerUpdated",
@@ -159,7 +159,7 @@ def test_delete_rehomes_contents_to_the_containing_room(town: World) -> None:
     town.handle(c.CreateGameObject("coin", "a coin", "coin", container_id="bag"))
     town.handle(c.CreateGameObject("hat", "a hat", "hat", container_id="bob"))
     town.handle(c.EquipItem("bob", "hat", "head"))
-    start = town.recorder.max_notification_id()
+    start = town.recorder.max_notification_id() or 0
     recs = town.handle(c.DeleteGameObject("bob", actor="admin"))
     # one save: consecutive notification ids
     ids = [r.notification.id for r in recs]
@@ -350,7 +350,7 @@ def test_remove_item_leaves_it_nowhere(town: World) -> None:
 
 def test_equip_and_unequip(town: World) -> None:
     town.handle(c.CreateGameObject("sword", "a sword", "sword", container_id="bob"))
-    start = town.recorder.max_notification_id()
+    start = town.recorder.max_notification_id() or 0
     town.handle(c.EquipItem("bob", "sword", "right wield", actor="bob"))
     assert sorted(topics(town, start + 1)) == [
         "GameObjectContainerUpdated",

@@ -34,6 +34,7 @@ from aethyr_domain.outbox.delivery import deliver_pending
 from aethyr_domain.outbox.event_store import iter_events, open_world
 from aethyr_domain.outbox.queue import Outbox
 from aethyr_domain.passwords import hash_password
+from aethyr_domain.room import Room
 from tests.faults.support import immudb_config
 from tests.immudb_harness import fresh_database, server
 
@@ -217,7 +218,9 @@ def test_hostile_text_is_stored_exactly_or_refused(world, text):
         return
     fresh = open_world(_config_of(world))  # read back through a new connection
     try:
-        assert fresh.get("room-b").description == text
+        room = fresh.get("room-b")
+        assert isinstance(room, Room)
+        assert room.description == text
     finally:
         fresh.close()
     name = text[:80]

@@ -155,7 +155,7 @@ def _drill(tmp_path: Path, *, sync: bool) -> dict[str, Any]:
                 live = dumps(manager.world)
             finally:
                 manager.close()
-            from aethyr_domain.outbox import Outbox
+            from aethyr_domain.outbox.queue import Outbox
 
             outbox = Outbox(moved.outbox_path)
             try:

@@ -56,6 +56,7 @@ def test_projection_killed_mid_batch_resumes_without_skip_or_repeat(tmp_path):
     try:
         view = open_view(config)
         position = view.max_tracking_id(app.name)
+        assert position is not None and head is not None
         assert applied == list(range(1, 38))  # in order, one by one
         assert 37 <= position < head  # what was reported is committed; killed mid-way
         resumed = ProjectionService(app, view).catch_up()

@@ -66,11 +66,12 @@ def test_two_processes_race_for_the_same_items(tmp_path):
         assert set(errors) <= {"InvariantViolationError", "ConcurrencyConflictError"}
         # Each item is in exactly one place, and both sides of every link agree.
         room = app.get("room")
-        places = Counter()
+        places: Counter[str] = Counter()
         for n in range(ITEMS):
             item = app.get(f"item-{n}")
-            holder = app.get(item.container_id)
-            assert f"item-{n}" in holder.inventory
+            assert item.container_id is not None
+            container = app.get(item.container_id)
+            assert f"item-{n}" in container.inventory
             places[item.container_id] += 1
         assert places["holder-a"] == len(a["wins"]) and places["holder-b"] == len(b["wins"])
         assert places["room"] == len(room.inventory) - 2 == ITEMS - len(a["wins"]) - len(b["wins"])

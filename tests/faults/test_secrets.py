@@ -15,6 +15,7 @@ from aethyr_domain.outbox.delivery import deliver_pending
 from aethyr_domain.outbox.event_sink import record_decision
 from aethyr_domain.outbox.event_store import iter_events, iter_notifications, open_world
 from aethyr_domain.outbox.queue import Outbox
+from aethyr_immudb_recorder.recorders import ImmudbApplicationRecorder
 from tests.faults.support import immudb_config
 from tests.immudb_harness import fresh_database, server
 
@@ -88,7 +89,9 @@ def test_immudb_credentials_never_in_errors_logs_reprs_or_metrics(tmp_path, capl
         try:
             app.recorder.max_notification_id()
         finally:
-            texts += [repr(app.factory), repr(app.recorder.datastore)]
+            recorder = app.recorder
+            assert isinstance(recorder, ImmudbApplicationRecorder)
+            texts += [repr(app.factory), repr(recorder.datastore)]
             app.close()
     texts += [str(info.value), repr(info.value), caplog.text, generate_latest(REGISTRY).decode()]
     assert "password" in str(info.value).lower() or "unauthenticated" in str(info.value).lower()
@@ -223,6 +226,7 @@ def test_password_file_logs_in_and_server_config_passes_the_path(tmp_path):
     secret = tmp_path / "pw"
     secret.write_text(IMMUDB_SECRET + "\n")
     with ImmudbServer(synced=False, admin_password=IMMUDB_SECRET) as srv:
+        assert srv.process is not None
         cmdline = Path(f"/proc/{srv.process.pid}/cmdline").read_bytes()
         assert IMMUDB_SECRET.encode() not in cmdline
         assert b"--admin-password" not in cmdline
@@ -288,6 +292,7 @@ def test_launcher_start_reads_the_admin_password_from_a_file(tmp_path):
         text=True,
         env={**os.environ, "PYTHONPATH": os.getcwd()},
     )
+    assert proc.stdout is not None
     try:
         line = proc.stdout.readline()
         assert "immudb listening" in line and IMMUDB_SECRET not in line

@@ -35,6 +35,7 @@ from aethyr_domain.read.world_dump import dumps, world_from_dict
 from aethyr_immudb_recorder.launcher import ImmudbServer
 from tests.faults.game_load import GameLoad, reference_log, store_log
 from tests.faults.support import immudb_config
+from tests.game.outbox_support import outbox_sink
 
 pytestmark = pytest.mark.immudb
 
@@ -74,7 +75,7 @@ def test_sigkill_and_30s_outage_during_2000_actions(tmp_path, caplog):
     sampler = BacklogSampler()
     try:
         load = GameLoad(manager)
-        sink = manager.sink
+        sink = outbox_sink(manager.sink)
         assert sink is not None
         sampler.start()
         for _ in range(ACTIONS_BEFORE):

@@ -4,6 +4,7 @@ one, fencing of a writer that lost its lease, and release (issue "One truth").""
 from __future__ import annotations
 
 import pytest
+from eventsourcing.persistence import TrackingRecorder
 
 from aethyr_domain import commands as c
 from aethyr_domain.decision import Decider
@@ -21,6 +22,8 @@ def test_lease_on_immudb_refuses_takes_over_fences_and_releases(tmp_path):
     try:
         clock = [10_000_000]
         old = WriterLease.acquire(first.recorder, timeout=2.0, clock=lambda: clock[0])
+        assert isinstance(first.recorder, TrackingRecorder)
+        assert isinstance(second.recorder, TrackingRecorder)
         position = first.recorder.max_tracking_id(WRITER)
         with pytest.raises(LeaseHeldError, match="another writer"):
             WriterLease.acquire(second.recorder, timeout=2.0, clock=lambda: clock[0])

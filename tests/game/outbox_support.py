@@ -7,7 +7,7 @@ from typing import Any
 
 from aethyr_domain import commands as c
 from aethyr_domain.decision import Decider
-from aethyr_domain.outbox.event_sink import record_decision
+from aethyr_domain.outbox.event_sink import OutboxSink, record_decision
 from aethyr_domain.outbox.queue import Outbox
 from aethyr_domain.outbox.writer_lease import LeaseHeldError, WriterLease
 
@@ -40,3 +40,10 @@ def acquire_patiently(recorder: Any, timeout: float, wait: float = 30.0) -> Writ
             if time.monotonic() > deadline:
                 raise
             time.sleep(timeout / 5)
+
+
+def outbox_sink(sink: object) -> OutboxSink:
+    """The game's sink as the outbox sink it is when event sourcing is on (a
+    ``Manager``'s ``sink`` is typed by its protocol, which has no ``drain``)."""
+    assert isinstance(sink, OutboxSink), f"not an outbox sink: {sink!r}"
+    return sink

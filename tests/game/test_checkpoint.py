@@ -27,6 +27,7 @@ from aethyr_domain.game.session import boot
 from aethyr_domain.outbox.event_store import open_world
 from aethyr_domain.read.replay import final_aggregates, rebuild_world_state
 from aethyr_domain.read.world_dump import dumps
+from tests.game.outbox_support import outbox_sink
 
 
 def _config(tmp_path: Path, name: str = "events", **changes) -> ServerConfig:
@@ -195,7 +196,9 @@ def test_the_game_boots_from_its_checkpoint_and_equals_world_source_replay(tmp_p
         assert manager.boot_load.tail_events == 0
         assert dumps(manager.world) == dumps(cli_load_world(config, "replay"))
         actions = Actions(manager)
-        alice = manager.world.find_player_by_name("Alice").id
+        player = manager.world.find_player_by_name("Alice")
+        assert player is not None
+        alice = player.id
         manager.connect_player(alice)
         assert "[The Hall]" in actions.perform(alice, "north")[-1][1]
         actions.perform(alice, "close south")
@@ -217,12 +220,13 @@ def test_checkpoints_are_saved_every_interval_while_playing(tmp_path):
         admin = _play(manager, ["acprop one", "acprop two", "acprop three"])
         checkpointer = manager.checkpointer
         assert checkpointer.due()
-        assert manager.sink.drain(30)
+        sink = outbox_sink(manager.sink)
+        assert sink.drain(30)
         Actions(manager).perform(admin, "acprop four")  # the next command saves first
         checkpointer.wait()
         assert checkpointer.saved == 1 and checkpointer.since > 0
-        assert manager.sink.drain(30)  # "acprop four" is after the checkpoint
-        app = manager.sink.world
+        assert sink.drain(30)  # "acprop four" is after the checkpoint
+        app = sink.world
         _aggregates, position = read_checkpoint(config.checkpoint_file, app)
         assert position < app.recorder.max_notification_id()
     finally:

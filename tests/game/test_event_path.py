@@ -16,6 +16,7 @@ from aethyr_domain.game.session import ScriptRunner, boot
 from aethyr_domain.outbox.event_store import iter_notifications, open_world, topic_name
 from aethyr_domain.read.replay import rebuild_world_state
 from aethyr_domain.read.world_dump import dumps, loads
+from tests.game.outbox_support import outbox_sink
 
 
 def _config(store, tmp_path):
@@ -41,10 +42,10 @@ def _play(config, app, script=DEMO_SCRIPT):
     manager = boot(config, world=app)
     out = io.StringIO()
     ScriptRunner(manager, out).run(script.splitlines())
-    assert manager.sink is not None
-    assert manager.sink.drain(20)
-    assert manager.sink.outbox.dead_letters() == []
-    emitted = manager.sink.outbox.delivered_count()
+    sink = outbox_sink(manager.sink)
+    assert sink.drain(20)
+    assert sink.outbox.dead_letters() == []
+    emitted = sink.outbox.delivered_count()
     manager.close()
     return manager, emitted, out.getvalue()
 
@@ -69,7 +70,7 @@ def test_actor_is_recorded(store, tmp_path):
     config = _config(store, tmp_path)
     app = open_world(config)
     manager, _n, _t = _play(config, app, "@admin ann\nann: acreate Sword\nbo: get sword\n")
-    actors = {}
+    actors: dict[str, set[str]] = {}
     from aethyr_domain.outbox.event_store import iter_events
 
     for event in iter_events(app):
@@ -126,7 +127,7 @@ def test_migrate_stops_with_a_typed_error_when_the_store_loses_an_object(store, 
     lost = sorted(dump.rooms)[0]
     target = open_world(config.replace(sqlite_path=str(tmp_path / "imported.sqlite")))
     with pytest.raises(MigrationError, match=rf"object {lost!r} is missing") as refused:
-        migrate_to_event_store(ForgetfulWorld(target, lost), dump)
+        migrate_to_event_store(ForgetfulWorld(target, lost), dump)  # type: ignore[arg-type]
     assert refused.value.object_id == lost
     assert "import stopped" in str(refused.value)
     assert target.get(lost).name == dump.objects[lost].name  # the write itself happened
@@ -211,7 +212,7 @@ def test_boot_refuses_an_undelivered_outbox_and_closes_the_store_it_opened(tmp_p
             closed.append(app)
             real_close()
 
-        app.close = close
+        app.close = close  # type: ignore[method-assign]
         return app
 
     monkeypatch.setattr(event_store, "open_world", recording_open)

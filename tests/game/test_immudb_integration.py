@@ -17,6 +17,7 @@ from aethyr_domain.game.session import ScriptRunner, boot
 from aethyr_domain.outbox.event_store import iter_notifications, open_world, topic_name
 from aethyr_domain.read.replay import rebuild_world_state
 from aethyr_domain.read.world_dump import dumps, loads
+from tests.game.outbox_support import outbox_sink
 
 pytestmark = pytest.mark.immudb
 
@@ -42,9 +43,9 @@ def test_dual_write_on_immudb_replay_equals_live(
     manager = boot(config)
     try:
         ScriptRunner(manager, io.StringIO()).run(DEMO_SCRIPT.splitlines())
-        assert manager.sink is not None
-        assert manager.sink.drain(60)
-        assert manager.sink.outbox.dead_letters() == []
+        sink = outbox_sink(manager.sink)
+        assert sink.drain(60)
+        assert sink.outbox.dead_letters() == []
     finally:
         manager.close()
     live = dumps(manager.world)

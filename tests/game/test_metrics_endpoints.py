@@ -36,7 +36,9 @@ def sqlite_env(tmp_path: Path, port: int) -> dict[str, str]:
     }
 
 
-def aethyr_es(*argv: str, env: dict[str, str], cwd: Path, **kw: object) -> subprocess.Popen[str]:
+def aethyr_es(
+    *argv: str, env: dict[str, str], cwd: Path, stdin: int | None = None
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "aethyr_domain.cli", *argv],
         env=env,
@@ -44,7 +46,7 @@ def aethyr_es(*argv: str, env: dict[str, str], cwd: Path, **kw: object) -> subpr
         text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        **kw,
+        stdin=stdin,
     )
 
 

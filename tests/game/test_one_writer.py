@@ -21,12 +21,14 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eventsourcing.persistence import StoredEvent
 
 from aethyr_domain import commands as c
 from aethyr_domain.config import ServerConfig
+from aethyr_domain.events import RoomDescriptionUpdated
 from aethyr_domain.game.session import BootError, ScriptRunner, boot
 from aethyr_domain.outbox.delivery import deliver_pending
 from aethyr_domain.outbox.event_store import iter_notifications, open_world
@@ -41,12 +43,13 @@ from aethyr_domain.outbox.writer_lease import (
     split,
 )
 from aethyr_domain.read.world_dump import dumps
+from tests.game.outbox_support import outbox_sink
 
 ROOT = Path(__file__).parents[2]
 
 
 def _config(tmp_path: Path, outbox: str = "outbox.sqlite", **extra) -> ServerConfig:
-    values = {
+    values: dict[str, Any] = {
         "event_sourcing_enabled": True,
         "event_store": "sqlite",
         "sqlite_path": str(tmp_path / "events.sqlite"),
@@ -101,7 +104,7 @@ def _descriptions(config: ServerConfig, room: str) -> list[str]:
         return [
             e.description
             for e in (app.mapper.to_domain_event(n) for n in iter_notifications(app))
-            if str(e.originator_id) == room and type(e).__name__ == "RoomDescriptionUpdated"
+            if str(e.originator_id) == room and isinstance(e, RoomDescriptionUpdated)
         ]
     finally:
         app.close()
@@ -124,7 +127,7 @@ def test_a_second_game_process_with_its_own_outbox_is_refused_before_it_writes(t
         assert len(second.stderr.strip().splitlines()) == 1
         assert not (tmp_path / "second.sqlite").exists()  # not even its outbox was made
         runner.run([f"al: adesc here first {n}" for n in range(100)])
-        assert first.sink is not None and first.sink.drain(30)
+        assert outbox_sink(first.sink).drain(30)
     finally:
         first.close()
     descriptions = _descriptions(config, config.start_room)
@@ -139,7 +142,7 @@ def test_in_process_second_boot_is_refused_and_the_first_keeps_writing(tmp_path)
         with pytest.raises(BootError, match="another writer"):
             boot(config.replace(outbox_path=str(tmp_path / "other.sqlite")))
         ScriptRunner(first, io.StringIO()).run(["@admin al", "al: adesc here still mine"])
-        assert first.sink is not None and first.sink.drain(30)
+        assert outbox_sink(first.sink).drain(30)
     finally:
         first.close()
     assert _descriptions(config, config.start_room) == ["still mine"]
@@ -265,21 +268,22 @@ def test_world_live_during_play_reads_without_delivering(tmp_path):
     try:
         runner = ScriptRunner(game, io.StringIO())
         runner.run(["@admin al"])
-        assert game.sink is not None and game.sink.drain(30)
-        game.sink.deliverer.stop(10)  # pause delivery: entries stay in the outbox
+        sink = outbox_sink(game.sink)
+        assert sink.drain(30)
+        sink.deliverer.stop(10)  # pause delivery: entries stay in the outbox
         runner.run([f"al: adesc here pending {n}" for n in range(150)])
-        backlog = game.sink.backlog()
+        backlog = sink.backlog()
         assert backlog == 150
         before = _keys(config)
         shown = _cli(config, "world", "--json", "--source", "live")
         assert shown.returncode == 0, shown.stderr
         assert json.loads(shown.stdout) == json.loads(dumps(game.world))
         assert _keys(config) == before  # nothing delivered
-        assert game.sink.backlog() == backlog
+        assert sink.backlog() == backlog
         replay = _cli(config, "world", "--json", "--source", "replay")
         assert "pending 149" not in replay.stdout
-        while game.sink.outbox.backlog():
-            deliver_pending(game.sink.outbox, _world_of(game), lease=game.sink.lease)
+        while sink.outbox.backlog():
+            deliver_pending(sink.outbox, _world_of(game), lease=sink.lease)
     finally:
         game.close()
     assert _descriptions(config, config.start_room) == [f"pending {n}" for n in range(150)]
@@ -288,7 +292,7 @@ def test_world_live_during_play_reads_without_delivering(tmp_path):
 
 def _world_of(game):
     """The World the game's sink delivers to (its factory returns the boot's World)."""
-    return game.sink.deliverer.world_factory()
+    return outbox_sink(game.sink).deliverer.world_factory()
 
 
 def test_a_second_process_sharing_the_outbox_is_refused_and_delivers_nothing(tmp_path):
@@ -297,18 +301,19 @@ def test_a_second_process_sharing_the_outbox_is_refused_and_delivers_nothing(tmp
     try:
         runner = ScriptRunner(game, io.StringIO())
         runner.run(["@admin al"])
-        assert game.sink is not None and game.sink.drain(30)
-        game.sink.deliverer.stop(10)
+        sink = outbox_sink(game.sink)
+        assert sink.drain(30)
+        sink.deliverer.stop(10)
         runner.run([f"al: adesc here mine {n}" for n in range(150)])
         before = _keys(config)
         other = _cli(config, "play", stdin="@admin bo\nbo: adesc here theirs\n")
         assert other.returncode == 2 and "another writer" in other.stderr
-        assert _keys(config) == before and game.sink.backlog() == 150
+        assert _keys(config) == before and sink.backlog() == 150
         outbox = Outbox(config.outbox_path)
         assert outbox.backlog() == 150
         outbox.close()
-        while game.sink.outbox.backlog():
-            deliver_pending(game.sink.outbox, _world_of(game), lease=game.sink.lease)
+        while sink.outbox.backlog():
+            deliver_pending(sink.outbox, _world_of(game), lease=sink.lease)
     finally:
         game.close()
     assert _descriptions(config, config.start_room) == [f"mine {n}" for n in range(150)]
@@ -324,7 +329,7 @@ def test_migrate_is_refused_while_the_game_writes(tmp_path, monkeypatch, capsys)
     game = boot(config)
     try:
         ScriptRunner(game, io.StringIO()).run(["@admin al", "al: acroom north The Armoury"])
-        assert game.sink is not None and game.sink.drain(30)
+        assert outbox_sink(game.sink).drain(30)
         dump.write_text(dumps(game.world), encoding="utf-8")
         for key, value in _env(config).items():
             if key.startswith("AETHYR_"):
@@ -404,16 +409,18 @@ def test_a_game_that_lost_its_lease_stops_delivering_and_knows_it(tmp_path, caps
     try:
         runner = ScriptRunner(game, io.StringIO())
         runner.run(["@admin al"])
-        assert game.sink is not None and game.sink.drain(30)
-        game.sink.lease.stop_heartbeat()  # as if the process were paused
+        sink = outbox_sink(game.sink)
+        assert sink.drain(30)
+        assert sink.lease is not None
+        sink.lease.stop_heartbeat()  # as if the process were paused
         time.sleep(0.7)
         taker = WriterLease.acquire(other.recorder, timeout=0.5)
         before = _keys(config)
         runner.run(["al: adesc here written while paused"])
-        assert game.sink.drain(10) is False
-        assert game.sink.lost is not None and "lost its lease" in game.sink.lost
+        assert sink.drain(10) is False
+        assert sink.lost is not None and "lost its lease" in sink.lost
         assert _keys(config) == before  # fenced: nothing reached the store
-        assert game.sink.backlog() == 1  # kept for a later start
+        assert sink.backlog() == 1  # kept for a later start
         assert play_exit_code(game, config) == EXIT_LEASE_LOST
         assert "lost its lease" in capsys.readouterr().err
         taker.release()

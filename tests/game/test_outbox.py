@@ -28,6 +28,7 @@ from aethyr_domain.outbox.event_store import (
     topic_name,
 )
 from aethyr_domain.outbox.queue import NotAnOutboxError, Outbox
+from aethyr_domain.room import Room
 from tests.game.outbox_support import decide
 
 CHILD = Path(__file__).with_name("crash_child.py")
@@ -466,9 +467,12 @@ def test_delivery_snapshots_aggregates_that_cross_the_threshold(tmp_path):
             decide(outbox, app.mapper, decider, c.UpdateRoomDescription("a", f"d{n}"))
         while outbox.backlog():
             deliver_pending(outbox, app, batch_size=8)
+        assert app.snapshots is not None
         snapshots = [s.originator_version for s in app.snapshots.recorder.select_events("a")]
         assert snapshots == [10, 20]
-        assert app.get("a").description == "d24" and app.get("a").version == 27
+        room = app.get("a")
+        assert isinstance(room, Room)
+        assert room.description == "d24" and room.version == 27
         outbox.close()
     finally:
         app.close()

@@ -11,13 +11,13 @@ why), deliver the others, and leave a log that replays.
 from __future__ import annotations
 
 import pytest
-from aethyr_domain.delivery import deliver_pending
-from aethyr_domain.event_store import iter_notifications, last_version, open_world
 
 from aethyr_domain import commands as c
 from aethyr_domain.config import ServerConfig
 from aethyr_domain.decision import Decider
-from aethyr_domain.outbox import Outbox
+from aethyr_domain.outbox.delivery import deliver_pending
+from aethyr_domain.outbox.event_store import iter_notifications, last_version, open_world
+from aethyr_domain.outbox.queue import Outbox
 from aethyr_domain.outbox.version_gaps import refuse_version_gaps
 from tests.game.outbox_support import decide
 

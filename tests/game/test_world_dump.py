@@ -61,7 +61,7 @@ def test_bad_dumps_are_refused_with_a_reason(data, fragment):
 
 
 def test_duplicate_object_ids_refused():
-    obj = {
+    obj: dict[str, object] = {
         "id": "a",
         "name": "A",
         "generic": "g",

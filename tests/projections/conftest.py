@@ -44,8 +44,12 @@ def view_factory(backend: str, tmp_path: Path) -> Iterator[MakeView]:
 
         immudb = fresh_datastore()
 
-        def make_immudb(**kwargs: int | None) -> WorldView:
-            return ImmudbWorldView(datastore=immudb, **kwargs)
+        def make_immudb(
+            *, generation: int | None = None, schema_version: int | None = None
+        ) -> WorldView:
+            return ImmudbWorldView(
+                datastore=immudb, generation=generation, schema_version=schema_version
+            )
 
         try:
             yield make_immudb

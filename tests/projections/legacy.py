@@ -24,7 +24,7 @@ def record_legacy_attribute(
 ) -> int:
     """Append ``attributes[key] = value`` for ``object_id`` to the log; return its
     notification id."""
-    obj = world.repository.get(object_id)
+    obj = world.get(object_id)
     event = GameObjectAttributeUpdated(  # type: ignore[call-arg]
         originator_id=obj.id,
         originator_version=obj.version + 1,

@@ -32,7 +32,8 @@ def test_on_popo_tx_is_the_notification_id_and_history_shows_it() -> None:
         notification_id_at(world, -1)
     entries = object_history(world, "bag")
     positions = [e.position for e in entries]
-    assert all(p is not None for p in positions) and positions == sorted(positions)
+    known = [p for p in positions if p is not None]
+    assert known == positions and known == sorted(known)
     assert all(e.tx is None for e in entries)
     for entry in entries:  # each position is the notification holding that event
         assert entry.position is not None

@@ -155,7 +155,11 @@ def test_processes_opening_a_new_immudb_read_model_at_once_migrate_it_once() -> 
             assert [v.generations() for v in views] == [{1: "active"}] * 3
             assert {v.generation for v in views} == {1}
             row = {"character_id": "ada", "item_id": "helm", "slot": "head", "layer": 1}
-            views[0].apply(Tracking("World", 1), lambda rows, row=row: rows.put("equipment", row))
+
+            def put_row(rows: Rows, row: dict[str, Any] = row) -> None:
+                rows.put("equipment", row)
+
+            views[0].apply(Tracking("World", 1), put_row)
             assert views[1].rows("equipment") == [row]
         finally:
             for store in stores:

@@ -160,7 +160,7 @@ def test_library_projection_runner_on_immudb_store_and_view() -> None:
     with ProjectionRunner(
         application_class=World,
         projection_class=WorldProjection,
-        view_class=view_class,  # type: ignore[type-var]
+        view_class=view_class,
         env=env,
     ) as runner:
         play(world, live, steps=ACTIONS)
@@ -298,8 +298,8 @@ def test_a_failing_view_is_reported_and_stop_still_ends_the_follower_promptly(
     def broken(*_: Any) -> None:
         raise BrokenViewError("disk on fire")
 
-    gated.process_event = broken  # type: ignore[method-assign]
-    gated.process_events = broken  # type: ignore[method-assign]
+    gated.process_event = broken  # type: ignore[method-assign, assignment]
+    gated.process_events = broken  # type: ignore[method-assign, assignment]
     gated.gate.set()
     with pytest.raises(TimeoutError, match=r"stuck: .*BrokenViewError: disk on fire"):
         service.wait(world.recorder.max_notification_id(), timeout=2)
@@ -322,7 +322,7 @@ def test_catch_up_raises_a_refusal_that_is_not_a_race(make_view: MakeView) -> No
         attempts.append(tracking.notification_id)
         raise IntegrityError("tracking row already exists")
 
-    service.projection.process_event = refuse  # type: ignore[method-assign]
+    service.projection.process_event = refuse  # type: ignore[method-assign, assignment]
     with pytest.raises(IntegrityError, match="tracking row already exists"):
         service.catch_up()
     assert attempts == [1, 1]  # the first event, tried once more after a re-read

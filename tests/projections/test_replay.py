@@ -12,6 +12,7 @@ import pytest
 
 from aethyr_domain import passwords
 from aethyr_domain.application import World
+from aethyr_domain.events import WorldEvent
 from aethyr_domain.game_state import GameState, WorldObject
 from aethyr_domain.read.projections import metrics
 from aethyr_domain.read.replay import (
@@ -93,6 +94,7 @@ def test_time_travel_to_a_notification_id_and_to_a_time() -> None:
     last_setup_event = world.mapper.to_domain_event(
         world.recorder.select_notifications(start=earlier_id, limit=1)[0]
     )
+    assert isinstance(last_setup_event, WorldEvent)
     moment = last_setup_event.timestamp
     play(world, live, steps=ACTIONS)
     assert dumps(live) != earlier

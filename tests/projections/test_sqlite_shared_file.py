@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import Environment
 
 from aethyr_domain.read.projections.projection import WorldProjection
@@ -62,6 +63,7 @@ def test_following_in_the_events_file_while_the_game_writes(tmp_path: Path) -> N
     WatchedView.errors = []
     view = factory.tracking_recorder(WatchedView)
     assert isinstance(view, WatchedView)
+    assert isinstance(world.recorder, SQLiteApplicationRecorder)
     assert view.datastore is not world.recorder.datastore  # two connection pools, one file
     game = play_actions(world, rooms=4)
     actions = 0

@@ -32,7 +32,7 @@ from tests.projections.legacy import record_legacy_attribute
 from tests.projections.scenario import FAST_ENV
 
 TEXT = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",)),  # UTF-8 cannot hold surrogates
+    alphabet=st.characters(blacklist_categories=["Cs"]),  # UTF-8 cannot hold surrogates
     max_size=40,
 )
 """Unicode text: any code point the log's UTF-8 JSON can hold, NUL and controls too."""
@@ -108,7 +108,7 @@ def check_round_trip(make_view: MakeView, examples: int) -> None:
         for key, value in values:
             record_legacy_attribute(world, "thing", key, value)
         service.catch_up()
-        held = world.repository.get("thing").attributes
+        held = world.get("thing").attributes
         stored = attributes_of(view, "thing")
         assert canonical(stored) == canonical(held)  # the view == the aggregate
         replayed = next(o for o in replay_world(world).world["objects"] if o["id"] == "thing")

@@ -36,10 +36,11 @@ def test_put_get_select_update_delete(make_view: MakeView) -> None:
         assert [r["id"] for r in rows.select("game_objects")] == ["axe", "sword"]
         assert [r["id"] for r in rows.select("game_objects", container_id=None)] == ["axe"]
         assert rows.select("inventories", holder_id="room")[0]["position"] == [1, 2]
-    view.apply(
-        Tracking("World", 2),
-        lambda rows: rows.update("game_objects", ("sword",), deleted=True) and None,
-    )
+
+    def delete_sword(rows: Rows) -> None:
+        rows.update("game_objects", ("sword",), deleted=True)
+
+    view.apply(Tracking("World", 2), delete_sword)
     view.apply(Tracking("World", 3), lambda rows: rows.delete("game_objects", ("axe",)))
     rows_now = view.rows("game_objects")
     assert [(r["id"], r["deleted"]) for r in rows_now] == [("sword", True)]
@@ -68,12 +69,13 @@ def test_a_failing_change_writes_neither_rows_nor_tracking(make_view: MakeView) 
 def test_tracking_must_move_forward(make_view: MakeView) -> None:
     view = make_view()
     view.apply(Tracking("World", 5), lambda rows: rows.put("game_objects", SWORD))
+
+    def rename_sword(rows: Rows) -> None:
+        rows.update("game_objects", ("sword",), name="dup")
+
     for stale in (5, 4):
         with pytest.raises(IntegrityError):
-            view.apply(
-                Tracking("World", stale),
-                lambda rows: rows.update("game_objects", ("sword",), name="dup") and None,
-            )
+            view.apply(Tracking("World", stale), rename_sword)
     assert view.rows("game_objects")[0]["name"] == "sword"
     view.insert_tracking(Tracking("World", 7))
     assert view.has_tracking_id("World", 6)

@@ -20,7 +20,7 @@ from aethyr_domain.read.projections.view import WorldView
 
 STORES = ["sqlite", "popo", pytest.param("immudb", marks=pytest.mark.immudb)]
 
-open_view = cli_commands.open_view  # the real one: the ``opened`` fixture wraps the module's
+open_view = opening.open_view  # the real one: the ``opened`` fixture wraps the module's
 
 
 @pytest.fixture(params=STORES)

@@ -262,7 +262,6 @@ def _claimer(env: dict[str, str], barrier: Any, results: Any, name: str, rounds:
     results.put((name, won))
 
 
-@pytest.mark.slow
 def test_processes_racing_on_a_condition_exactly_one_wins() -> None:
     processes, rounds = 4, 15
     env = env_for(immudb_harness.fresh_database("dp"))

@@ -56,7 +56,7 @@ class TestImmudbFactory(InfrastructureFactoryTestCase[ImmudbFactory]):
             assert isinstance(factory, ImmudbFactory)
             events = factory.application_recorder()
             snapshots = factory.aggregate_recorder("snapshots")
-            tracking = factory.tracking_recorder()
+            tracking: ImmudbTrackingRecorder = factory.tracking_recorder()
             process = factory.process_recorder()
             assert isinstance(events, ImmudbApplicationRecorder)
             assert isinstance(snapshots, ImmudbAggregateRecorder)

@@ -209,6 +209,7 @@ class TestSameValuesAsJSONTranscoder(TestCase):
         for n in range(5000):
             state = {str(i): kinds[(n >> (2 * i)) % 4] for i in range(7)}
             self.assertEqual(self.fast.decode(self.fast.encode(state)), state)
+        assert isinstance(self.fast, FastOrjsonTranscoder)
         self.assertLessEqual(len(self.fast._plans), 4096)
         self.assertLessEqual(len(self.fast._fixers), 4096)
 
@@ -244,7 +245,7 @@ class TestApplications(TestCase):
             hero.move(tower, when, [hall, tower])
             hero.set_attributes({"stats": {"str": 12, "ids": [hall]}, "born": when})
             app.save(hero)
-            copy = app.repository.get(hero.id)
+            copy: Character = app.repository.get(hero.id)
             self.assertEqual(copy.room_id, tower)
             self.assertIsInstance(copy.room_id, UUID)
             self.assertEqual(copy.gold, Decimal("10.05"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.persistence import StoredEvent
@@ -35,8 +35,8 @@ def test_random_batches_read_back_like_popo(datastore: ImmudbDatastore) -> None:
     rng = random.Random(1234)
     immudb = ImmudbApplicationRecorder(datastore=datastore)
     popo = POPOApplicationRecorder()
-    aggregates = [uuid4(), "str-id", "\u00e9t\u00e9", uuid4()]
-    unused: dict[object, list[int]] = {
+    aggregates: list[UUID | str] = [uuid4(), "str-id", "\u00e9t\u00e9", uuid4()]
+    unused: dict[UUID | str, list[int]] = {
         a: rng.sample(range(-5, 60), 40) for a in aggregates
     }  # every aggregate's versions, in random order
     topics = ["t:A", "t:B", "t:C"]
@@ -81,5 +81,7 @@ def test_random_batches_read_back_like_popo(datastore: ImmudbDatastore) -> None:
         chosen = rng.sample(topics, rng.randint(0, 2))
         inclusive = rng.random() < 0.5
         got = immudb.select_notifications(start, limit, stop, chosen, inclusive_of_start=inclusive)
-        want = popo.select_notifications(start, limit, stop, chosen, inclusive_of_start=inclusive)
-        assert got == want, (start, limit, stop, chosen, inclusive)
+        expected = popo.select_notifications(
+            start, limit, stop, chosen, inclusive_of_start=inclusive
+        )
+        assert got == expected, (start, limit, stop, chosen, inclusive)

@@ -21,7 +21,7 @@ from aethyr_immudb_recorder.settings import ImmudbSettings
 from tests import immudb_harness
 from tests.recorder.support import env_for
 
-pytestmark = [pytest.mark.immudb, pytest.mark.slow]
+pytestmark = pytest.mark.immudb  # slow: set by path (tests/conftest.py)
 
 ROUNDS = 5
 BATCH = 200

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eventsourcing.persistence import Notification, StoredEvent
@@ -418,7 +419,11 @@ def test_a_follower_at_the_end_of_the_log_waits_only_for_what_it_needs(
             request = schema_pb2.SetRequest(
                 KVs=[schema_pb2.KeyValue(key=b"unrelated", value=str(i).encode())]
             )
-            ds.run("unrelated", lambda s, r=request: ds.kv_set(s, r))
+
+            def kv_set(stub: Any, r: Any = request) -> Any:
+                return ds.kv_set(stub, r)
+
+            ds.run("unrelated", kv_set)
         assert ds.current_tx_id() > replica_tx_of(routed)
         assert reader.select_notifications(21, 10) == []
         page = reader.select_notifications(11, 100)

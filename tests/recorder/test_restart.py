@@ -14,7 +14,7 @@ from aethyr_immudb_recorder.launcher import ImmudbServer
 from aethyr_immudb_recorder.recorders import ImmudbApplicationRecorder
 from tests import immudb_harness
 
-pytestmark = [pytest.mark.immudb, pytest.mark.slow]
+pytestmark = pytest.mark.immudb  # slow: set by path (tests/conftest.py)
 
 
 def events(n: int) -> list[StoredEvent]:

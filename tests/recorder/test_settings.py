@@ -90,3 +90,38 @@ def test_no_credential_in_reprs_or_logs(caplog: pytest.LogCaptureFixture) -> Non
     finally:
         factory.close()
     assert not any(SECRET in record.getMessage() for record in caplog.records)
+
+
+def test_key_names_are_written_once_in_settings() -> None:
+    """settings.ImmudbKeys is the one home of the key names; the factory inherits
+    them (``ImmudbFactory.IMMUDB_HOST``, eventsourcing style) and defines none itself."""
+    from aethyr_immudb_recorder.settings import ImmudbKeys
+
+    keys = {name: value for name, value in vars(ImmudbKeys).items() if name.isupper()}
+    assert len(keys) >= 30
+    assert all(name == value for name, value in keys.items())
+    for name, value in keys.items():
+        assert getattr(ImmudbFactory, name) == value
+    own = {name for name in vars(ImmudbFactory) if name.startswith("IMMUDB_")}
+    assert own == set()
+
+
+def test_settings_does_not_import_the_factory() -> None:
+    """No settings <-> factory cycle: settings.py imports nothing of the factory,
+    not even inside a function."""
+    import ast
+    from pathlib import Path
+
+    import aethyr_immudb_recorder.settings as settings_module
+
+    tree = ast.parse(Path(settings_module.__file__).read_text())
+    imported = {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    } | {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    assert "aethyr_immudb_recorder.errors" in imported
+    assert not any(name.startswith("aethyr_immudb_recorder.factory") for name in imported)

@@ -23,7 +23,8 @@ from immudb.grpc import schema_pb2
 from prometheus_client import CollectorRegistry
 
 from aethyr_immudb_recorder.factory import ImmudbFactory
-from aethyr_immudb_recorder.launcher import ImmudbServer, _admin_session
+from aethyr_immudb_recorder.launcher import ImmudbServer
+from aethyr_immudb_recorder.launcher.server import _admin_session
 from aethyr_immudb_recorder.sync_replication import MIN_SYNC_FREQUENCY_MS
 from tests import immudb_harness
 
@@ -73,7 +74,11 @@ def test_a_database_with_sync_frequency_0_made_synchronous_accepts_writes() -> N
         )
         try:
             recorder = factory.application_recorder()
-            ids = [recorder.insert_events(_batch())[0] for _ in range(5)]
+            ids = []
+            for _ in range(5):
+                written = recorder.insert_events(_batch())
+                assert written
+                ids.append(written[0])
             assert ids == [2, 3, 4, 5, 6]
             errors: list[BaseException] = []
 

@@ -344,7 +344,7 @@ class TestApplicationRoundTrip(TestCase):
             )
             app.save(hero)
 
-            copy = app.repository.get(hero.id)
+            copy: Character = app.repository.get(hero.id)
             self.assertEqual(copy.name, "Aria")
             self.assertEqual(copy.room_id, tower)
             self.assertIsInstance(copy.room_id, UUID)

@@ -8,6 +8,7 @@ and leave the recorders able to continue the log.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -92,7 +93,7 @@ def _entries(datastore: ImmudbDatastore, prefix: bytes) -> list[tuple[bytes, byt
     seek = prefix
     while True:
         request = schema_pb2.ScanRequest(seekKey=seek, prefix=prefix, limit=2500)
-        page = datastore.run("scan", lambda s, r=request: datastore.kv_scan(s, r))
+        page = datastore.run("scan", functools.partial(datastore.kv_scan, request=request))
         out.extend((bytes(e.key), bytes(e.value)) for e in page)
         if len(page) < 2500:
             return out

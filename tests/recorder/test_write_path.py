@@ -14,6 +14,7 @@ import itertools
 import random
 import threading
 import time
+from collections.abc import Iterator
 from uuid import uuid4
 
 import pytest
@@ -30,9 +31,9 @@ from tests.recorder.support import fresh_datastore, settings_for
 
 
 @pytest.fixture
-def datastore() -> ImmudbDatastore:
+def datastore() -> Iterator[ImmudbDatastore]:
     store = fresh_datastore()
-    yield store  # type: ignore[misc]
+    yield store
     store.close()
 
 
@@ -203,7 +204,7 @@ def test_tracking_guard_holds_between_writers_without_the_process_lock() -> None
     database = immudb_harness.fresh_database("g")
     stores = [ImmudbDatastore(settings_for(database)) for _ in range(3)]
     for store in stores:
-        store.writer_lock = threading.RLock()  # type: ignore[assignment]
+        store.writer_lock = threading.RLock()
     recorders = [ImmudbTrackingRecorder(datastore=store) for store in stores]
     recorders[0].create_table()
     ids = itertools.count(1)

@@ -12,6 +12,7 @@ import pytest
 from aethyr_domain.config import ServerConfig
 from aethyr_domain.game.session import ScriptRunner, boot
 from aethyr_domain.read.world_dump import dumps
+from tests.game.outbox_support import outbox_sink
 from tests.server.support import RunningServer
 
 
@@ -28,9 +29,9 @@ def _play_a_while(config: ServerConfig) -> str:
                 bob.do(line)  # not an admin: refused, changes nothing
             cyd = server.client()
             cyd.login_new("Cyd", "cyds-password")
-            server.server._game.submit(
-                manager.set_admin, manager.world.find_player_by_name("Cyd").id, True
-            ).result()
+            cyd_player = manager.world.find_player_by_name("Cyd")
+            assert cyd_player is not None
+            server.server._game.submit(manager.set_admin, cyd_player.id, True).result()
             for line in (
                 "acreate Sword a rusty sword",
                 "get sword",
@@ -45,7 +46,7 @@ def _play_a_while(config: ServerConfig) -> str:
             ):
                 cyd.do(line)
         if manager.sink is not None:
-            assert manager.sink.backlog() == 0  # drained at shutdown
+            assert outbox_sink(manager.sink).backlog() == 0  # drained at shutdown
         return dumps(manager.world)
     finally:
         manager.close()

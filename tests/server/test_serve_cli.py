@@ -19,6 +19,7 @@ from aethyr_domain.game.server import SHUTDOWN_MESSAGE
 from aethyr_domain.game.session import boot
 from aethyr_domain.game.storage import WorldStorage, load_aggregates
 from aethyr_domain.read.world_dump import dumps
+from tests.game.outbox_support import outbox_sink
 from tests.server.support import Client
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +39,7 @@ def start_serve(tmp_path: Path, **env: str) -> tuple[subprocess.Popen[str], int]
     line = process.stdout.readline()
     if "serving on" not in line:
         process.kill()
+        assert process.stderr is not None
         raise AssertionError(f"serve did not start: {line!r} {process.stderr.read()!r}")
     return process, int(line.rsplit(":", 1)[1])
 
@@ -82,7 +84,7 @@ def test_sigterm_drains_the_outbox_releases_the_lease_and_exits_0(tmp_path):
     )
     manager = boot(config)
     try:
-        assert manager.sink is not None and manager.sink.backlog() == 0
+        assert outbox_sink(manager.sink).backlog() == 0
         assert manager.world.find_player_by_name("Ann") is not None
     finally:
         manager.close()
@@ -148,7 +150,9 @@ def test_migrate_from_storage_keeps_hashes_and_is_idempotent(tmp_path, monkeypat
     assert json.loads(capsys.readouterr().out) == json.loads(before)
     manager = boot(ServerConfig.load())
     try:
-        pid = manager.world.find_player_by_name("Ann").id
+        ann = manager.world.find_player_by_name("Ann")
+        assert ann is not None
+        pid = ann.id
         assert manager.password_hash(pid) == stored_hash  # the same salted hash
     finally:
         manager.close()

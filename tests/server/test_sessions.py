@@ -135,7 +135,9 @@ def test_idle_sessions_time_out(tmp_path):
         client.login_new("Eve", "eves-password")
         client.expect(IDLE_MESSAGE, timeout=5)
         assert client.closed_by_server()
-        pid = manager.world.find_player_by_name("Eve").id
+        eve = manager.world.find_player_by_name("Eve")
+        assert eve is not None
+        pid = eve.id
         wait_for(lambda: pid not in manager.online)
     manager.close()
 

@@ -1,7 +1,7 @@
 """Build and run a throwaway immudb server: for tests, benchmarks and manual work.
 
 immudb is not packaged for Debian or PyPI, so the server is built from the Go
-module proxy through a tiny wrapper module of our own (``immudb_server/``: a
+module proxy through a tiny wrapper module of our own (``launcher/immudb_server/``: a
 ``go.mod`` that requires ``github.com/codenotary/immudb`` at a pinned version,
 repeats immudb's two ``replace`` lines, and a ``main.go`` that calls
 ``command.Execute()``). ``go install ...@version`` cannot be used because
@@ -88,6 +88,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from aethyr_immudb_recorder.settings import ImmudbKeys
+
 if TYPE_CHECKING:
     from aethyr_immudb_recorder.tls import TlsFiles
 
@@ -123,7 +125,7 @@ def cache_root() -> Path:
     configured = os.environ.get("AETHYR_IMMUDB_CACHE")
     if configured:
         return Path(configured).expanduser()
-    checkout = Path(__file__).resolve().parent.parent
+    checkout = Path(__file__).resolve().parents[2]  # launcher/ -> package -> checkout
     if (checkout / "pyproject.toml").is_file() and os.access(checkout, os.W_OK):
         return checkout / ".cache" / "immudb"
     xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -323,13 +325,13 @@ class ImmudbServer:
 
     def client_env(self) -> dict[str, str]:
         """The recorder's connection settings for this server (host, port, TLS files)."""
-        env = {"IMMUDB_HOST": self.host, "IMMUDB_PORT": str(self.port)}
+        env = {ImmudbKeys.IMMUDB_HOST: self.host, ImmudbKeys.IMMUDB_PORT: str(self.port)}
         files = self.tls_files
         if files is not None:
-            env["IMMUDB_TLS_CA"] = str(files.ca)
+            env[ImmudbKeys.IMMUDB_TLS_CA] = str(files.ca)
             if self.mtls:
-                env["IMMUDB_TLS_CERT"] = str(files.client_cert)
-                env["IMMUDB_TLS_KEY"] = str(files.client_key)
+                env[ImmudbKeys.IMMUDB_TLS_CERT] = str(files.client_cert)
+                env[ImmudbKeys.IMMUDB_TLS_KEY] = str(files.client_key)
         return env
 
     def _ensure_tls_files(self) -> TlsFiles:
