@@ -13,13 +13,19 @@ selected by replacing ``PERSISTENCE_MODULE``); immudb runs
   so the store must look for a matching event (immudb reads the tag index before
   its write; PostgreSQL's function always does) (events/s);
 * ``dcb-read-tag``: ``read`` of one entity's events by its tag in a store where
-  it holds 1 in 100 of the events (events/s read).
+  it holds 1 in 100 of the events (events/s read);
+* ``dcb-append-4t`` and ``dcb-append-cond-4t``: ``append`` of one event from
+  4 threads at once (one recorder), without a condition and with the claim
+  "no event with this new tag yet" (``after=0``, as a player-name registration
+  would), released together by a barrier (events/s). Side figures: the issue's
+  targets are on the three single-writer operations above.
 
 POPO and SQLite are skipped (no DCB module in the library for SQLite).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,6 +46,9 @@ from benchmarks.scenarios import Measure, Size, Skip
 
 ENTITIES = 100
 """Entities in the read-by-tag store; each holds 1 in ``ENTITIES`` of its events."""
+
+THREADS = 4
+"""Writer threads of the ``-4t`` figures."""
 
 DCB_MODULES = {
     "postgres": "eventsourcing.dcb.postgres_tt",
@@ -65,6 +74,39 @@ def dcb_recorder(backend: Backend, app_name: str) -> Iterator[DCBRecorder]:
 
 def _event(*tags: str) -> DCBEvent:
     return DCBEvent(type="Moved", data=b'{"to":"hall"}', tags=list(tags))
+
+
+def _concurrent(recorder: DCBRecorder, count: int, *, conditional: bool) -> float:
+    """``count`` one-event appends from :data:`THREADS` threads (see the module docstring)."""
+    per_thread = max(1, count // THREADS)
+    tags = [[f"player-{uuid4()}" for _ in range(per_thread)] for _ in range(THREADS)]
+    barrier = threading.Barrier(THREADS + 1)
+    errors: list[BaseException] = []
+
+    def write(mine: list[str]) -> None:
+        barrier.wait()
+        try:
+            for tag in mine:
+                condition = (
+                    DCBAppendCondition(DCBQuery([DCBQueryItem(tags=[tag])]), after=0)
+                    if conditional
+                    else None
+                )
+                recorder.append([_event(tag)], condition)
+        except BaseException as exc:  # reported after the join
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(mine,)) for mine in tags]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+    return THREADS * per_thread / elapsed
 
 
 def dcb(backend: Backend, app_name: str, size: Size) -> list[Measure]:
@@ -106,9 +148,14 @@ def dcb(backend: Backend, app_name: str, size: Size) -> list[Measure]:
             read += len(list(recorder.read(DCBQuery([DCBQueryItem(tags=[entity])]))))
         read_tag = read / (time.perf_counter() - started)
         assert read == per_entity * len(reads)
+
+        append_4t = _concurrent(recorder, count, conditional=False)
+        append_cond_4t = _concurrent(recorder, count, conditional=True)
     return [
         Measure("dcb-append", append, "events/s"),
         Measure("dcb-append-cond", append_cond, "events/s"),
         Measure("dcb-append-cond-read", append_cond_read, "events/s"),
         Measure("dcb-read-tag", read_tag, "events/s"),
+        Measure("dcb-append-4t", append_4t, "events/s"),
+        Measure("dcb-append-cond-4t", append_cond_4t, "events/s"),
     ]

@@ -101,7 +101,8 @@ def fresh_database(prefix: str = "t") -> str:
     """Create a new, empty immudb database on the session's server; return its name.
 
     The database allows 10,000 entries per transaction, enough for the suites'
-    1000-event batches plus tracking.
+    1000-event batches plus tracking, and embeds values in its transaction log,
+    as the databases the recorder creates do.
     """
     from immudb import ImmudbClient
     from immudb.datatypesv2 import DatabaseSettingsV2
@@ -111,7 +112,8 @@ def fresh_database(prefix: str = "t") -> str:
     client = ImmudbClient(srv.address, timeout=30)
     try:
         client.login(ADMIN_USER, ADMIN_PASSWORD)
-        client.createDatabaseV2(name, DatabaseSettingsV2(maxTxEntries=10_000), True)
+        settings = DatabaseSettingsV2(maxTxEntries=10_000, embeddedValues=True)
+        client.createDatabaseV2(name, settings, True)
     finally:
         client.channel.close()
     return name

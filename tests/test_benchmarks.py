@@ -218,6 +218,8 @@ def test_dcb_scenario_runs_on_a_real_immudb() -> None:
         "dcb-append-cond",
         "dcb-append-cond-read",
         "dcb-read-tag",
+        "dcb-append-4t",
+        "dcb-append-cond-4t",
     ]
     assert all(m.unit == "events/s" and m.value > 0 for m in measures)
 

@@ -85,6 +85,8 @@ class TestSyncedApplicationRecorder(
                 metadata=session.metadata,
             )
         self.assertEqual(reply.settings.syncFrequency.value, 1)
+        # Values live in the transaction log: one file fewer to flush per commit.
+        self.assertTrue(reply.settings.embeddedValues.value)
 
 
 class TestSyncedProcessRecorder(SyncedMixin, ProcessRecorderTestCase):
