@@ -170,9 +170,10 @@ def perform_group(
             except Exception as exc:  # a bug in a verb: that session fails, not the group
                 log.exception("action %r failed", line)
                 replies.append(Reply([], exc))
-            if ready is not None and not group.changed:
-                ready(len(replies) - 1, replies[-1])
+            if not group.changed:  # saw only what is on disk: it may go out now
                 sent = len(replies)
+                if ready is not None:
+                    ready(sent - 1, replies[-1])
     finally:
         changed = group.changed
         try:
