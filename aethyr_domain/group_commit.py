@@ -74,6 +74,8 @@ class GroupCommit:
     def begin(self) -> None:
         """Start collecting: the sink and the storage hold what is decided from now on."""
         manager = self.manager
+        if manager.decider.journal is not None:
+            raise RuntimeError("a group commit is already open (groups do not nest)")
         manager.decider.journal = {}
         self._online = set(manager.online)
         sink: Any = manager.sink
