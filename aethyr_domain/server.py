@@ -40,6 +40,7 @@ import concurrent.futures
 import contextlib
 import logging
 import signal
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -70,6 +71,12 @@ MAX_LOGIN_FAILURES = 3
 MAX_GROUP = 128
 
 _Queued = tuple[str, str, "asyncio.Future[Output]"]
+
+#: The GIL switch interval ``serve`` sets (Python's default is 5 ms). The game thread
+#: mostly waits - for a flush, for SQLite - and must take the GIL back each time; while
+#: the delivery thread runs Python (the immudb client builds and checks every append),
+#: that took up to one interval per wait. ``sys.setswitchinterval``.
+SWITCH_INTERVAL = 0.001
 
 
 class SessionClosedError(Exception):
@@ -463,4 +470,9 @@ def serve(manager: Manager, config: ServerConfig, host: str, port: int) -> None:
     def ready(bound: int) -> None:
         print(f"aethyr-es: serving on {host}:{bound}", flush=True)
 
-    asyncio.run(GameServer(manager, config).run(host, port, ready=ready))
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    try:
+        asyncio.run(GameServer(manager, config).run(host, port, ready=ready))
+    finally:
+        sys.setswitchinterval(before)
