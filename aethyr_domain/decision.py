@@ -85,6 +85,10 @@ class Decider:
     ) -> None:
         self.aggregates: dict[str, BaseAggregate[str]] = dict(aggregates or {})
         self.scrypt_n = scrypt_n
+        #: While a group commit is open (:mod:`aethyr_domain.game.group_commit`): each
+        #: aggregate a decision replaced, as it was before the group (``None``: it did
+        #: not exist), so a group whose write failed can be undone.
+        self.journal: dict[str, BaseAggregate[str] | None] | None = None
 
     def get(self, aggregate_id: str) -> BaseAggregate[str] | None:
         """The cached aggregate with this id (shared: do not mutate it)."""
@@ -109,7 +113,10 @@ class Decider:
         events: list[Any] = []
         for aggregate in changed:
             events.extend(aggregate.collect_events())
+        journal = self.journal
         for aggregate in changed:
+            if journal is not None and aggregate.id not in journal:
+                journal[aggregate.id] = self.aggregates.get(aggregate.id)
             self.aggregates[aggregate.id] = aggregate
         return Decision(command, tuple(events), tuple(changed))
 

@@ -7,6 +7,16 @@ bytes); one *game thread* runs every call into the
 a time, in arrival order. Password hashes are checked on other threads (scrypt costs
 tens of milliseconds; the game thread only reads the stored hash).
 
+Group commit (:mod:`aethyr_domain.game.group_commit`). A player's action is acknowledged
+only once what it changed is on disk (the outbox with event sourcing on, the game's
+storage with it off), and each write is flushed. The actions that arrive while the
+game thread is busy - deciding, or flushing the previous group - queue up; the game
+thread then decides them all, in arrival order, one by one, writes their changes in
+one transaction (one flush) and sends the replies (a read-only action before the
+group's first change is answered at once). If that write fails, none of the group's
+players is told their action happened, and the game's memory is put back to what is
+on disk. Logins run the same way, each as a group of its own.
+
 A session: the name, then the password (the client's echo is turned off while it is
 typed); an unknown name creates a player after the password was typed twice. A second
 login of a player takes the session over (the old connection is told and closed). Then
@@ -30,6 +40,9 @@ import concurrent.futures
 import contextlib
 import logging
 import signal
+import sys
+import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -38,7 +51,8 @@ from aethyr_domain import passwords
 from aethyr_domain.config import ServerConfig
 from aethyr_domain.errors import InvalidCommandError
 from aethyr_domain.game import telnet
-from aethyr_domain.game.actions import Actions
+from aethyr_domain.game.actions import Actions, Output
+from aethyr_domain.game.group_commit import GroupCommit, Reply, perform_group
 from aethyr_domain.game.manager import GameError, Manager
 from aethyr_domain.validation import player_name
 
@@ -54,6 +68,16 @@ IDLE_MESSAGE = "You have been idle too long. Goodbye."
 TOO_MANY_FAILURES = "Too many wrong passwords. Goodbye."
 #: Wrong passwords one connection may type before it is closed.
 MAX_LOGIN_FAILURES = 3
+#: The most actions one group commit takes (the rest wait for the next group).
+MAX_GROUP = 128
+
+_Queued = tuple[str, str, "asyncio.Future[Output]"]
+
+#: The GIL switch interval ``serve`` sets (Python's default is 5 ms). The game thread
+#: mostly waits - for a flush, for SQLite - and must take the GIL back each time; while
+#: the delivery thread runs Python (the immudb client builds and checks every append),
+#: that took up to one interval per wait. ``sys.setswitchinterval``.
+SWITCH_INTERVAL = 0.001
 
 
 class SessionClosedError(Exception):
@@ -129,6 +153,14 @@ class GameServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self.port: int | None = None
+        # Actions waiting for the game thread's next group (see the module docstring);
+        # ``_grouping``: a group job is queued or running on the game thread.
+        self._queue: deque[_Queued] = deque()
+        self._queue_lock = threading.Lock()
+        self._grouping = False
+        #: Test hook: called on the game thread right after the flush of a group that
+        #: changed something (with its number of actions), before its replies.
+        self.after_commit: Callable[[int], None] | None = None
 
     # ------------------------------------------------------------ running
     async def start(self, host: str, port: int) -> int:
@@ -206,6 +238,68 @@ class GameServer:
             if self._stopping is not None and self._stopping.is_set():
                 raise SessionClosedError from None
             raise
+
+    # ------------------------------------------------------- group commit
+    async def _perform(self, player_id: str, line: str) -> Output:
+        """One action, decided and written in the game thread's next group."""
+        future: asyncio.Future[Output] = asyncio.get_running_loop().create_future()
+        with self._queue_lock:
+            self._queue.append((player_id, line, future))
+            start, self._grouping = not self._grouping, True
+        if start:
+            self._submit_group()
+        return await future
+
+    def _submit_group(self) -> None:
+        try:
+            self._game.submit(self._run_group)
+        except RuntimeError:  # the game thread has stopped: the server is shutting down
+            with self._queue_lock:
+                waiting = list(self._queue)
+                self._queue.clear()
+                self._grouping = False
+            for _pid, _line, future in waiting:
+                self._post(future, Reply([], SessionClosedError()))
+
+    def _run_group(self) -> None:
+        """On the game thread: perform every queued action (up to :data:`MAX_GROUP`)
+        as one group commit, then hand the game thread over to whatever else waits
+        for it before the next group."""
+        with self._queue_lock:
+            taken = [self._queue.popleft() for _ in range(min(len(self._queue), MAX_GROUP))]
+        settled = 0
+        try:
+
+            def ready(index: int, reply: Reply) -> None:
+                nonlocal settled
+                self._post(taken[index][2], reply)
+                settled += 1
+
+            perform_group(
+                self.manager,
+                self.actions,
+                [(pid, line) for pid, line, _future in taken],
+                ready=ready,
+                after_commit=self.after_commit,
+            )
+        except BaseException as exc:  # never leave a session waiting for its reply
+            log.exception("a group of actions failed")
+            for _pid, _line, future in taken[settled:]:
+                self._post(future, Reply([], exc))
+        finally:
+            with self._queue_lock:
+                more = bool(self._queue)
+                self._grouping = more
+            if more:
+                self._submit_group()
+
+    def _post(self, future: asyncio.Future[Output], reply: Reply) -> None:
+        """Settle ``future`` with ``reply`` on the event loop (from any thread)."""
+        loop = self._loop
+        if loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop has ended: nobody to tell
+            loop.call_soon_threadsafe(_settle, future, reply)
 
     # ----------------------------------------------------------- delivery
     def deliver(self, player_id: str, text: str) -> None:
@@ -309,7 +403,13 @@ class GameServer:
         if not ok:
             session.write("Wrong password.\n")
             return None
-        await self._call(self.manager.upgrade_password, player_id, password, stored)
+        await self._call(
+            GroupCommit(self.manager).run,
+            self.manager.upgrade_password,
+            player_id,
+            password,
+            stored,
+        )
         return player_id
 
     async def _new_player(self, session: Session, name: str) -> str | None:
@@ -325,7 +425,7 @@ class GameServer:
             return self.manager.add_player(name, first).id
 
         try:
-            return await self._call(create)
+            return await self._call(GroupCommit(self.manager).run, create)
         except GameError as exc:
             session.write(f"{exc}\n")
             return None
@@ -342,11 +442,11 @@ class GameServer:
             self.manager.connect_player(player_id)
             return self.actions.perform(player_id, "look")
 
-        self._send_output(session, await self._call(enter))
+        self._send_output(session, await self._call(GroupCommit(self.manager).run, enter))
         session.write(PROMPT)
         while True:
             line = await session.readline(self.config.idle_timeout)
-            output = await self._call(self.actions.perform, player_id, line)
+            output = await self._perform(player_id, line)
             if session.closed:
                 return
             self._send_output(session, output)
@@ -356,10 +456,24 @@ class GameServer:
             session.write(PROMPT)
 
 
+def _settle(future: asyncio.Future[Output], reply: Reply) -> None:
+    if future.done():  # the session went away meanwhile
+        return
+    if reply.error is not None:
+        future.set_exception(reply.error)
+    else:
+        future.set_result(reply.output)
+
+
 def serve(manager: Manager, config: ServerConfig, host: str, port: int) -> None:
     """Run the server on the calling thread until SIGTERM/SIGINT (``aethyr-es serve``)."""
 
     def ready(bound: int) -> None:
         print(f"aethyr-es: serving on {host}:{bound}", flush=True)
 
-    asyncio.run(GameServer(manager, config).run(host, port, ready=ready))
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    try:
+        asyncio.run(GameServer(manager, config).run(host, port, ready=ready))
+    finally:
+        sys.setswitchinterval(before)

@@ -8,6 +8,14 @@ and the Manager saves the aggregates a decision changed in **one transaction per
 decision** (:meth:`WorldStorage.save`). At boot :func:`load_aggregates` reads them
 back, so the Decider and the live world start where the last run stopped.
 
+Durable per action, like the outbox with the flag on: every commit is flushed to disk
+(``synchronous=FULL``) before it returns, so a change a player was told about
+survives a crash of the game. The server groups the actions that arrive while one
+flush is in progress (:mod:`aethyr_domain.game.group_commit`): between
+:meth:`WorldStorage.begin_batch` and :meth:`WorldStorage.commit_batch`, ``save``
+only collects, and the batch is written in one transaction (one flush);
+:meth:`WorldStorage.abort_batch` drops it.
+
 A row is the aggregate's attributes as JSON (its class as a topic, the two
 timestamps as ISO text); password hashes are kept as they are (salted scrypt, or a
 legacy ``md5$`` digest until its owner logs in). The file is the game's own, never an
@@ -93,7 +101,7 @@ class WorldStorage:
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
             row = self._db.execute("SELECT value FROM meta WHERE key='format'").fetchone()
             if row is None:
@@ -102,10 +110,36 @@ class WorldStorage:
                 raise StorageError(f"{self.path!r} is not a {FORMAT} file (format {row[0]!r})")
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open the storage {self.path!r}: {exc}") from None
+        #: The open batch: aggregate id -> row (the latest state wins), or ``None``.
+        self._batch: dict[str, tuple[str, str, str]] | None = None
 
     def save(self, aggregates: Iterable[Any]) -> None:
-        """Write these aggregates' states in one transaction (all or none)."""
+        """Write these aggregates' states in one transaction (all or none); inside a
+        batch, keep them for :meth:`commit_batch`."""
         rows = [(a.id, _topic(a), aggregate_state(a)) for a in aggregates]
+        if self._batch is not None:
+            for row in rows:
+                self._batch[row[0]] = row
+            return
+        self._write(rows)
+
+    def begin_batch(self) -> None:
+        """From now on :meth:`save` collects until :meth:`commit_batch` or
+        :meth:`abort_batch`."""
+        self._batch = {}
+
+    def commit_batch(self) -> None:
+        """Write what the batch collected in one transaction (all or none); the batch
+        ends either way (:class:`StorageError` if the write failed)."""
+        batch, self._batch = self._batch, None
+        if batch:
+            self._write(list(batch.values()))
+
+    def abort_batch(self) -> None:
+        """Forget what the batch collected (nothing of it was written)."""
+        self._batch = None
+
+    def _write(self, rows: list[tuple[str, str, str]]) -> None:
         if not rows:
             return
         try:
@@ -114,10 +148,11 @@ class WorldStorage:
                 self._db.executemany(
                     "INSERT OR REPLACE INTO aggregates (id, topic, state) VALUES (?, ?, ?)", rows
                 )
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # a failed COMMIT (I/O error) leaves it open
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             raise StorageError(f"cannot write the storage {self.path!r}: {exc}") from None
 

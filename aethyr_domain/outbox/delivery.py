@@ -87,6 +87,12 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     TimeoutError,
 )
 
+#: Seconds the thread waits after a round that did not fill its batch, before the next
+#: one: under a steady trickle of game actions, fewer and larger appends (each round
+#: costs two outbox flushes and a store round trip, and competes with the game thread
+#: for the GIL and the outbox), for at most this much more delay to the store.
+LINGER = 0.05
+
 #: Test hook: called for each entry of a batch after the store committed it and before
 #: the outbox marks the batch delivered (the worst moment for a crash).
 AfterHandle = Callable[[Entry], None]
@@ -448,6 +454,8 @@ class Deliverer:
                 with self._idle:
                     self._idle.notify_all()
                 if result.delivered or result.dead or result.recovered:
+                    if result.delivered + result.dead < self.config.outbox_batch_size:
+                        self._stop.wait(LINGER)  # let the next round's batch grow
                     continue  # maybe more waiting
                 self._wake.wait(self.config.outbox_poll_interval)
                 self._wake.clear()

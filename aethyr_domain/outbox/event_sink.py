@@ -6,6 +6,12 @@ when event sourcing is enabled. :meth:`OutboxSink.record` takes a
 maps its events to stored events with the World's mapper and appends them to the
 local outbox as ONE entry, then wakes the delivery thread: a game action never waits
 for the event store and never fails because the store is slow or down.
+
+Group commit: between :meth:`OutboxSink.begin_batch` and
+:meth:`OutboxSink.commit_batch` (the server's game thread, see
+:mod:`aethyr_domain.game.group_commit`) ``record`` only collects the entries, in order;
+``commit_batch`` appends them all in one outbox transaction (one fsync) and wakes the
+delivery thread once. :meth:`OutboxSink.abort_batch` drops them.
 """
 
 from __future__ import annotations
@@ -86,6 +92,8 @@ class OutboxSink:
         #: Dead letters the outbox held when this sink started (``new_dead_letters``).
         self.dead_at_start = outbox.dead_letter_count()
         self._after_close: list[Callable[[], None]] = []
+        #: The open batch's entries ``(command, actor, events)``, or ``None``.
+        self._batch: list[tuple[str, str, list[OutboxEvent]]] | None = None
 
     @classmethod
     def start(
@@ -114,10 +122,37 @@ class OutboxSink:
         """Append the decision's events as one outbox entry (nothing if it has none)."""
         if self.mapper is None:
             self.mapper = default_mapper()
+        if self._batch is not None:
+            if decision.events:
+                command = decision.command
+                events = outbox_events(self.mapper, decision)
+                self._batch.append((type(command).__name__, str(command.actor), events))
+            return
         if record_decision(self.outbox, self.mapper, decision) is None:
             return
         OUTBOX_BACKLOG.inc()
         self.deliverer.wake()
+
+    def begin_batch(self) -> None:
+        """From now on :meth:`record` collects entries until :meth:`commit_batch` or
+        :meth:`abort_batch`."""
+        self._batch = []
+
+    def commit_batch(self) -> int:
+        """Append the collected entries in one outbox transaction (all or none) and
+        wake delivery; how many. The batch ends either way (the outbox's error
+        propagates if the write failed)."""
+        batch, self._batch = self._batch, None
+        if not batch:
+            return 0
+        self.outbox.append_events_many(batch)
+        OUTBOX_BACKLOG.inc(len(batch))
+        self.deliverer.wake()
+        return len(batch)
+
+    def abort_batch(self) -> None:
+        """Forget the collected entries (none of them was written)."""
+        self._batch = None
 
     def new_dead_letters(self) -> int:
         """Dead letters added since this sink started (``play`` exits 3 if any)."""
@@ -138,7 +173,9 @@ class OutboxSink:
         return self.deliverer.world
 
     def backlog(self) -> int:
-        return self.outbox.backlog()
+        """Entries waiting for delivery, counting those of an open batch (not yet in
+        the outbox): a checkpoint must not be taken while any are pending."""
+        return self.outbox.backlog() + len(self._batch or ())
 
     def after_close(self, closer: Callable[[], None]) -> None:
         """Have :meth:`close` call ``closer`` (in registration order, after the outbox is

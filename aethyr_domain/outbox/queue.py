@@ -297,6 +297,37 @@ class Outbox:
             )
         return entry_id
 
+    def append_events_many(
+        self, entries: Sequence[tuple[str, str, Sequence[OutboxEvent]]]
+    ) -> list[str]:
+        """Store several decided commands, in order, as one entry each, in ONE
+        transaction (one fsync): all of them, or none if it fails. Their ids.
+
+        ``entries`` are ``(command, actor, events)``, each with at least one event:
+        the server's group commit (:mod:`aethyr_domain.game.group_commit`) writes the
+        decisions of the actions that arrived during the previous fsync this way.
+        """
+        rows = []
+        for command, actor, events in entries:
+            if not events:
+                raise ValueError("an outbox entry needs at least one event")
+            payload = json.dumps([e.as_json() for e in events], separators=(",", ":"))
+            rows.append((str(uuid.uuid4()), command, actor, time.time(), payload))
+        if not rows:
+            return []
+        with self._lock:
+            self._transaction(
+                *(
+                    (
+                        "INSERT INTO entries (command_id, command, fields, actor, created_at,"
+                        " events) VALUES (?, ?, '{}', ?, ?, ?)",
+                        row,
+                    )
+                    for row in rows
+                )
+            )
+        return [row[0] for row in rows]
+
     def append(self, command: str, fields: Mapping[str, Any], actor: str) -> str:
         """Store one *command* (the format of earlier versions, decided at delivery).
 
@@ -463,10 +494,11 @@ class Outbox:
         try:
             for sql, params in statements:
                 self._db.execute(sql, params)
+            self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # a failed COMMIT (I/O error) leaves it open
+                self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
 
     # --------------------------------------------------------------- reading
     def read_pending(self, limit: int) -> PendingRead:
