@@ -25,12 +25,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from aethyr_domain.application import World
 from aethyr_domain.game.checkpoint import load_world_from_checkpoint, log_mark, write_checkpoint
 from aethyr_domain.outbox.event_store import iter_notifications
 from benchmarks.replay_child import load_events, world_class
 
 
-def prepare(world: Any, path: str, tail: int) -> dict[str, Any]:
+def prepare(world: World, path: str, tail: int) -> dict[str, Any]:
     last = world.recorder.max_notification_id() or 0
     position = max(1, last - tail)
     aggregates: dict[str, Any] = {}

@@ -36,11 +36,15 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from aethyr_domain.config import ServerConfig
 from aethyr_domain.game.actions import Actions
 from aethyr_domain.game.manager import SYSTEM, GameError, Manager
+
+if TYPE_CHECKING:  # the flag-off game imports no application (no store) module
+    from aethyr_domain.application import World
+    from aethyr_domain.read.projections.runner import ProjectionService
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +53,7 @@ class BootError(RuntimeError):
     """The game could not load its world from the event store."""
 
 
-def boot(config: ServerConfig, *, world: Any = None) -> Manager:
+def boot(config: ServerConfig, *, world: World | None = None) -> Manager:
     """A Manager ready to play: live world loaded, event path started if enabled.
 
     ``world`` lets a caller share one ``World`` instance (needed for the in-memory
@@ -189,7 +193,7 @@ def boot_from_storage(config: ServerConfig) -> Manager:
     return manager
 
 
-def start_projection(config: ServerConfig, app: Any) -> Any:
+def start_projection(config: ServerConfig, app: World) -> ProjectionService:
     """Catch the world read model up and follow ``app``'s log in a thread.
 
     The view lives where ``config`` says (the events' store; in memory for POPO);

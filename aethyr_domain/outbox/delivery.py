@@ -48,7 +48,6 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from eventsourcing.persistence import (
     IntegrityError,
@@ -59,6 +58,7 @@ from eventsourcing.persistence import (
 from prometheus_client import Counter, Gauge
 
 from aethyr_domain import commands
+from aethyr_domain.application import World
 from aethyr_domain.config import ServerConfig
 from aethyr_domain.errors import ConcurrencyConflictError
 from aethyr_domain.outbox.event_store import last_version
@@ -127,7 +127,7 @@ def to_stored_events(entries: Sequence[Entry]) -> list[StoredEvent]:
     ]
 
 
-def is_stored(world: Any, event: OutboxEvent) -> bool:
+def is_stored(world: World, event: OutboxEvent) -> bool:
     """True if the store holds exactly this event (same id, version, topic, state)."""
     found = world.recorder.select_events(
         event.originator_id,
@@ -138,7 +138,7 @@ def is_stored(world: Any, event: OutboxEvent) -> bool:
     return bool(found) and found[0].topic == event.topic and bytes(found[0].state) == event.state
 
 
-def recover_in_flight(outbox: Outbox, world: Any) -> int:
+def recover_in_flight(outbox: Outbox, world: World) -> int:
     """Settle a delivery a crash or a timeout interrupted; how many took effect."""
     recovered = _recover_command_marker(outbox, world)
     marker = outbox.in_flight_batch()
@@ -154,7 +154,7 @@ def recover_in_flight(outbox: Outbox, world: Any) -> int:
     return recovered + len(stored)
 
 
-def _recover_command_marker(outbox: Outbox, world: Any) -> int:
+def _recover_command_marker(outbox: Outbox, world: World) -> int:
     """The marker an earlier version left while delivering one command row.
 
     Earlier versions could only tell by the aggregate's version whether the command
@@ -177,7 +177,7 @@ def _recover_command_marker(outbox: Outbox, world: Any) -> int:
 
 def deliver_pending(
     outbox: Outbox,
-    world: Any,
+    world: World,
     *,
     batch_size: int = 100,
     lease: WriterLease | None = None,
@@ -217,7 +217,7 @@ def deliver_pending(
 
 
 def _without_version_gaps(
-    outbox: Outbox, world: Any, batch: list[Entry], result: RoundResult
+    outbox: Outbox, world: World, batch: list[Entry], result: RoundResult
 ) -> list[Entry]:
     """``batch`` without the entries that would leave a version gap in the log: those
     become dead letters (:mod:`aethyr_domain.outbox.version_gaps`)."""
@@ -230,7 +230,7 @@ def _without_version_gaps(
 
 
 def _decide_command_row(
-    outbox: Outbox, world: Any, entry: Entry, result: RoundResult
+    outbox: Outbox, world: World, entry: Entry, result: RoundResult
 ) -> Entry | None:
     """Decide a command row of the earlier format against the store; the entry with
     its events, or ``None`` (refused: a dead letter; or it changed nothing)."""
@@ -267,7 +267,7 @@ def _decide_command_row(
 
 def _deliver(
     outbox: Outbox,
-    world: Any,
+    world: World,
     batch: list[Entry],
     lease: WriterLease | None,
     after_handle: AfterHandle | None,
@@ -308,7 +308,7 @@ def _deliver(
     _snapshot(world, stored)
 
 
-def _snapshot(world: Any, stored: Sequence[StoredEvent]) -> None:
+def _snapshot(world: World, stored: Sequence[StoredEvent]) -> None:
     """Snapshot the aggregates whose new versions crossed the World's threshold."""
     threshold = int(getattr(world, "snapshot_threshold", 0) or 0)
     if not threshold or getattr(world, "snapshots", None) is None:
@@ -317,7 +317,7 @@ def _snapshot(world: Any, stored: Sequence[StoredEvent]) -> None:
         if event.originator_version % threshold:
             continue
         try:
-            world.take_snapshot(event.originator_id, version=event.originator_version)
+            world.take_snapshot(str(event.originator_id), version=event.originator_version)
         except IntegrityError:
             continue  # already snapshotted at that version
         except Exception as exc:  # a snapshot is an optimisation: never fail delivery
@@ -344,7 +344,7 @@ class Deliverer:
         self,
         outbox: Outbox,
         config: ServerConfig,
-        world_factory: Callable[[], Any],
+        world_factory: Callable[[], World],
         *,
         close_world: bool = True,
         lease: WriterLease | None = None,
@@ -354,7 +354,7 @@ class Deliverer:
         self.config = config
         self.world_factory = world_factory
         self.lease = lease
-        self.world: Any = None
+        self.world: World | None = None
         self.last_error: str | None = None
         #: Why delivery stopped for good (this process lost its writer lease), if it did.
         self.lost: str | None = None
@@ -487,8 +487,10 @@ class Deliverer:
     def _reopen(self) -> None:
         if not self.close_world:  # a World the caller owns: keep it, just retry
             return
+        world = self.world
         try:
-            self.world.close()
+            if world is not None:
+                world.close()
         except Exception:  # pragma: no cover - closing a broken connection
             log.debug("closing the world failed", exc_info=True)
         self.world = None

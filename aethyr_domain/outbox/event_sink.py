@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from aethyr_domain.application import World
 from aethyr_domain.config import ServerConfig
 from aethyr_domain.decision import Decision
 from aethyr_domain.outbox.delivery import OUTBOX_BACKLOG, Deliverer
@@ -99,7 +100,7 @@ class OutboxSink:
     def start(
         cls,
         config: ServerConfig,
-        world_factory: Callable[[], Any] | None = None,
+        world_factory: Callable[[], World] | None = None,
         *,
         close_world: bool = True,
         mapper: Any = None,
@@ -168,7 +169,7 @@ class OutboxSink:
         return self.deliverer.drain(timeout)
 
     @property
-    def world(self) -> Any:
+    def world(self) -> World | None:
         """The World the thread delivers to (``None`` until it connected)."""
         return self.deliverer.world
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from aethyr_domain.application import World
 from aethyr_domain.outbox.event_store import last_version
@@ -41,7 +40,7 @@ GAP_REASON = (
     "see docs/replication.md (failover runbook) and docs/operations.md"
 )
 
-_hints: weakref.WeakKeyDictionary[Any, dict[str, int]] = weakref.WeakKeyDictionary()
+_hints: weakref.WeakKeyDictionary[World, dict[str, int]] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 

@@ -85,7 +85,7 @@ def reference_log(emitted: list[tuple[str, dict[str, Any], str]]) -> list[tuple[
     return store_log(world)
 
 
-def store_log(world: Any) -> list[tuple[str, int, str]]:
+def store_log(world: World) -> list[tuple[str, int, str]]:
     """(aggregate id, version, topic) of every event in ``world``'s log, in log order."""
     from aethyr_domain.outbox.event_store import iter_notifications
 

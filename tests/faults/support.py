@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from aethyr_domain.application import World
 from aethyr_domain.config import ServerConfig
 from aethyr_domain.outbox.event_store import iter_notifications
 
@@ -48,6 +49,6 @@ def write_config_file(config: ServerConfig, path: Path) -> Path:
     return path
 
 
-def event_keys(app: Any) -> Counter[tuple[str, int]]:
+def event_keys(app: World) -> Counter[tuple[str, int]]:
     """(aggregate id, version) of every stored event, counted (duplicates show as > 1)."""
     return Counter((str(n.originator_id), n.originator_version) for n in iter_notifications(app))

@@ -172,12 +172,12 @@ def test_transient_fault_keeps_the_entries_and_never_doubles_them(tmp_path, worl
     decider = Decider()
     decide(outbox, world.mapper, decider, c.CreateRoom("a", "A", ""))
     decide(outbox, world.mapper, decider, c.UpdateRoomDescription("a", "x"))
-    flaky = FlakyWorld(world, failures=1, after=after)
+    flaky = FlakyWorld(world, failures=1, after=after)  # stands in for the World
     with pytest.raises(OperationalError):
-        deliver_pending(outbox, flaky)
+        deliver_pending(outbox, flaky)  # type: ignore[arg-type]
     assert outbox.in_flight_batch() is not None
     assert [e.aggregate_id for e in outbox.pending(5)] == ["a", "a"]
-    result = deliver_pending(outbox, flaky)
+    result = deliver_pending(outbox, flaky)  # type: ignore[arg-type]
     assert (result.recovered, result.delivered) == ((2, 0) if after else (0, 2))
     assert outbox.backlog() == 0 and outbox.delivered_count() == 2
     assert last_version(world, "a") == 3 and _count(world) == 3
@@ -285,7 +285,8 @@ def test_stop_leaves_closing_to_a_delivery_thread_stuck_in_a_round(tmp_path, cap
     the outbox is closed under it; the thread closes both when its round ends."""
     config = _sink_config(tmp_path)
     blocking = BlockingWorld(open_world(config))
-    sink = OutboxSink.start(config, world_factory=lambda: blocking)
+    # ``blocking`` stands in for the World (it delegates to a real one).
+    sink = OutboxSink.start(config, world_factory=lambda: blocking)  # type: ignore[arg-type,return-value]
     sink.record(Decider().decide(c.CreateRoom("hall", "Hall", "", actor="system")))
     assert blocking.entered.wait(10)
     with caplog.at_level(logging.WARNING, logger="aethyr_domain.outbox.delivery"):
@@ -339,7 +340,8 @@ def test_stop_of_an_idle_thread_closes_at_once(tmp_path):
     config = _sink_config(tmp_path)
     blocking = BlockingWorld(open_world(config))
     blocking.release.set()
-    sink = OutboxSink.start(config, world_factory=lambda: blocking)
+    # ``blocking`` stands in for the World (it delegates to a real one).
+    sink = OutboxSink.start(config, world_factory=lambda: blocking)  # type: ignore[arg-type,return-value]
     sink.record(Decider().decide(c.CreateRoom("hall", "Hall", "", actor="system")))
     assert sink.drain(10)
     closed = []

@@ -62,7 +62,8 @@ class OnGame:
         self.outbox = Outbox(path)
         config = ServerConfig(event_sourcing_enabled=True)
         mapper = default_mapper()
-        deliverer = Deliverer(self.outbox, config, lambda: None)  # never started
+        # Never started, so no World is ever opened: the factory is never called.
+        deliverer = Deliverer(self.outbox, config, lambda: None)  # type: ignore[arg-type,return-value]
         self.sink = OutboxSink(self.outbox, deliverer, mapper)
         self.manager = Manager(config=config, sink=self.sink, new_id=_ids())
         self.actions = Actions(self.manager)
