@@ -279,7 +279,7 @@ def _stop(process: subprocess.Popen[str], folder: Path) -> None:
 
 def _consistent(mode: str, env: dict[str, str], folder: Path) -> bool:
     """live == replay == projection (on); live == the storage's world (off)."""
-    from aethyr_domain.cli.world import load_world
+    from aethyr_domain.cli.world import load_game_state
     from aethyr_domain.game.session import boot
     from aethyr_domain.read.world_dump import dumps
 
@@ -291,8 +291,8 @@ def _consistent(mode: str, env: dict[str, str], folder: Path) -> bool:
             return dumps(manager.world) == live
         finally:
             manager.close()
-    replay = dumps(load_world(config, "replay"))
-    projection = dumps(load_world(config, "projection"))
+    replay = dumps(load_game_state(config, "replay"))
+    projection = dumps(load_game_state(config, "projection"))
     return live == replay == projection
 
 

@@ -8,9 +8,13 @@ ones when (and only when) someone imports an old name.
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
+import importlib.util
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -49,7 +53,12 @@ def test_a_submodule_of_a_moved_package_is_the_same_module() -> None:
         ("aethyr_domain.cli:CliError", "aethyr_domain.cli.common:CliError"),
         ("aethyr_domain.cli:read_script", "aethyr_domain.cli.common:read_script"),
         ("aethyr_domain.cli:DEMO_SCRIPT", "aethyr_domain.cli.play:DEMO_SCRIPT"),
-        ("aethyr_domain.cli:load_world", "aethyr_domain.cli.world:load_world"),
+        ("aethyr_domain.cli:load_world", "aethyr_domain.cli.world:load_game_state"),
+        ("aethyr_domain.replay:load_world", "aethyr_domain.read.replay:aggregates_and_game_state"),
+        (
+            "aethyr_domain.projections.cli_commands:load_world",
+            "aethyr_domain.cli.projections:game_state_from_projection",
+        ),
         ("aethyr_domain.outbox:Outbox", "aethyr_domain.outbox.queue:Outbox"),
         ("aethyr_domain.outbox:OutboxError", "aethyr_domain.outbox.queue:OutboxError"),
         ("aethyr_domain.live_world:LiveWorld", "aethyr_domain.game_state:GameState"),
@@ -92,3 +101,39 @@ def test_importing_the_package_or_an_old_name_loads_nothing_ahead() -> None:
     loaded = result.stdout.strip()
     assert "aethyr_domain." not in loaded and "sqlite3" not in loaded, loaded
     assert "argparse" not in loaded and "prometheus_client" not in loaded, loaded
+
+
+def _rewrite_script() -> ModuleType:
+    """``scripts/rewrite-moved-imports`` (a file without ``.py``) loaded as a module."""
+    path = Path(__file__).resolve().parent.parent / "scripts" / "rewrite-moved-imports"
+    loader = importlib.machinery.SourceFileLoader("rewrite_moved_imports", str(path))
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def test_the_rewrite_script_imports_renamed_functions_under_their_new_names() -> None:
+    """Old paths become new ones, and a function renamed by issue 17 is imported by its
+    new name, aliased to the name the code uses; a second run changes nothing."""
+    rewrite = _rewrite_script().rewrite
+    old = (
+        "from aethyr_domain.replay import load_world\n"
+        "from aethyr_domain.cli import load_world as world_from, main\n"
+        "from aethyr_domain.projections.cli_commands import load_world, world_at\n"
+        "from aethyr_domain.live_world import LiveWorld\n"
+    )
+    new = rewrite(old)
+    assert new == (
+        "from aethyr_domain.read.replay import aggregates_and_game_state as load_world\n"
+        "from aethyr_domain.cli.world import load_game_state as world_from\n"
+        "from aethyr_domain.cli.entry import main\n"
+        "from aethyr_domain.cli.projections import game_state_from_projection as load_world, "
+        "world_at\n"
+        "from aethyr_domain.game_state import GameState\n"
+    )
+    assert rewrite(new) == new
+    namespace: dict[str, object] = {}
+    exec(new, namespace)  # the rewritten imports resolve
+    assert namespace["world_from"] is _attr("aethyr_domain.cli.world:load_game_state")

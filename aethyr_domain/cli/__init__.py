@@ -13,9 +13,9 @@ What it may import: everything below it - ``aethyr_domain.game``,
 (``aethyr_immudb_recorder``). Nothing imports the CLI.
 
 ``aethyr_domain.cli`` was one module before it became a folder; its public names
-(``main``, ``CliError``, ``DEMO_SCRIPT``, ``load_world``, ...) are still reachable
-here, loaded from the module that now holds them on first use. The ``aethyr-es``
-entry point is ``aethyr_domain.cli:main``.
+(``main``, ``CliError``, ``DEMO_SCRIPT``, ``load_world`` - now ``load_game_state``, the
+old name kept as an alias -, ...) are still reachable here, loaded from the module that
+now holds them on first use. The ``aethyr-es`` entry point is ``aethyr_domain.cli:main``.
 """
 
 from __future__ import annotations

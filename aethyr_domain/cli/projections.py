@@ -11,7 +11,7 @@
   (:func:`run_project_process`);
 * ``aethyr-es history ID [--json]`` - every event of one object
   (:mod:`aethyr_domain.read.history`);
-* ``world --source projection`` - :func:`load_world` (catches up first, then
+* ``world --source projection`` - :func:`game_state_from_projection` (catches up first, then
   reads the read model);
 * ``world --at TX|ISO-TIMESTAMP`` - :func:`world_at` (time travel by replay).
 
@@ -81,7 +81,7 @@ def _open_cli_view(config: ServerConfig) -> WorldView:
         raise CliError(cannot_open_message(exc)) from None
 
 
-def load_world(config: ServerConfig) -> GameState:
+def game_state_from_projection(config: ServerConfig) -> GameState:
     """``world --source projection``: catch the read model up, then read it."""
     from aethyr_domain.read.projections.queries import world_dict
     from aethyr_domain.read.projections.runner import ProjectionService
@@ -97,6 +97,11 @@ def load_world(config: ServerConfig) -> GameState:
             view.close()
     finally:
         app.close()
+
+
+#: The name :func:`game_state_from_projection` had before issue 17, kept for code
+#: outside this repository; it returns a ``GameState``.
+load_world = game_state_from_projection
 
 
 def _catch_up(service: Any) -> int:

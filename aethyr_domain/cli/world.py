@@ -17,8 +17,7 @@ from aethyr_domain.cli.common import (
     open_outbox,
     require_event_sourcing,
 )
-from aethyr_domain.cli.projections import load_world as load_projected
-from aethyr_domain.cli.projections import world_at
+from aethyr_domain.cli.projections import game_state_from_projection, world_at
 from aethyr_domain.config import ServerConfig
 from aethyr_domain.game_state import GameState
 from aethyr_domain.read.world_dump import dumps
@@ -31,19 +30,22 @@ if TYPE_CHECKING:
 def run_world(args: argparse.Namespace) -> int:
     config = load_config(args)
     require_event_sourcing(config, "world")
-    live = world_at(config, args.at) if args.at is not None else load_world(config, args.source)
-    sys.stdout.write(dumps(live))
+    if args.at is not None:
+        state = world_at(config, args.at)
+    else:
+        state = load_game_state(config, args.source)
+    sys.stdout.write(dumps(state))
     return 0
 
 
-def load_world(config: ServerConfig, source: str) -> GameState:
+def load_game_state(config: ServerConfig, source: str) -> GameState:
     """The world from ``source``: ``replay`` (the event log), ``live`` or ``projection``.
 
     ``live`` is the world the game would load at boot - the log replayed, then what
     the outbox still holds applied - computed read-only (:func:`live_world`).
     """
     if source == "projection":
-        return load_projected(config)
+        return game_state_from_projection(config)
     from aethyr_domain.outbox.event_store import open_world_or_raise
     from aethyr_domain.read.replay import rebuild_world_state
 
@@ -54,6 +56,11 @@ def load_world(config: ServerConfig, source: str) -> GameState:
         return rebuild_world_state(app)
     finally:
         app.close()
+
+
+#: The name :func:`load_game_state` had before issue 17, kept for code outside this
+#: repository (``aethyr_domain.cli.load_world``); it returns a ``GameState``.
+load_world = load_game_state
 
 
 def live_world(config: ServerConfig, app: World) -> GameState:

@@ -61,7 +61,11 @@ from eventsourcing.utils import get_topic, resolve_topic
 
 from aethyr_domain.game_state import GameState
 from aethyr_domain.outbox.event_store import iter_notifications
-from aethyr_domain.read.replay import REBUILD_PAGE_SIZE, live_world_of, load_world
+from aethyr_domain.read.replay import (
+    REBUILD_PAGE_SIZE,
+    aggregates_and_game_state,
+    live_world_of,
+)
 
 if TYPE_CHECKING:
     from aethyr_domain.application import World
@@ -273,7 +277,7 @@ def load_world_from_checkpoint(
             return aggregates, live, BootLoad(True, position, tail, seconds)
     else:
         reason = "the log is empty" if empty else "checkpoints are off"
-    aggregates, live = load_world(app)
+    aggregates, live = aggregates_and_game_state(app)
     last = app.recorder.max_notification_id() or 0
     seconds = time.perf_counter() - started
     return aggregates, live, BootLoad(False, last, last, seconds, reason)

@@ -15,8 +15,8 @@ Two ways, one result:
   pass. Each aggregate becomes live state through
   :func:`~aethyr_domain.game_state.load_aggregate`, the function the game uses after
   every decided command, so a replay and the live world cannot differ in how they read
-  an aggregate. At boot the game calls :func:`load_world`, which also hands back the
-  aggregates (they become its :class:`~aethyr_domain.decision.Decider`'s).
+  an aggregate. At boot the game calls :func:`aggregates_and_game_state`, which also hands back
+  the aggregates (they become its :class:`~aethyr_domain.decision.Decider`'s).
 * :func:`replay_world` replays the log *event by event* into an in-memory
   read model (the projection's own logic, :mod:`aethyr_domain.read.projections.projection`)
   and can stop at a notification id or at a time: that is time travel
@@ -174,10 +174,10 @@ def rebuild_world_state(app: Application[Any], world: GameState | None = None) -
     ``world`` (optional) is filled in place - its previous content is replaced -
     and returned; otherwise a new :class:`GameState` is returned.
     """
-    return load_world(app, world)[1]
+    return aggregates_and_game_state(app, world)[1]
 
 
-def load_world(
+def aggregates_and_game_state(
     app: Application[Any], world: GameState | None = None
 ) -> tuple[dict[str, Any], GameState]:
     """The latest aggregates (:func:`final_aggregates`) and the live world built from
@@ -187,3 +187,8 @@ def load_world(
     live = live_world_of(aggregates, world)
     _count(events, time.perf_counter() - started)
     return aggregates, live
+
+
+#: The name :func:`aggregates_and_game_state` had before issue 17, kept for code outside
+#: this repository (it returns the aggregates and a ``GameState``, not a ``World``).
+load_world = aggregates_and_game_state

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from aethyr_domain import commands as c
-from aethyr_domain.cli.world import load_world as cli_load_world
+from aethyr_domain.cli.world import load_game_state
 from aethyr_domain.config import ServerConfig
 from aethyr_domain.game.actions import Actions
 from aethyr_domain.game.checkpoint import (
@@ -194,7 +194,7 @@ def test_the_game_boots_from_its_checkpoint_and_equals_world_source_replay(tmp_p
     try:
         assert manager.boot_load.from_checkpoint
         assert manager.boot_load.tail_events == 0
-        assert dumps(manager.world) == dumps(cli_load_world(config, "replay"))
+        assert dumps(manager.world) == dumps(load_game_state(config, "replay"))
         actions = Actions(manager)
         player = manager.world.find_player_by_name("Alice")
         assert player is not None
@@ -208,7 +208,7 @@ def test_the_game_boots_from_its_checkpoint_and_equals_world_source_replay(tmp_p
     manager = boot(config)
     try:
         assert manager.boot_load.from_checkpoint
-        assert dumps(manager.world) == dumps(cli_load_world(config, "replay"))
+        assert dumps(manager.world) == dumps(load_game_state(config, "replay"))
     finally:
         manager.close()
 
