@@ -288,7 +288,7 @@ def _consistent(mode: str, env: dict[str, str], folder: Path) -> bool:
     if mode == "serve-off":
         manager = boot(config)
         try:
-            return dumps(manager.world) == live
+            return dumps(manager.state) == live
         finally:
             manager.close()
     replay = dumps(load_game_state(config, "replay"))

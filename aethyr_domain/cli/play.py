@@ -92,7 +92,7 @@ def run_demo(args: argparse.Namespace) -> int:
             projected_json = _projected(manager, app)
         finally:
             manager.close()
-        live_json = dumps(manager.world)
+        live_json = dumps(manager.state)
         replay_json = dumps(rebuild_world_state(app))
         stats = store_stats(app)
     same = live_json == replay_json
@@ -106,7 +106,7 @@ def run_demo(args: argparse.Namespace) -> int:
     )
     for name, count in sorted(stats["event_types"].items(), key=lambda kv: (-kv[1], kv[0])):
         print(f"  {count:4d}  {name}")
-    live = manager.world
+    live = manager.state
     print(
         f"live world: {sum(1 for o in live.objects.values() if not o.deleted)} objects "
         f"({len(live.rooms)} rooms, {len(live.players)} players), "
@@ -157,7 +157,7 @@ def run_play(args: argparse.Namespace) -> int:
         runner = ScriptRunner(manager, sys.stdout)
         runner.run(script if script is not None else stdin_lines())
         if args.dump_world:
-            Path(args.dump_world).write_text(dumps(manager.world), encoding="utf-8")
+            Path(args.dump_world).write_text(dumps(manager.state), encoding="utf-8")
         if manager.sink is not None:
             sink: Any = manager.sink
             if not sink.drain(config.outbox_drain_timeout) and sink.lost is None:
@@ -218,7 +218,7 @@ def run_serve(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
         if args.dump_world:  # the game thread has stopped: the world is still
-            Path(args.dump_world).write_text(dumps(manager.world), encoding="utf-8")
+            Path(args.dump_world).write_text(dumps(manager.state), encoding="utf-8")
     finally:
         code = play_exit_code(manager, config)
         manager.close()

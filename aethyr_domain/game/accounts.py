@@ -23,13 +23,13 @@ class Accounts(ManagerBase):
 
     def check_password(self, player_id: str, password: str) -> bool:
         """True if ``password`` is the player's password (checked against the live hash)."""
-        state = self.world.players.get(player_id)
+        state = self.state.players.get(player_id)
         return state is not None and verify_password(password, state.password_hash)
 
     def password_hash(self, player_id: str) -> str:
         """The player's stored hash ('' if none): for checking a password off the game
         thread (:func:`verify_password`), then :meth:`upgrade_password`."""
-        state = self.world.players.get(player_id)
+        state = self.state.players.get(player_id)
         return state.password_hash if state is not None else ""
 
     def upgrade_password(self, player_id: str, password: str, checked_hash: str) -> bool:
@@ -51,7 +51,7 @@ class Accounts(ManagerBase):
         self._change(commands.UpdatePlayerAdminStatus, actor, id=player_id, admin=admin)
 
     def is_admin(self, player_id: str) -> bool:
-        state = self.world.players.get(player_id)
+        state = self.state.players.get(player_id)
         return state is not None and state.admin
 
 

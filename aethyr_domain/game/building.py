@@ -24,7 +24,7 @@ class Building(ManagerBase):
         canonical = normalise_direction(direction)
         if canonical is None:
             raise GameError(f"{direction!r} is not a direction.")
-        if canonical in self.world.rooms[room_id].exits:
+        if canonical in self.state.rooms[room_id].exits:
             self._change(commands.RemoveRoomExit, actor, id=room_id, direction=canonical)
         self._change(
             commands.AddRoomExit,
@@ -38,7 +38,7 @@ class Building(ManagerBase):
     def remove_exit(self, room_id: str, direction: str, *, actor: str) -> None:
         self._room(room_id)
         canonical = normalise_direction(direction)
-        if canonical is None or canonical not in self.world.rooms[room_id].exits:
+        if canonical is None or canonical not in self.state.rooms[room_id].exits:
             raise GameError("There is no exit that way.")
         self._change(commands.RemoveRoomExit, actor, id=room_id, direction=canonical)
 

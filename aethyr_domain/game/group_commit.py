@@ -119,10 +119,10 @@ class GroupCommit:
         for aggregate_id, before in journal.items():
             if before is None:
                 manager.decider.aggregates.pop(aggregate_id, None)
-                forget(manager.world, aggregate_id)
+                forget(manager.state, aggregate_id)
             else:
                 manager.decider.aggregates[aggregate_id] = before
-                load_aggregate(manager.world, before)
+                load_aggregate(manager.state, before)
         manager.online.clear()
         manager.online.update(self._online)
         log.error("a group of %d changed aggregate(s) was undone in memory", len(journal))

@@ -20,8 +20,8 @@ class Lifecycle(ManagerBase):
         self, room_id: str, name: str, description: str = "", *, actor: str = SYSTEM
     ) -> WorldObject:
         """The room ``room_id``, created if it does not exist yet."""
-        existing = self.world.get(room_id)
-        if existing is not None and self.world.is_room(room_id):
+        existing = self.state.get(room_id)
+        if existing is not None and self.state.is_room(room_id):
             return existing
         return self.create_room(name, description, actor=actor, room_id=room_id)
 
@@ -39,7 +39,7 @@ class Lifecycle(ManagerBase):
         """Create a room (no exits yet)."""
         rid = room_id or self.new_id()
         self._change(commands.CreateRoom, actor, id=rid, name=name, description=description)
-        return self.world.require(rid)
+        return self.state.require(rid)
 
     def create_object(
         self,
@@ -57,7 +57,7 @@ class Lifecycle(ManagerBase):
         defaults merged with ``vars``), one ``UpdateGameObjectAttributes``.
         """
         oid = object_id or self.new_id()
-        if room is not None and self.world.get(room) is None:
+        if room is not None and self.state.get(room) is None:
             raise GameError(f"There is no {room!r} to put it in.")
         attributes = klass.initial_attributes()
         attributes.update(vars or {})
@@ -74,7 +74,7 @@ class Lifecycle(ManagerBase):
             container_id=room,
         )
         self._change(commands.UpdateGameObjectAttributes, actor, id=oid, attributes=attributes)
-        return self.world.require(oid)
+        return self.state.require(oid)
 
     def add_player(
         self,
@@ -97,7 +97,7 @@ class Lifecycle(ManagerBase):
         self._change(commands.CreatePlayer, actor, id=pid, name=name, password_hash=hashed)
         self._change(commands.UpdateGameObjectContainer, actor, id=pid, container_id=target)
         self.online.add(pid)
-        return self.world.require(pid)
+        return self.state.require(pid)
 
     def delete_object(self, object_id: str, *, actor: str) -> None:
         """Delete an object; what it holds or wears moves to its room.
@@ -109,15 +109,15 @@ class Lifecycle(ManagerBase):
         ``delete_player``), and so are the start room and the dump.
         """
         obj = self._object(object_id)
-        if self.world.is_player(obj.id):
+        if self.state.is_player(obj.id):
             raise GameError("Use deleteplayer to delete a player.")
         if obj.id in (self.config.start_room, GARBAGE_DUMP_ID):
             raise GameError(f"{obj.name} cannot be deleted.")
         contents: list[tuple[str | None, str]] = [
-            (slot, item_id) for slot, _l, item_id in self.world.worn(obj.id)
+            (slot, item_id) for slot, _l, item_id in self.state.worn(obj.id)
         ]
-        contents += [(None, item.id) for item in self.world.inventory(obj.id)]
-        if contents and (self.world.is_room(obj.id) or self.room_of(obj.id) is None):
+        contents += [(None, item.id) for item in self.state.inventory(obj.id)]
+        if contents and (self.state.is_room(obj.id) or self.room_of(obj.id) is None):
             dump = self.ensure_room(GARBAGE_DUMP_ID, "Garbage Dump", actor=actor).id
             for slot, item_id in contents:
                 if slot is not None:
@@ -129,9 +129,9 @@ class Lifecycle(ManagerBase):
 
     def _delete_tree(self, object_id: str, actor: str) -> None:
         """Delete an object and, depth first, everything inside it."""
-        for _s, _l, inner in list(self.world.worn(object_id)):
+        for _s, _l, inner in list(self.state.worn(object_id)):
             self._delete_tree(inner, actor)
-        for inner_obj in list(self.world.inventory(object_id)):
+        for inner_obj in list(self.state.inventory(object_id)):
             self._delete_tree(inner_obj.id, actor)
         self._change(commands.DeleteGameObject, actor, id=object_id)
 

@@ -69,8 +69,9 @@ class Manager(Presence, VerbRules, Building, NameSearch):
     """The game's facade over the game state (and, when enabled, the event store).
 
     ``decider`` holds the world's aggregates (default: an empty world); the game state
-    is built from them unless ``world`` is given, which must then show the same
-    aggregates (boot passes both, built from the same log).
+    (:attr:`state`) is built from them unless ``state`` is given, which must then show
+    the same aggregates (boot passes both, built from the same log). ``world`` is the
+    old name of both (``Manager(world=...)``, ``manager.world``, read-only).
     """
 
     @classmethod

@@ -49,28 +49,36 @@ class ManagerBase:
     """The Manager's state, :meth:`_change`, and the lookups its parts share.
 
     ``decider`` holds the world's aggregates (default: an empty world); the game state
-    is built from them unless ``world`` is given, which must then show the same
-    aggregates (boot passes both, built from the same log).
+    is built from them unless ``state`` is given, which must then show the same
+    aggregates (boot passes both, built from the same log). ``world=`` is the old name
+    of ``state=``.
     """
 
     def __init__(
         self,
-        world: GameState | None = None,
+        state: GameState | None = None,
         *,
         config: ServerConfig | None = None,
         sink: CommandSink | None = None,
         decider: Decider | None = None,
         new_id: Callable[[], str] = new_goid,
+        world: GameState | None = None,
     ) -> None:
+        if world is not None:
+            if state is not None:
+                raise TypeError("give the game state once: state= (world= is its old name)")
+            state = world
         if decider is None:
-            if world is not None and world.objects:
+            if state is not None and state.objects:
                 raise ValueError("a live world with objects needs the Decider holding them")
             decider = Decider()
         self.decider = decider
-        if world is None:
-            world = GameState()
-            world.update_from(decider.aggregates.values())
-        self.world = world
+        if state is None:
+            state = GameState()
+            state.update_from(decider.aggregates.values())
+        #: The game state: the in-memory world the game reads every tick, loaded from
+        #: the Decider's aggregates (:attr:`world` is its old name, read-only).
+        self.state: GameState = state
         self.config = config if config is not None else ServerConfig()
         self.sink = sink
         self.new_id = new_id
@@ -93,6 +101,13 @@ class ManagerBase:
         #: How boot loaded the world (a :class:`~aethyr_domain.game.checkpoint.BootLoad`).
         self.boot_load: Any = None
 
+    @property
+    def world(self) -> GameState:
+        """The game state under its old name (before issue 17), read-only: use
+        :attr:`state`. Kept for embedding programs and tests outside this repository;
+        not the ``World`` application, which other objects' ``world`` holds."""
+        return self.state
+
     def _change(self, kind: type[commands.Command], actor: str, **fields: Any) -> Decision:
         """Build, decide, load into the live world and record one command."""
         try:
@@ -109,7 +124,7 @@ class ManagerBase:
         return decision
 
     def _accepted(self, decision: Decision) -> None:
-        self.world.update_from(decision.changed)
+        self.state.update_from(decision.changed)
         if self.sink is not None and decision.events:
             self.sink.record(decision)
             if self.checkpointer is not None:
@@ -141,26 +156,26 @@ class ManagerBase:
 
     def get_object(self, object_id: str) -> WorldObject | None:
         """The live object with this id (``None`` if unknown or deleted)."""
-        return self.world.get(object_id)
+        return self.state.get(object_id)
 
     def room_of(self, object_id: str) -> str | None:
         """The room the object is in (through its holders)."""
-        return self.world.room_of(object_id)
+        return self.state.room_of(object_id)
 
     def _object(self, object_id: str) -> WorldObject:
-        obj = self.world.get(object_id)
+        obj = self.state.get(object_id)
         if obj is None:
             raise GameError("There is no such thing.")
         return obj
 
     def _player(self, player_id: str) -> WorldObject:
-        obj = self.world.get(player_id)
-        if obj is None or not self.world.is_player(player_id):
+        obj = self.state.get(player_id)
+        if obj is None or not self.state.is_player(player_id):
             raise GameError("There is no such player.")
         return obj
 
     def _room(self, room_id: str) -> WorldObject:
-        obj = self.world.get(room_id)
-        if obj is None or not self.world.is_room(room_id):
+        obj = self.state.get(room_id)
+        if obj is None or not self.state.is_room(room_id):
             raise GameError("There is no such room.")
         return obj

@@ -19,7 +19,7 @@ class NameSearch(ManagerBase):
         if not wanted:
             return None
         for holder in holders:
-            for obj in self.world.inventory(holder):
+            for obj in self.state.inventory(holder):
                 if _matches(obj, wanted):
                     return obj
         return None
@@ -27,8 +27,8 @@ class NameSearch(ManagerBase):
     def find_worn(self, player_id: str, text: str) -> WorldObject | None:
         """An item ``player_id`` wears or wields that ``text`` names."""
         wanted = text.strip().lower()
-        for _slot, _layer, item_id in self.world.worn(player_id):
-            obj = self.world.get(item_id)
+        for _slot, _layer, item_id in self.state.worn(player_id):
+            obj = self.state.get(item_id)
             if obj is not None and _matches(obj, wanted):
                 return obj
         return None

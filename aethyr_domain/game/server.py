@@ -381,7 +381,7 @@ class GameServer:
             except InvalidCommandError as exc:
                 session.write(f"{exc}\n")
                 continue
-            found = await self._call(self.manager.world.find_player_by_name, name)
+            found = await self._call(self.manager.state.find_player_by_name, name)
             if found is not None:
                 pid = await self._existing(session, found.id)
                 if pid is None:
@@ -420,7 +420,7 @@ class GameServer:
             return None
 
         def create() -> str:
-            if self.manager.world.find_player_by_name(name) is not None:
+            if self.manager.state.find_player_by_name(name) is not None:
                 raise GameError(f"The name {name} was just taken.")
             return self.manager.add_player(name, first).id
 
@@ -450,7 +450,7 @@ class GameServer:
             if session.closed:
                 return
             self._send_output(session, output)
-            if line.strip().lower() == "quit" or self.manager.world.get(player_id) is None:
+            if line.strip().lower() == "quit" or self.manager.state.get(player_id) is None:
                 session.close()  # quit (the game said goodbye), or the character deleted
                 return
             session.write(PROMPT)

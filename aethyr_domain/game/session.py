@@ -221,8 +221,8 @@ class ScriptRunner:
 
     def __post_init__(self) -> None:
         self.actions = Actions(self.manager)
-        for pid in self.manager.world.players:
-            obj = self.manager.world.get(pid)
+        for pid in self.manager.state.players:
+            obj = self.manager.state.get(pid)
             if obj is not None:
                 self.players[obj.name.lower()] = pid
 
@@ -262,11 +262,11 @@ class ScriptRunner:
     def player(self, name: str) -> str:
         """The id of player ``name``; created in the start room on first appearance."""
         pid = self.players.get(name.lower())
-        if pid is not None and self.manager.world.get(pid) is not None:
+        if pid is not None and self.manager.state.get(pid) is not None:
             if pid not in self.manager.online:
                 self.manager.connect_player(pid)
             return pid
-        existing = self.manager.world.find_player_by_name(name)
+        existing = self.manager.state.find_player_by_name(name)
         if existing is not None:
             self.players[name.lower()] = existing.id
             self.manager.connect_player(existing.id)
@@ -276,5 +276,5 @@ class ScriptRunner:
         return player.id
 
     def _name(self, pid: str) -> str:
-        obj = self.manager.world.objects.get(pid)
+        obj = self.manager.state.objects.get(pid)
         return obj.name if obj is not None else pid

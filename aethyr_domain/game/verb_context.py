@@ -56,7 +56,7 @@ class VerbContext:
 
     def __init__(self, manager: Manager, *, clock: Callable[[], datetime] | None = None) -> None:
         self.manager = manager
-        self.world = manager.world
+        self.world = manager.state
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self.reply_to: dict[str, str] = {}
 

@@ -35,21 +35,21 @@ class VerbRules(Accounts):
         room_id = self.room_of(player_id)
         if canonical is None or room_id is None:
             raise GameError("You cannot go that way.")
-        target = self.world.rooms[room_id].exits.get(canonical)
-        if target is None or self.world.get(target) is None:
+        target = self.state.rooms[room_id].exits.get(canonical)
+        if target is None or self.state.get(target) is None:
             raise GameError("You cannot go that way.")
-        for obj in self.world.inventory(room_id):
+        for obj in self.state.inventory(room_id):
             attributes = obj.attributes
             door_here = attributes.get("door") is True and attributes.get("direction") == canonical
             if door_here and attributes.get("open") is not True:
                 raise GameError(f"{obj.name} is closed.")
         self.move_object(player_id, target, actor=player_id)
-        return self.world.require(target)
+        return self.state.require(target)
 
     def take(self, player_id: str, item_id: str) -> None:
         """``get``: move a movable item into the player's inventory."""
         item = self._object(item_id)
-        if self.world.is_player(item.id) or self.world.is_room(item.id):
+        if self.state.is_player(item.id) or self.state.is_room(item.id):
             raise GameError(f"You cannot take {item.name}.")
         if not is_movable(item.attributes) and not self.is_admin(player_id):
             raise GameError(f"You cannot take {item.name}.")
@@ -72,7 +72,7 @@ class VerbRules(Accounts):
 
     def give(self, player_id: str, item_id: str, receiver_id: str) -> None:
         """``give X to P``: P must be a player in the same room."""
-        if not self.world.is_player(receiver_id) or receiver_id == player_id:
+        if not self.state.is_player(receiver_id) or receiver_id == player_id:
             raise GameError("You can only give things to other players.")
         if self.room_of(receiver_id) != self.room_of(player_id):
             raise GameError("They are not here.")
@@ -122,7 +122,7 @@ class VerbRules(Accounts):
     def remove(self, player_id: str, item_id: str) -> str:
         """Take off (or unwield) a worn item; it goes back to the inventory."""
         item = self._object(item_id)
-        slot = self.world.slot_of(player_id, item.id)
+        slot = self.state.slot_of(player_id, item.id)
         if slot is None:
             raise GameError(f"You are not wearing {item.name}.")
         self._change(commands.UnequipItem, player_id, id=player_id, item_id=item.id, slot=slot)

@@ -149,7 +149,7 @@ def test_a_log_holding_an_out_of_range_value_still_opens_and_replays(tmp_path) -
     app.close()
     manager = boot(config)
     try:
-        assert manager.world.objects["old"].attributes["n"] == 10**30
+        assert manager.state.objects["old"].attributes["n"] == 10**30
         manager.update_attribute("old", "n", 7, actor="system")  # the game goes on
         assert manager.sink is not None and manager.sink.drain(20)  # type: ignore[attr-defined]
     finally:

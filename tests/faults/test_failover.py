@@ -152,7 +152,7 @@ def _drill(tmp_path: Path, *, sync: bool) -> dict[str, Any]:
             try:
                 sink = manager.sink
                 assert sink.drain(120), sink.deliverer.last_error
-                live = dumps(manager.world)
+                live = dumps(manager.state)
             finally:
                 manager.close()
             from aethyr_domain.outbox.queue import Outbox
@@ -185,7 +185,7 @@ def _drill(tmp_path: Path, *, sync: bool) -> dict[str, Any]:
                 assert more.next_action()
             sink = manager.sink
             assert sink.drain(120), sink.deliverer.last_error
-            live = dumps(manager.world)
+            live = dumps(manager.state)
         finally:
             manager.close()
 
@@ -312,7 +312,7 @@ def test_read_only_commands_read_the_replica_and_stats_reports_its_lag(
                 assert load.next_action()
             sink: Any = manager.sink
             assert sink.drain(60), sink.deliverer.last_error
-            live = dumps(manager.world)
+            live = dumps(manager.state)
         finally:
             manager.close()
         replica.replicate("aethyr")

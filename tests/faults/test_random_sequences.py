@@ -89,7 +89,7 @@ class GameMachine(RuleBasedStateMachine):
 
     @invariant()
     def one_place_each(self) -> None:
-        live = self.manager.world
+        live = self.manager.state
         if not hasattr(self, "manager"):
             return
         seen: dict[str, str] = {}
@@ -116,7 +116,7 @@ class GameMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         if not hasattr(self, "app"):
             return
-        live = dumps(self.manager.world)
+        live = dumps(self.manager.state)
         assert dumps(rebuild_world_state(self.app)) == live
         view = MemoryWorldView()
         ProjectionService(self.app, view).catch_up(batch_size=50)

@@ -104,7 +104,7 @@ def test_projection_following_a_replica_under_load_equals_one_following_the_prim
                     midway = [f.view.max_tracking_id(f.app.name) or 0 for f in followers]
             sink: Any = manager.sink
             assert sink.drain(120), sink.deliverer.last_error
-            live = dumps(manager.world)
+            live = dumps(manager.state)
             head = direct.recorder.max_notification_id()
             assert head is not None and head > ACTIONS
             for follower in followers:

@@ -132,7 +132,7 @@ def test_sigkill_and_30s_outage_during_2000_actions(tmp_path, caplog):
         assert [k for k, c in Counter((a, v) for a, v, _t in stored).items() if c > 1] == []
         assert len(stored) == len(expected)
         assert stored == expected
-        live = dumps(manager.world)
+        live = dumps(manager.state)
         assert dumps(rebuild_world_state(app)) == live
         view = open_view(config)
         ProjectionService(app, view).catch_up(batch_size=250)

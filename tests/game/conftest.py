@@ -44,7 +44,7 @@ class Game:
         self.admin = self.manager.add_player("Alice", "secret-1").id
         self.manager.set_admin(self.admin, True)
         self.player = self.manager.add_player("Bob", "secret-2").id
-        self.world = self.manager.world
+        self.state = self.manager.state
 
     def do(self, who: str, text: str) -> str:
         """What ``who`` sees after ``text`` (messages for others are dropped)."""

@@ -61,21 +61,21 @@ def test_acroom_links_both_ways_and_refuses_existing_exit(game):
     mark = len(game.sink.emitted)
     game.do(game.admin, "acroom up Attic")
     assert game.since(mark) == ["CreateRoom", "AddRoomExit", "AddRoomExit"]
-    attic = game.world.rooms["start-room"].exits["up"]
-    assert game.world.rooms[attic].exits == {"down": "start-room"}
+    attic = game.state.rooms["start-room"].exits["up"]
+    assert game.state.rooms[attic].exits == {"down": "start-room"}
     assert game.do(game.admin, "acroom up Loft") == "There is already an exit up."
     assert game.do(game.admin, "acroom sideways Loft") == "Usage: acroom <direction> <name>"
 
 
 def test_acexit_adelete_aput_adesc_aset(game):
     game.do(game.admin, "acroom east Kitchen")
-    kitchen = game.world.rooms["start-room"].exits["east"]
+    kitchen = game.state.rooms["start-room"].exits["east"]
     assert game.do(game.admin, "acexit in Kitchen") == "Created an exit in to Kitchen."
-    assert game.world.rooms["start-room"].exits["in"] == kitchen
+    assert game.state.rooms["start-room"].exits["in"] == kitchen
     game.do(game.admin, "acreate Sword")
     assert game.do(game.admin, f"aput sword in {kitchen}") == "Moved a sword into Kitchen."
     assert game.do(game.admin, "adesc here A square.") == "Description of The Starting Room set."
-    assert game.world.rooms["start-room"].description == "A square."
+    assert game.state.rooms["start-room"].description == "A square."
     game.do(game.admin, "e")
     assert game.do(game.admin, "aset sword @attack 12") == "Set attack of a sword."
     assert game.do(game.admin, "aset sword smell oily") == "Set smell of a sword."

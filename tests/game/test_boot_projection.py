@@ -44,7 +44,7 @@ def test_boot_follows_the_game_with_the_projection(sqlite_config: ServerConfig) 
         assert manager.sink is not None
         assert manager.sink.drain(10)  # type: ignore[attr-defined]
         service.wait(service.app.recorder.max_notification_id(), timeout=10)
-        assert canonical_json(service.view.query(world_dict)) == dumps(manager.world)
+        assert canonical_json(service.view.query(world_dict)) == dumps(manager.state)
         assert service.update_lag() == (0, 0.0)
     finally:
         manager.close()
@@ -52,7 +52,7 @@ def test_boot_follows_the_game_with_the_projection(sqlite_config: ServerConfig) 
     # a second boot on the same store catches the same read model up and follows again
     again = boot(sqlite_config)
     try:
-        assert canonical_json(again.projection.view.query(world_dict)) == dumps(again.world)
+        assert canonical_json(again.projection.view.query(world_dict)) == dumps(again.state)
     finally:
         again.close()
 

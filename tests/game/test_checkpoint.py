@@ -194,9 +194,9 @@ def test_the_game_boots_from_its_checkpoint_and_equals_world_source_replay(tmp_p
     try:
         assert manager.boot_load.from_checkpoint
         assert manager.boot_load.tail_events == 0
-        assert dumps(manager.world) == dumps(load_game_state(config, "replay"))
+        assert dumps(manager.state) == dumps(load_game_state(config, "replay"))
         actions = Actions(manager)
-        player = manager.world.find_player_by_name("Alice")
+        player = manager.state.find_player_by_name("Alice")
         assert player is not None
         alice = player.id
         manager.connect_player(alice)
@@ -208,7 +208,7 @@ def test_the_game_boots_from_its_checkpoint_and_equals_world_source_replay(tmp_p
     manager = boot(config)
     try:
         assert manager.boot_load.from_checkpoint
-        assert dumps(manager.world) == dumps(load_game_state(config, "replay"))
+        assert dumps(manager.state) == dumps(load_game_state(config, "replay"))
     finally:
         manager.close()
 
@@ -236,7 +236,7 @@ def test_checkpoints_are_saved_every_interval_while_playing(tmp_path):
     manager = boot(config)
     try:
         assert manager.boot_load.from_checkpoint and manager.boot_load.tail_events == 0
-        names = {o.name for o in manager.world.objects.values()}
+        names = {o.name for o in manager.state.objects.values()}
         assert {"a one", "a two", "a three", "a four"} <= names
     finally:
         manager.close()

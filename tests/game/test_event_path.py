@@ -55,13 +55,13 @@ def test_replay_matches_live_world(store, tmp_path):
     app = open_world(config)
     manager, delivered, transcript = _play(config, app)
     assert "You put on a nice shirt (torso)." in transcript
-    live = dumps(manager.world)
+    live = dumps(manager.state)
     assert dumps(rebuild_world_state(app)) == live
     types = _event_types(app)
     # exactly once: one GameObjectCreated per object, one PlayerCreated per player
-    assert types["GameObjectCreated"] == len(manager.world.objects)
-    assert types["PlayerCreated"] == len(manager.world.players) == 2
-    assert types["GameObjectDeleted"] == sum(o.deleted for o in manager.world.objects.values())
+    assert types["GameObjectCreated"] == len(manager.state.objects)
+    assert types["PlayerCreated"] == len(manager.state.players) == 2
+    assert types["GameObjectDeleted"] == sum(o.deleted for o in manager.state.objects.values())
     assert delivered > 30
     app.close()
 
@@ -75,8 +75,8 @@ def test_actor_is_recorded(store, tmp_path):
 
     for event in iter_events(app):
         actors.setdefault(type(event).__name__, set()).add(event.actor)
-    ann = manager.world.find_player_by_name("ann").id
-    bo = manager.world.find_player_by_name("bo").id
+    ann = manager.state.find_player_by_name("ann").id
+    bo = manager.state.find_player_by_name("bo").id
     assert actors["GameObjectAttributesUpdated"] == {ann}
     assert bo in actors["GameObjectContainerUpdated"]
     assert actors["PlayerAdminStatusUpdated"] == {"system"}
@@ -87,7 +87,7 @@ def test_migrate_dump_into_fresh_store_twice(store, tmp_path):
     config = _config(store, tmp_path)
     source = open_world(config)
     manager, _n, _t = _play(config, source)
-    text = dumps(manager.world)
+    text = dumps(manager.state)
     target_config = config.replace(sqlite_path=str(tmp_path / "imported.sqlite"))
     target = open_world(target_config)
     first = migrate_to_event_store(target, loads(text))
@@ -96,7 +96,7 @@ def test_migrate_dump_into_fresh_store_twice(store, tmp_path):
     count = sum(_event_types(target).values())
     second = migrate_to_event_store(target, loads(text))
     assert second.total == 0
-    assert second.already_present == len(manager.world.objects)
+    assert second.already_present == len(manager.state.objects)
     assert sum(_event_types(target).values()) == count
     source.close()
     target.close()
@@ -123,7 +123,7 @@ def test_migrate_stops_with_a_typed_error_when_the_store_loses_an_object(store, 
     source = open_world(config)
     manager, _n, _t = _play(config, source)
     source.close()
-    dump = loads(dumps(manager.world))
+    dump = loads(dumps(manager.state))
     lost = sorted(dump.rooms)[0]
     target = open_world(config.replace(sqlite_path=str(tmp_path / "imported.sqlite")))
     with pytest.raises(MigrationError, match=rf"object {lost!r} is missing") as refused:
@@ -137,14 +137,14 @@ def test_migrate_stops_with_a_typed_error_when_the_store_loses_an_object(store, 
 def test_sqlite_restart_rebuilds_the_live_world(tmp_path):
     config = _config("sqlite", tmp_path)
     manager, _n, _t = _play(config, None)
-    before = dumps(manager.world)
+    before = dumps(manager.state)
     again = boot(config)
     try:
-        assert dumps(again.world) == before
+        assert dumps(again.state) == before
         out = io.StringIO()
         ScriptRunner(again, out).run(["bob: look"])
         assert "Also here" not in out.getvalue() or "alice" in out.getvalue()
-        assert again.world.find_player_by_name("bob") is not None
+        assert again.state.find_player_by_name("bob") is not None
     finally:
         again.close()
 
@@ -178,7 +178,7 @@ def test_store_down_never_blocks_and_delivers_later(tmp_path, monkeypatch):
     app = open_world(config)
     deliver_pending(outbox, app, batch_size=1000)
     assert outbox.backlog() == 0 and outbox.delivered_count() == backlog
-    assert dumps(rebuild_world_state(app)) == dumps(manager.world)
+    assert dumps(rebuild_world_state(app)) == dumps(manager.state)
     outbox.close()
     app.close()
 

@@ -97,10 +97,10 @@ def test_game_storage_is_the_only_file_and_imports_no_store(tmp_path):
         ScriptRunner(manager, io.StringIO()).run(
             ["@admin ann", "ann: acreate Sword", "ann: get sword", "ann: acroom north Hall"]
         )
-        before = dumps(manager.world)
+        before = dumps(manager.state)
         manager.close()
         again = boot(config)
-        assert dumps(again.world) == before
+        assert dumps(again.state) == before
         again.close()
         stores = tuple(m for m in {STORE_MODULES!r} if m != "sqlite3")
         loaded = sorted(m for m in sys.modules if m.startswith(stores))

@@ -48,7 +48,7 @@ def test_dual_write_on_immudb_replay_equals_live(
         assert sink.outbox.dead_letters() == []
     finally:
         manager.close()
-    live = dumps(manager.world)
+    live = dumps(manager.state)
     app = open_world(config)
     try:
         assert dumps(rebuild_world_state(app)) == live
@@ -59,7 +59,7 @@ def test_dual_write_on_immudb_replay_equals_live(
     # a second game process boots its live world from immudb
     again = boot(config)
     try:
-        assert dumps(again.world) == live
+        assert dumps(again.state) == live
     finally:
         again.close()
 

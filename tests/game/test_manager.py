@@ -14,8 +14,8 @@ def test_add_player_emits_create_and_placement(game):
     assert [c[0] for c in first] == ["CreateRoom", "CreatePlayer", "UpdateGameObjectContainer"]
     create_player = first[1]
     assert create_player[1]["name"] == "Alice"
-    assert game.world.get(game.admin).container == game.manager.config.start_room
-    assert game.admin in game.world.inventories["start-room"]
+    assert game.state.get(game.admin).container == game.manager.config.start_room
+    assert game.admin in game.state.inventories["start-room"]
     assert game.manager.check_password(game.admin, "secret-1")
     assert not game.manager.check_password(game.admin, "wrong-pw")
 
@@ -37,14 +37,14 @@ def test_duplicate_player_name_refused(game):
 
 
 def test_invalid_input_changes_nothing(game):
-    before = game.world.copy()
+    before = game.state.copy()
     mark = len(game.sink.emitted)
     with pytest.raises(GameError, match="password"):
         game.manager.set_password(game.player, "x", actor=game.player)
     with pytest.raises(GameError):
         game.manager.create_room("", actor=game.admin)
     assert game.since(mark) == []
-    assert game.world == before
+    assert game.state == before
 
 
 def test_move_refuses_cycles_and_bad_targets(game):
@@ -64,46 +64,46 @@ def test_delete_object_rehomes_contents_to_its_room(game):
     mark = len(game.sink.emitted)
     game.manager.delete_object(chest.id, actor=game.admin)
     assert game.since(mark) == ["DeleteGameObject"]  # the handler re-homes the contents
-    assert game.world.get(sword.id).container == "start-room"
-    assert game.world.objects[chest.id].deleted
-    assert game.world.objects[chest.id].container is None
+    assert game.state.get(sword.id).container == "start-room"
+    assert game.state.objects[chest.id].deleted
+    assert game.state.objects[chest.id].container is None
 
 
 def test_delete_object_outside_rooms_uses_the_garbage_dump(game):
     chest = game.manager.create_object(lookup("Container"), None, actor=game.admin)
     sword = game.manager.create_object(lookup("Sword"), chest.id, actor=game.admin)
     game.manager.delete_object(chest.id, actor=game.admin)
-    assert game.world.get(sword.id).container == GARBAGE_DUMP_ID
-    assert game.world.is_room(GARBAGE_DUMP_ID)
+    assert game.state.get(sword.id).container == GARBAGE_DUMP_ID
+    assert game.state.is_room(GARBAGE_DUMP_ID)
     with pytest.raises(GameError, match="cannot be deleted"):
         game.manager.delete_object(GARBAGE_DUMP_ID, actor=game.admin)
 
 
 def test_delete_worn_items_unequips_first(game):
     game.manager.create_object(lookup("Shirt"), game.player, actor=game.admin)
-    shirt = game.world.inventory(game.player)[0]
+    shirt = game.state.inventory(game.player)[0]
     game.manager.wear(game.player, shirt.id)
     mark = len(game.sink.emitted)
     game.manager.delete_player(game.player, actor=game.admin)
     assert game.since(mark) == ["DeleteGameObject", "DeleteGameObject"]
-    assert game.world.get(game.player) is None
-    assert game.world.get(shirt.id) is None
-    assert game.player not in game.world.equipment
+    assert game.state.get(game.player) is None
+    assert game.state.get(shirt.id) is None
+    assert game.player not in game.state.equipment
 
 
 def test_delete_room_removes_exits_both_ways(game):
     hall = game.manager.create_room("Hall", actor=game.admin)
     game.manager.link_rooms("start-room", "north", hall.id, actor=game.admin)
     game.manager.delete_object(hall.id, actor=game.admin)
-    assert game.world.rooms["start-room"].exits == {}
+    assert game.state.rooms["start-room"].exits == {}
 
 
 def test_equipment_layers_and_hands(game):
     m = game.manager
     for cls in ("Shirt", "Breastplate", "Armor", "Sword", "Dagger", "Dagger", "Glove", "Glove"):
         m.create_object(lookup(cls), game.player, actor=game.admin)
-    held = {o.generic: o for o in game.world.inventory(game.player)}
-    items = game.world.inventory(game.player)
+    held = {o.generic: o for o in game.state.inventory(game.player)}
+    items = game.state.inventory(game.player)
     shirt, plate, armor = held["shirt"], held["breastplate"], held["armor"]
     assert m.wear(game.player, shirt.id) == "torso"
     assert m.wear(game.player, plate.id) == "torso"  # layer 1 over layer 2
@@ -123,7 +123,7 @@ def test_equipment_layers_and_hands(game):
     with pytest.raises(GameError, match="cannot wear"):
         m.wear(game.player, daggers[1].id)
     assert m.remove(game.player, shirt.id) == "torso"
-    assert shirt.id in game.world.inventories[game.player]
+    assert shirt.id in game.state.inventories[game.player]
 
 
 def test_from_config_flag_off_has_no_sink():
@@ -138,11 +138,24 @@ def test_live_world_lookup_of_an_unknown_id_names_what_is_missing(game):
     from aethyr_domain.game_state import WorldStateError
 
     with pytest.raises(WorldStateError, match="no object 'ghost' in the live world"):
-        game.world.require("ghost")
+        game.state.require("ghost")
 
 
 def test_a_live_world_with_objects_needs_its_decider(game):
     with pytest.raises(ValueError, match="needs the Decider"):
-        Manager(game.world.copy())
+        Manager(game.state.copy())
     again = Manager(decider=game.manager.decider)
-    assert again.world == game.world
+    assert again.state == game.state
+
+
+def test_world_is_the_old_read_only_name_of_the_game_state(game):
+    """``manager.world`` and ``Manager(world=...)`` (the names before issue 17) still
+    reach the game state, now ``manager.state``; the old attribute cannot be set."""
+    manager = game.manager
+    assert manager.world is manager.state
+    with pytest.raises(AttributeError):
+        manager.world = manager.state.copy()
+    again = Manager(world=manager.state, decider=manager.decider)
+    assert again.state is manager.state and again.world is manager.state
+    with pytest.raises(TypeError, match="give the game state once"):
+        Manager(manager.state, world=manager.state, decider=manager.decider)

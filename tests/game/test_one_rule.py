@@ -27,12 +27,12 @@ def _tunic(game) -> str:
 def test_a_layer_the_handlers_refuse_is_refused_in_the_game(game, layer):
     tunic = _tunic(game)
     assert game.do(game.admin, f"aset tunic @layer {layer}") == "Set layer of a tunic."
-    before, mark = game.world.copy(), len(game.sink.emitted)
+    before, mark = game.state.copy(), len(game.sink.emitted)
     reply = game.do(game.admin, "wear tunic")
     assert reply == "'a tunic' has an invalid layer; it must be an integer from 0 to 4."
     assert game.since(mark) == []
-    assert game.world == before
-    assert game.world.slot_of(game.admin, tunic) is None
+    assert game.state == before
+    assert game.state.slot_of(game.admin, tunic) is None
 
 
 @pytest.mark.parametrize("layer", ["0", "4", "3"])
@@ -40,7 +40,7 @@ def test_a_valid_layer_is_worn_on_that_layer(game, layer):
     tunic = _tunic(game)
     game.do(game.admin, f"aset tunic @layer {layer}")
     assert game.do(game.admin, "wear tunic") == "You put on a tunic (torso)."
-    assert list(game.world.worn(game.admin)) == [("torso", int(layer), tunic)]
+    assert list(game.state.worn(game.admin)) == [("torso", int(layer), tunic)]
 
 
 def test_a_pair_position_takes_the_other_side_when_one_is_taken(game):
@@ -68,11 +68,11 @@ def test_a_pair_position_takes_the_other_side_when_one_is_taken(game):
 )
 def test_aset_refuses_a_value_no_attribute_may_hold(game, typed, reason):
     game.do(game.admin, "acreate Sword")
-    before, mark = game.world.copy(), len(game.sink.emitted)
+    before, mark = game.state.copy(), len(game.sink.emitted)
     reply = game.do(game.admin, f"aset sword @n {typed}")
     assert reply.startswith("Cannot set n: the value ") and reply.endswith(".")
     assert reason in reply
-    assert game.since(mark) == [] and game.world == before
+    assert game.since(mark) == [] and game.state == before
 
 
 @pytest.mark.parametrize(
@@ -129,7 +129,7 @@ def test_the_live_world_is_the_deciders_aggregates(game):
         game.do(game.admin, line)
     rebuilt = GameState()
     rebuilt.update_from(game.manager.decider.aggregates.values())
-    assert rebuilt == game.world
+    assert rebuilt == game.state
 
 
 # ------------------------------------------------------------ reproduction 2

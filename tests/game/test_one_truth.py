@@ -225,7 +225,7 @@ class OneTruth(RuleBasedStateMachine):
             sink: Any = self.manager.sink
             assert sink.drain(60), sink.deliverer.last_error
             assert dead_letters(self.manager) == []
-            live = dumps(self.manager.world)
+            live = dumps(self.manager.state)
             assert dumps(rebuild_world_state(self.app)) == live
             service = self.manager.projection
             service.wait(self.app.recorder.max_notification_id(), timeout=60)

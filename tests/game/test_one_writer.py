@@ -277,7 +277,7 @@ def test_world_live_during_play_reads_without_delivering(tmp_path):
         before = _keys(config)
         shown = _cli(config, "world", "--json", "--source", "live")
         assert shown.returncode == 0, shown.stderr
-        assert json.loads(shown.stdout) == json.loads(dumps(game.world))
+        assert json.loads(shown.stdout) == json.loads(dumps(game.state))
         assert _keys(config) == before  # nothing delivered
         assert sink.backlog() == backlog
         replay = _cli(config, "world", "--json", "--source", "replay")
@@ -330,7 +330,7 @@ def test_migrate_is_refused_while_the_game_writes(tmp_path, monkeypatch, capsys)
     try:
         ScriptRunner(game, io.StringIO()).run(["@admin al", "al: acroom north The Armoury"])
         assert outbox_sink(game.sink).drain(30)
-        dump.write_text(dumps(game.world), encoding="utf-8")
+        dump.write_text(dumps(game.state), encoding="utf-8")
         for key, value in _env(config).items():
             if key.startswith("AETHYR_"):
                 monkeypatch.setenv(key, value)

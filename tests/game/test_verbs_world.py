@@ -6,7 +6,7 @@ import pytest
 
 
 def _door(game, room_id, direction):
-    for obj in game.world.inventory(room_id):
+    for obj in game.state.inventory(room_id):
         if obj.attributes.get("door") is True and obj.attributes.get("direction") == direction:
             return obj
     raise AssertionError(f"no door {direction} in {room_id}")
@@ -20,7 +20,7 @@ def doors(game):
     out = game.do(game.admin, "acdoor north")
     assert out == "Created a door north (and its other side, south)."
     assert game.since(mark) == ["CreateGameObject", "UpdateGameObjectAttributes"] * 2
-    game.hall = game.world.rooms["start-room"].exits["north"]
+    game.hall = game.state.rooms["start-room"].exits["north"]
     game.here_door = _door(game, "start-room", "north")
     game.there_door = _door(game, game.hall, "south")
     return game
@@ -44,8 +44,8 @@ def test_acdoor_with_a_room_links_the_rooms_first(game):
     out = game.do(game.admin, "acdoor east The Hall")
     assert out == "Created a door east (and its other side, west)."
     assert game.since(mark)[:2] == ["AddRoomExit", "AddRoomExit"]
-    hall = game.world.rooms["start-room"].exits["east"]
-    assert game.world.rooms[hall].exits["west"] == "start-room"
+    hall = game.state.rooms["start-room"].exits["east"]
+    assert game.state.rooms[hall].exits["west"] == "start-room"
     assert game.do(game.admin, "acdoor up nowhere") == "There is no room nowhere."
 
 
@@ -58,11 +58,11 @@ def test_a_closed_door_blocks_the_way_and_open_opens_both_sides(doors):
     assert doors.since(mark) == ["UpdateDoorAttributes"]
     decision = doors.sink.decisions[-1]
     assert {e.originator_id for e in decision.events} == {doors.here_door.id, doors.there_door.id}
-    assert doors.world.get(doors.there_door.id).attributes["open"] is True
+    assert doors.state.get(doors.there_door.id).attributes["open"] is True
     assert "[The Hall]" in doors.do(doors.player, "north")
     assert doors.do(doors.player, "open south") == "a door is already open."
     assert doors.do(doors.player, "shut south") == "You close a door."
-    assert doors.world.get(doors.here_door.id).attributes["open"] is False
+    assert doors.state.get(doors.here_door.id).attributes["open"] is False
     assert doors.do(doors.player, "close door") == "a door is already closed."
 
 
@@ -82,7 +82,7 @@ def test_refusals_of_the_door_verbs_write_nothing(doors):
 
 def test_locking_needs_a_key_or_admin_and_keeps_both_sides_in_step(doors):
     assert doors.do(doors.admin, "lock north") == "You lock a door."
-    there = doors.world.get(doors.there_door.id)
+    there = doors.state.get(doors.there_door.id)
     assert there.attributes["locked"] is True
     assert doors.do(doors.player, "open door") == "a door is locked."
     assert doors.do(doors.player, "unlock door") == "You do not have the key to a door."
@@ -93,7 +93,7 @@ def test_locking_needs_a_key_or_admin_and_keeps_both_sides_in_step(doors):
     mark = len(doors.sink.emitted)
     assert doors.do(doors.player, "unlock door") == "You unlock a door."
     assert doors.since(mark) == ["UpdateDoorAttributes"]
-    assert doors.world.get(doors.there_door.id).attributes["locked"] is False
+    assert doors.state.get(doors.there_door.id).attributes["locked"] is False
     assert doors.do(doors.player, "lock door") == "You lock a door."
     assert doors.do(doors.player, "lock door") == "a door is already locked."
 
@@ -114,13 +114,13 @@ def test_sit_and_stand(game):
         (game.admin, "Bob sits down on a bench."),
     ]
     bench = game.manager.find("bench", ["start-room"])
-    me = game.world.get(game.player)
+    me = game.state.get(game.player)
     assert me.attributes["posture"] == "sitting" and me.attributes["sitting_on"] == bench.id
     assert game.do(game.player, "sit") == "You are already sitting down."
     assert game.do(game.player, "north") == "You will need to stand up first."
     assert game.since(mark) == ["UpdateGameObjectAttributes"]
     assert game.do(game.player, "stand") == "You stand up."
-    assert game.world.get(game.player).attributes["sitting_on"] is None
+    assert game.state.get(game.player).attributes["sitting_on"] is None
     assert game.do(game.player, "sit") == "You sit down."
 
 
@@ -134,7 +134,7 @@ def test_pose_and_gait(game):
     assert game.do(game.player, "pose leaning on the wall") == "Pose set to: leaning on the wall"
     assert game.do(game.player, "pose") == "Your pose: leaning on the wall"
     assert game.do(game.player, "pose none") == "Pose cleared."
-    assert game.world.get(game.player).attributes["pose"] is None
+    assert game.state.get(game.player).attributes["pose"] is None
     assert game.do(game.player, "gait strides") == "Others will see you strides when you walk."
     assert game.since(mark) == ["UpdateGameObjectAttribute"] * 3
     game.do(game.admin, "acroom north The Hall")
@@ -172,7 +172,7 @@ def test_terrain(game):
     assert game.since(mark) == []
     assert game.do(game.admin, "terrain type forest").endswith("to forest.")
     assert game.do(game.admin, "terrain indoors no").endswith("to no.")
-    terrain = game.world.get("start-room").attributes["terrain"]
+    terrain = game.state.get("start-room").attributes["terrain"]
     assert terrain == {"type": "forest", "indoors": False}
     assert game.since(mark) == ["UpdateGameObjectAttribute"] * 2
 

@@ -15,7 +15,7 @@ def test_round_trip_is_byte_identical(game):
     game.do(game.player, "get shirt")
     game.do(game.player, "wear shirt")
     game.do(game.admin, "acroom west Den")
-    text = dumps(game.world)
+    text = dumps(game.state)
     assert dumps(loads(text)) == text
     assert dumps(loads(text.encode())) == text
     data = json.loads(text)
@@ -28,8 +28,8 @@ def test_round_trip_is_byte_identical(game):
 
 
 def test_same_state_same_bytes_regardless_of_insertion_order(game):
-    a = game.world.copy()
-    b = game.world.copy()
+    a = game.state.copy()
+    b = game.state.copy()
     b.objects = dict(reversed(list(b.objects.items())))
     b.players = dict(reversed(list(b.players.items())))
     assert dumps(a) == dumps(b)

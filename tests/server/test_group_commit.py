@@ -122,7 +122,7 @@ def test_a_group_writes_what_one_by_one_writes_in_the_same_order(tmp_path):
         grouped.players[name] for name in ("ann", "cyd", "ann", "bob")
     ]
     assert "There is no pebble-ann here." in replies[2].output[0][1]
-    assert dumps(grouped.manager.world) == dumps(single.manager.world)
+    assert dumps(grouped.manager.state) == dumps(single.manager.state)
 
 
 def test_refused_and_read_only_actions_write_nothing_and_are_answered_at_once(tmp_path):
@@ -158,7 +158,7 @@ def test_replies_after_the_first_change_wait_for_the_flush(tmp_path):
 
 def _state(game: Any) -> tuple[str, dict[str, Any], set[str]]:
     return (
-        dumps(game.manager.world),
+        dumps(game.manager.state),
         dict(game.manager.decider.aggregates),
         set(game.manager.online),
     )
@@ -197,7 +197,7 @@ def test_a_failed_write_tells_no_one_success_and_undoes_the_group(tmp_path):
     perform_group(game.manager, game.actions, game.requests(again))
     perform_group(fresh.manager, fresh.actions, fresh.requests(again))
     assert game.entries() == fresh.entries()
-    assert dumps(game.manager.world) == dumps(fresh.manager.world)
+    assert dumps(game.manager.state) == dumps(fresh.manager.state)
 
 
 def test_a_failed_write_undoes_objects_the_group_created(tmp_path):
@@ -220,7 +220,7 @@ def test_a_failed_write_undoes_objects_the_group_created(tmp_path):
     world_after, aggregates_after, _online = _state(game)
     assert world_after == world_mid
     assert aggregates_after == aggregates_mid
-    assert game.manager.world.find_room("Attic") is None
+    assert game.manager.state.find_room("Attic") is None
 
 
 def test_flag_off_a_group_is_one_storage_transaction_or_nothing(tmp_path):
@@ -238,15 +238,15 @@ def test_flag_off_a_group_is_one_storage_transaction_or_nothing(tmp_path):
     assert list(stored[players["ann"]].inventory) == [pebble["ann"].id]  # type: ignore[union-attr]
     # A refused row fails the whole group: nothing of it is in the file or in memory.
     refuse_rows(path, "aggregates", "id", players["bob"]).close()
-    world_before = dumps(manager.world)
+    world_before = dumps(manager.state)
     script = [(players["ann"], "drop pebble-ann"), (players["bob"], "get pebble-bob")]
     replies = perform_group(manager, actions, script)
     assert [r.output[0][1] for r in replies] == [UNSAVED_MESSAGE] * 2
-    assert dumps(manager.world) == world_before
+    assert dumps(manager.state) == world_before
     reloaded = Manager(config=manager.config)
     reloaded.decider.aggregates.update(load_aggregates(path))
-    reloaded.world.update_from(reloaded.decider.aggregates.values())
-    assert dumps(reloaded.world) == world_before
+    reloaded.state.update_from(reloaded.decider.aggregates.values())
+    assert dumps(reloaded.state) == world_before
     storage.close()
 
 
@@ -257,9 +257,9 @@ def test_group_commit_run_writes_one_call_or_undoes_it(tmp_path):
     GroupCommit(game.manager).run(game.manager.set_admin, game.players["bob"], True)
     assert len(game.entries()) == before + 1
     refuse_rows(path, "entries", "actor", "system").close()
-    world_before = dumps(game.manager.world)
+    world_before = dumps(game.manager.state)
     with pytest.raises(sqlite3.IntegrityError, match="injected write failure"):
         GroupCommit(game.manager).run(game.manager.set_admin, game.players["cyd"], True)
-    assert dumps(game.manager.world) == world_before
+    assert dumps(game.manager.state) == world_before
     assert not game.manager.is_admin(game.players["cyd"])
     assert len(game.entries()) == before + 1

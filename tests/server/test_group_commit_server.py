@@ -114,7 +114,7 @@ def test_actions_queued_while_the_game_is_busy_are_one_group_in_arrival_order(tm
             assert sink.drain(30)
             for client in clients.values():
                 client.close()
-        live = dumps(manager.world)
+        live = dumps(manager.state)
     finally:
         manager.close()
     log = store_versions(config)
@@ -176,8 +176,8 @@ def test_sigkill_after_the_flush_before_the_replies_loses_no_action(tmp_path):
     again = boot_patiently(config)  # boot delivers what the outbox holds
     try:
         for name in NAMES:
-            assert [o.id for o in again.world.inventory(players[name])] == [pebbles[name]]
-        live = dumps(again.world)
+            assert [o.id for o in again.state.inventory(players[name])] == [pebbles[name]]
+        live = dumps(again.state)
         sink = again.sink
         assert sink.backlog() == 0
     finally:

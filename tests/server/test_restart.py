@@ -29,7 +29,7 @@ def _play_a_while(config: ServerConfig) -> str:
                 bob.do(line)  # not an admin: refused, changes nothing
             cyd = server.client()
             cyd.login_new("Cyd", "cyds-password")
-            cyd_player = manager.world.find_player_by_name("Cyd")
+            cyd_player = manager.state.find_player_by_name("Cyd")
             assert cyd_player is not None
             server.server._game.submit(manager.set_admin, cyd_player.id, True).result()
             for line in (
@@ -47,7 +47,7 @@ def _play_a_while(config: ServerConfig) -> str:
                 cyd.do(line)
         if manager.sink is not None:
             assert outbox_sink(manager.sink).backlog() == 0  # drained at shutdown
-        return dumps(manager.world)
+        return dumps(manager.state)
     finally:
         manager.close()
 
@@ -57,7 +57,7 @@ def _check_restart(config: ServerConfig) -> str:
     assert "a rusty sword" in before and "Hall" in before
     again = boot(config)
     try:
-        assert dumps(again.world) == before
+        assert dumps(again.state) == before
     finally:
         again.close()
     return before

@@ -85,7 +85,7 @@ def test_sigterm_drains_the_outbox_releases_the_lease_and_exits_0(tmp_path):
     manager = boot(config)
     try:
         assert outbox_sink(manager.sink).backlog() == 0
-        assert manager.world.find_player_by_name("Ann") is not None
+        assert manager.state.find_player_by_name("Ann") is not None
     finally:
         manager.close()
 
@@ -130,7 +130,7 @@ def _storage_world(tmp_path: Path) -> tuple[str, str]:
         manager.set_admin(player.id, True)
         manager.create_room("Hall", "A hall.", room_id="hall")
         manager.link_rooms(config.start_room, "north", "hall", actor=player.id)
-        return dumps(manager.world), manager.password_hash(player.id)
+        return dumps(manager.state), manager.password_hash(player.id)
     finally:
         manager.close()
 
@@ -150,7 +150,7 @@ def test_migrate_from_storage_keeps_hashes_and_is_idempotent(tmp_path, monkeypat
     assert json.loads(capsys.readouterr().out) == json.loads(before)
     manager = boot(ServerConfig.load())
     try:
-        ann = manager.world.find_player_by_name("Ann")
+        ann = manager.state.find_player_by_name("Ann")
         assert ann is not None
         pid = ann.id
         assert manager.password_hash(pid) == stored_hash  # the same salted hash

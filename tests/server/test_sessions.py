@@ -78,7 +78,7 @@ def test_mismatched_passwords_create_nothing(running):
     client.send("other-pw")
     client.expect("The passwords differ.")
     client.expect("By what name are you known? ")
-    assert running.manager.world.find_player_by_name("Cyd") is None
+    assert running.manager.state.find_player_by_name("Cyd") is None
 
 
 def test_bad_names_are_refused(running):
@@ -122,7 +122,7 @@ def test_second_login_takes_the_session_over(running):
     first.expect(TAKEN_OVER_MESSAGE)
     assert first.closed_by_server()
     assert "You are holding nothing." in second.do("inventory")
-    pid = running.manager.world.find_player_by_name("Dan").id
+    pid = running.manager.state.find_player_by_name("Dan").id
     assert pid in running.manager.online  # the old session's end did not drop the player
     assert running.server.sessions[pid] is not None
 
@@ -135,7 +135,7 @@ def test_idle_sessions_time_out(tmp_path):
         client.login_new("Eve", "eves-password")
         client.expect(IDLE_MESSAGE, timeout=5)
         assert client.closed_by_server()
-        eve = manager.world.find_player_by_name("Eve")
+        eve = manager.state.find_player_by_name("Eve")
         assert eve is not None
         pid = eve.id
         wait_for(lambda: pid not in manager.online)
@@ -151,7 +151,7 @@ def test_text_reaches_the_other_players_in_the_room(running):
     ann.send("quit")
     bob.expect("Ann leaves the game.")
     # Manager.send reaches a session from the game thread (the interface for say/tell)
-    pid = running.manager.world.find_player_by_name("Bob").id
+    pid = running.manager.state.find_player_by_name("Bob").id
     running.server._game.submit(running.manager.send, pid, "A voice: hello").result()
     bob.expect("A voice: hello")
 
