@@ -7,7 +7,9 @@ Markers are set here by where a test lives, never by hand per test:
 * the modules in :data:`SLOW_MODULES` (long property-based runs) are ``slow``.
 
 ``scripts/test --fast`` runs ``-m "not slow"``; plain ``scripts/test`` (and CI) runs
-everything.
+everything. The hypothesis profile (``tests/hypothesis_profiles.py``) is loaded here too:
+``full`` unless ``AETHYR_HYPOTHESIS_PROFILE=fast`` (which ``scripts/test --fast`` sets)
+asks for shorter property runs.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from pathlib import Path
 import pytest
 
 from aethyr_immudb_recorder.launcher import ImmudbServer
-from tests import immudb_harness
+from tests import hypothesis_profiles, immudb_harness
 
 TESTS = Path(__file__).resolve().parent
+
+hypothesis_profiles.load()  # before the test modules (and their @settings) are imported
 
 #: Folders (relative to ``tests/``) whose every test gets these markers.
 DIRECTORY_MARKERS: dict[str, tuple[str, ...]] = {"faults": ("faults", "slow")}
