@@ -4,7 +4,8 @@ Markers are set here by where a test lives, never by hand per test:
 
 * everything under ``tests/faults/`` is ``faults`` and ``slow`` (servers and processes
   are killed, restarted and starved there, on purpose);
-* the modules in :data:`SLOW_MODULES` (long property-based runs) are ``slow``.
+* the modules in :data:`SLOW_MODULES` (long property-based runs, the benchmark
+  scenarios run end to end) are ``slow``.
 
 ``scripts/test --fast`` runs ``-m "not slow"``; plain ``scripts/test`` (and CI) runs
 everything. The hypothesis profile (``tests/hypothesis_profiles.py``) is loaded here too:
@@ -30,9 +31,10 @@ hypothesis_profiles.load()  # before the test modules (and their @settings) are 
 DIRECTORY_MARKERS: dict[str, tuple[str, ...]] = {"faults": ("faults", "slow")}
 
 #: Modules (relative to ``tests/``) marked ``slow``: long property-based runs
-#: (hypothesis plays random command sequences, random play or random values), and
-#: the recorder's restart and multi-process modules (a server restart; processes
-#: racing), which their authors had marked slow as a whole.
+#: (hypothesis plays random command sequences, random play or random values), the
+#: recorder's restart and multi-process modules (a server restart; processes
+#: racing), which their authors had marked slow as a whole, and the benchmark
+#: scenarios run end to end (they measure: timing loops, process pools, replicas).
 SLOW_MODULES = frozenset(
     {
         "domain/test_invariants_stateful.py",
@@ -41,6 +43,7 @@ SLOW_MODULES = frozenset(
         "projections/test_value_roundtrip.py",
         "recorder/test_multiprocess.py",
         "recorder/test_restart.py",
+        "test_benchmark_runs.py",
     }
 )
 
