@@ -4,10 +4,13 @@ Markers are set here by where a test lives, never by hand per test:
 
 * everything under ``tests/faults/`` is ``faults`` and ``slow`` (servers and processes
   are killed, restarted and starved there, on purpose);
-* the modules in :data:`SLOW_MODULES` (long property-based runs) are ``slow``.
+* the modules in :data:`SLOW_MODULES` (long property-based runs, the benchmark
+  scenarios run end to end) are ``slow``.
 
 ``scripts/test --fast`` runs ``-m "not slow"``; plain ``scripts/test`` (and CI) runs
-everything.
+everything. The hypothesis profile (``tests/hypothesis_profiles.py``) is loaded here too:
+``full`` unless ``AETHYR_HYPOTHESIS_PROFILE=fast`` (which ``scripts/test --fast`` sets)
+asks for shorter property runs.
 """
 
 from __future__ import annotations
@@ -18,17 +21,20 @@ from pathlib import Path
 import pytest
 
 from aethyr_immudb_recorder.launcher import ImmudbServer
-from tests import immudb_harness
+from tests import hypothesis_profiles, immudb_harness
 
 TESTS = Path(__file__).resolve().parent
+
+hypothesis_profiles.load()  # before the test modules (and their @settings) are imported
 
 #: Folders (relative to ``tests/``) whose every test gets these markers.
 DIRECTORY_MARKERS: dict[str, tuple[str, ...]] = {"faults": ("faults", "slow")}
 
 #: Modules (relative to ``tests/``) marked ``slow``: long property-based runs
-#: (hypothesis plays random command sequences, random play or random values), and
-#: the recorder's restart and multi-process modules (a server restart; processes
-#: racing), which their authors had marked slow as a whole.
+#: (hypothesis plays random command sequences, random play or random values), the
+#: recorder's restart and multi-process modules (a server restart; processes
+#: racing), which their authors had marked slow as a whole, and the benchmark
+#: scenarios run end to end (they measure: timing loops, process pools, replicas).
 SLOW_MODULES = frozenset(
     {
         "domain/test_invariants_stateful.py",
@@ -37,6 +43,7 @@ SLOW_MODULES = frozenset(
         "projections/test_value_roundtrip.py",
         "recorder/test_multiprocess.py",
         "recorder/test_restart.py",
+        "test_benchmark_runs.py",
     }
 )
 

@@ -22,6 +22,7 @@ def test_named_modules_are_slow_and_others_are_not():
         assert "slow" in markers_for(TESTS / name)
     assert markers_for(TESTS / "recorder" / "test_settings.py") == set()
     assert markers_for(TESTS / "test_launcher.py") == set()
+    assert markers_for(TESTS / "test_benchmarks.py") == set()  # the runs are test_benchmark_runs
     assert markers_for(TESTS.parent / "benchmarks" / "stats.py") == set()  # outside tests/
 
 

@@ -30,6 +30,7 @@ from aethyr_domain.game.migrate import migrate_to_event_store
 from aethyr_domain.game_state import GameState, WorldObject
 from aethyr_domain.read.replay import rebuild_world_state
 from tests.domain.conftest import TEST_ENV
+from tests.hypothesis_profiles import examples
 
 _longest = st.text(min_size=values.MAX_STRING - 2, max_size=values.MAX_STRING)
 _strings = st.text(max_size=40) | _longest
@@ -103,7 +104,7 @@ def test_migrate_refuses_a_dump_holding_such_a_value_and_writes_nothing(
     assert not world.recorder.max_notification_id()  # nothing was written
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=list(HealthCheck))
 @given(value=accepted_values)
 def test_every_accepted_value_is_stored_and_read_back_unchanged(value: Any) -> None:
     if values.problem(value) is not None:  # the size rule, rarely

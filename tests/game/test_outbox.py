@@ -1,17 +1,12 @@
-"""The durable outbox: order, durability, dead letters, transient faults, and exactly-once
-delivery across a SIGKILL of the game process."""
+"""The durable outbox: order, durability, dead letters, transient faults and recovery of an
+in-flight batch. (Exactly-once delivery across a SIGKILL of the game process is a fault
+test: ``tests/faults/test_outbox_crash.py``.)"""
 
 from __future__ import annotations
 
 import logging
-import random
-import signal
 import sqlite3
-import subprocess
-import sys
 import threading
-from collections import Counter
-from pathlib import Path
 
 import pytest
 from eventsourcing.persistence import OperationalError
@@ -25,13 +20,10 @@ from aethyr_domain.outbox.event_store import (
     iter_notifications,
     last_version,
     open_world,
-    topic_name,
 )
 from aethyr_domain.outbox.queue import NotAnOutboxError, Outbox
 from aethyr_domain.room import Room
 from tests.game.outbox_support import decide
-
-CHILD = Path(__file__).with_name("crash_child.py")
 
 
 @pytest.fixture
@@ -366,94 +358,6 @@ def test_recovery_asks_the_store_not_the_aggregate_version(tmp_path, world):
     assert (result.recovered, result.delivered, result.dead) == (0, 0, 1)
     assert "IntegrityError" in outbox.dead_letters()[0]["error"]
     assert outbox.in_flight_batch() is None
-
-
-def _events(events_path):
-    app = open_world(ServerConfig(event_store="sqlite", sqlite_path=str(events_path)))
-    try:
-        return Counter(topic_name(n.topic) for n in iter_notifications(app)), app.get("room-0")
-    finally:
-        app.close()
-
-
-def _expected(rooms, descriptions):
-    return Counter(
-        {
-            "GameObjectCreated": rooms,
-            "RoomCreated": rooms,
-            "RoomDescriptionUpdated": rooms * descriptions,
-        }
-    )
-
-
-def _child(tmp_path, rooms, descriptions, kill_at):
-    return [
-        sys.executable,
-        str(CHILD),
-        str(tmp_path / "o.sqlite"),
-        str(tmp_path / "ev.sqlite"),
-        str(rooms),
-        str(descriptions),
-        str(kill_at),
-    ]
-
-
-@pytest.mark.parametrize("kill_at", [0, 5, 13])
-def test_sigkill_between_store_commit_and_outbox_update_delivers_exactly_once(tmp_path, kill_at):
-    rooms, descriptions = 4, 4
-    done = subprocess.run(
-        _child(tmp_path, rooms, descriptions, kill_at), capture_output=True, text=True
-    )
-    assert done.returncode == -signal.SIGKILL, done.stderr
-    outbox = Outbox(tmp_path / "o.sqlite")
-    marker = outbox.in_flight_batch()  # the crash left its marker ...
-    assert marker is not None and marker.first_seq <= kill_at + 1 <= marker.last_seq
-    # ... after the store committed the batch of entry ``kill_at`` (batches of 7)
-    assert outbox.backlog() == rooms * (descriptions + 1) - 7 * (kill_at // 7)
-    outbox.close()
-    again = subprocess.run(
-        _child(tmp_path, rooms, descriptions, -1), capture_output=True, text=True
-    )
-    assert again.returncode == 0, again.stderr
-    counts, room = _events(tmp_path / "ev.sqlite")
-    assert counts == _expected(rooms, descriptions)
-    assert room.description == f"v{descriptions - 1}"
-    outbox = Outbox(tmp_path / "o.sqlite")
-    assert outbox.backlog() == 0 and outbox.dead_letters() == []
-    assert outbox.delivered_count() == rooms * (descriptions + 1)
-
-
-def test_sigkill_at_random_moments_still_exactly_once(tmp_path):
-    rooms, descriptions = 10, 9
-    total = rooms * (descriptions + 1)
-    rng = random.Random(20261128)
-    kills = 0
-    delivered = 0
-    for _round in range(40):  # bounded: each round delivers at least one entry
-        if delivered >= total - 10:
-            break
-        proc = subprocess.Popen(
-            _child(tmp_path, rooms, descriptions, -2), stdout=subprocess.PIPE, text=True
-        )
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "READY"
-        for _ in range(rng.randint(1, 15)):
-            if proc.stdout.readline().strip() != "D":
-                break  # pragma: no cover - the child finished early
-            delivered += 1
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        kills += proc.returncode == -signal.SIGKILL
-    final = subprocess.run(
-        _child(tmp_path, rooms, descriptions, -1), capture_output=True, text=True
-    )
-    assert final.returncode == 0, final.stderr
-    counts, _room = _events(tmp_path / "ev.sqlite")
-    assert counts == _expected(rooms, descriptions)
-    outbox = Outbox(tmp_path / "o.sqlite")
-    assert outbox.backlog() == 0 and outbox.dead_letters() == []
-    assert outbox.delivered_count() == total
-    assert kills >= 3
 
 
 def test_delivery_snapshots_aggregates_that_cross_the_threshold(tmp_path):

@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from aethyr_immudb_recorder.fast_transcoder import MARKER, FastOrjsonTranscoder
 from aethyr_immudb_recorder.transcoder import OrjsonTranscoder
 from tests import immudb_harness
+from tests.hypothesis_profiles import examples
 from tests.recorder.support import env_for
 from tests.recorder.test_transcoder import Character, Colour, ColourAsName, full_transcoder
 
@@ -88,12 +89,12 @@ class TestSameValuesAsJSONTranscoder(TestCase):
         self.assertEqual(repr(self.fast.decode(self.compatible.encode(obj))), expected)
         return data
 
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=examples(300), deadline=None)
     @given(st.dictionaries(st.text(), _VALUES, max_size=8))
     def test_any_event_state(self, state: dict[str, Any]) -> None:
         self.assert_same(state)
 
-    @settings(max_examples=100, deadline=None)
+    @settings(max_examples=examples(100), deadline=None)
     @given(_VALUES)
     def test_any_value(self, obj: Any) -> None:
         self.assert_same(obj)

@@ -36,6 +36,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aethyr_immudb_recorder.transcoder import OrjsonTranscoder
+from tests.hypothesis_profiles import examples
 
 TOPIC = "aethyr_immudb_recorder.transcoder:OrjsonTranscoder"
 
@@ -193,7 +194,7 @@ class TestParityWithJSONTranscoder(TestCase):
         obj = {"a": [uuid4(), {"d": datetime(2020, 1, 1)}], "é": Decimal("1.1"), "t": (1,)}
         self.assertEqual(self.fast.encode(obj), self.slow.encode(obj))
 
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=examples(300), deadline=None)
     @given(
         st.datetimes(
             timezones=st.sampled_from(
@@ -283,7 +284,7 @@ class TestParityWithJSONTranscoder(TestCase):
         with self.assertRaises(ValueError):
             self.fast.encode(circular)
 
-    @settings(max_examples=200, deadline=None)
+    @settings(max_examples=examples(200), deadline=None)
     @given(
         st.recursive(
             st.none()

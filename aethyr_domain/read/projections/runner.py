@@ -215,7 +215,6 @@ class ProjectionService:
             last_failed_at=now,
             retry_in=delay,
         )
-        self.fault = fault
         reason = "outage" if _is_outage(exc) else "event"
         metrics.FOLLOWER_ERRORS.labels(fault.projection, reason).inc()
         metrics.STUCK_EVENTS.labels(fault.projection).set(1 if reason == "event" else 0)
@@ -229,6 +228,7 @@ class ProjectionService:
                 fault.projection,
                 describe_error(store_exc),
             )
+        self.fault = fault  # after the store: who sees the fault can read its stored report
         return delay
 
     def _recovered(self) -> None:

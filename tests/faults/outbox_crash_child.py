@@ -1,6 +1,6 @@
 """Child process for the outbox crash tests (run as a script, killed with SIGKILL).
 
-Usage: python crash_child.py OUTBOX EVENTS ROOMS DESCRIPTIONS KILL_AT
+Usage: python outbox_crash_child.py OUTBOX EVENTS ROOMS DESCRIPTIONS KILL_AT
 Decides CreateRoom for each room and UpdateRoomDescription x DESCRIPTIONS per room into
 the outbox (unless it already has entries), takes the store's writer lease (waiting
 for a killed predecessor's lease to time out: 1 s) and delivers the outbox to a sqlite
