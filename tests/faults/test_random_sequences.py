@@ -127,7 +127,7 @@ class GameMachine(RuleBasedStateMachine):
 def _cheap_hash(monkeypatch):
     # The Manager hashes with the production cost; a test needs many players quickly.
     monkeypatch.setattr(
-        "aethyr_domain.game.manager.hash_password", lambda pw: passwords.hash_password(pw, n=2)
+        "aethyr_domain.game.accounts.hash_password", lambda pw: passwords.hash_password(pw, n=2)
     )
 
 

@@ -281,7 +281,7 @@ def _cheap_hash(monkeypatch: pytest.MonkeyPatch) -> None:
     from aethyr_domain import passwords
 
     monkeypatch.setattr(
-        "aethyr_domain.game.manager.hash_password", lambda pw: passwords.hash_password(pw, n=2)
+        "aethyr_domain.game.accounts.hash_password", lambda pw: passwords.hash_password(pw, n=2)
     )
 
 
