@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from aethyr_domain.application import World
 from aethyr_domain.config import ServerConfig
+from aethyr_domain.game.manager import Manager
+from aethyr_domain.game.session import BootError, boot
 from aethyr_domain.outbox.event_store import iter_notifications
 
 
@@ -52,3 +55,15 @@ def write_config_file(config: ServerConfig, path: Path) -> Path:
 def event_keys(app: World) -> Counter[tuple[str, int]]:
     """(aggregate id, version) of every stored event, counted (duplicates show as > 1)."""
     return Counter((str(n.originator_id), n.originator_version) for n in iter_notifications(app))
+
+
+def boot_after_lease(config: ServerConfig, wait: float = 60.0, poll: float = 0.2) -> Manager:
+    """Boot, waiting out a killed predecessor's writer lease (it could not release it)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return boot(config)
+        except BootError as exc:
+            if "lease" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(poll)

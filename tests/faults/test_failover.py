@@ -29,7 +29,6 @@ must refuse those that would skip versions (dead letters, :mod:`aethyr_domain.ou
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,7 @@ import pytest
 
 from aethyr_domain.cli.entry import main as cli_main
 from aethyr_domain.config import ServerConfig
-from aethyr_domain.game.session import BootError, boot
+from aethyr_domain.game.session import boot
 from aethyr_domain.outbox.event_store import open_world
 from aethyr_domain.read.projections.opening import open_view
 from aethyr_domain.read.projections.queries import world_dict
@@ -47,7 +46,7 @@ from aethyr_domain.read.world_dump import dumps, world_from_dict
 from aethyr_immudb_recorder.launcher import ImmudbServer
 from tests import immudb_harness
 from tests.faults.game_load import GameLoad, reference_log, store_log
-from tests.faults.support import immudb_config, write_config_file
+from tests.faults.support import boot_after_lease, immudb_config, write_config_file
 
 pytestmark = pytest.mark.immudb
 
@@ -86,18 +85,6 @@ class ContinuedLoad(GameLoad):
 
         sink.record = record
         self.alice, self.players, self.step = previous.alice, previous.players, previous.step
-
-
-def _boot(config: ServerConfig, timeout: float = 60.0) -> Any:
-    """Boot, waiting out the dead game's writer lease (it could not release it)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return boot(config)
-        except BootError as exc:
-            if "lease" not in str(exc).lower() or time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
 
 
 def _drill(tmp_path: Path, *, sync: bool) -> dict[str, Any]:
@@ -148,7 +135,7 @@ def _drill(tmp_path: Path, *, sync: bool) -> dict[str, Any]:
             # entries decided on events the replica lost must become dead letters, never
             # gaps in the log, so the game boots and replay equals live.
             verified = cli_main(["verify", "--config", str(config_file)])
-            manager = _boot(moved)
+            manager = boot_after_lease(moved)
             try:
                 sink = manager.sink
                 assert sink.drain(120), sink.deliverer.last_error
@@ -178,7 +165,7 @@ def _drill(tmp_path: Path, *, sync: bool) -> dict[str, Any]:
                 "live": live,
                 "replayed": replayed,
             }
-        manager = _boot(moved)
+        manager = boot_after_lease(moved)
         try:
             more = ContinuedLoad(manager, load)
             for _ in range(AFTER):

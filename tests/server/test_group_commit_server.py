@@ -20,12 +20,13 @@ from typing import Any
 from aethyr_domain import commands, passwords
 from aethyr_domain.config import ServerConfig
 from aethyr_domain.game.manager import SYSTEM, Manager
-from aethyr_domain.game.session import BootError, boot
+from aethyr_domain.game.session import boot
 from aethyr_domain.object_classes import lookup
 from aethyr_domain.outbox.event_store import open_world
 from aethyr_domain.outbox.queue import Outbox
 from aethyr_domain.read.replay import rebuild_world_state
 from aethyr_domain.read.world_dump import dumps
+from tests.faults.support import boot_after_lease
 from tests.server.support import Client, RunningServer, wait_for
 
 NAMES = ("ann", "bob", "cyd")
@@ -60,18 +61,6 @@ def seed(manager: Manager) -> dict[str, str]:
         manager.create_object(prop, room, name=f"pebble-{name}", vars={"movable": True})
         players[name] = pid
     return players
-
-
-def boot_patiently(config: ServerConfig, wait: float = 30.0) -> Manager:
-    """Boot, waiting for a killed predecessor's writer lease to time out."""
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            return boot(config)
-        except BootError as exc:
-            if "lease" not in str(exc).lower() or time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 def store_versions(config: ServerConfig) -> list[tuple[str, int]]:
@@ -173,7 +162,7 @@ def test_sigkill_after_the_flush_before_the_replies_loses_no_action(tmp_path):
     assert outbox.backlog() <= 3
     outbox.close()
 
-    again = boot_patiently(config)  # boot delivers what the outbox holds
+    again = boot_after_lease(config, wait=30.0)  # boot delivers what the outbox holds
     try:
         for name in NAMES:
             assert [o.id for o in again.state.inventory(players[name])] == [pebbles[name]]
