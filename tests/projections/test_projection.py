@@ -267,6 +267,22 @@ def test_two_followers_of_one_view_apply_each_event_once(make_view: MakeView) ->
     assert projected_json(view) == dumps(live)
 
 
+def test_start_returns_once_the_follower_listens(make_view: MakeView) -> None:
+    """After ``start()`` the follower's listener is registered, so the caller can write at
+    once: eventsourcing 9.5's in-memory recorder iterates its listener set while it inserts
+    (no lock, no copy), and a listener added during an insert broke that insert (seen in
+    the test above: ``RuntimeError: Set changed size during iteration``)."""
+    world = World(env=FAST_ENV)
+    live = play(world, steps=SETUP)
+    listeners = world.recorder._listeners  # type: ignore[attr-defined]  # the library's set
+    before = len(listeners)
+    with ProjectionService(world, make_view()) as service:
+        assert len(listeners) == before + 1  # registered by the time start() returned
+        play(world, live, steps=ACTIONS)
+        service.wait(world.recorder.max_notification_id(), timeout=20)
+    assert len(listeners) == before
+
+
 def test_max_batch_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_batch"):
         ProjectionService(World(env=FAST_ENV), MemoryWorldView(), max_batch=0)

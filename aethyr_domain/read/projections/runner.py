@@ -67,6 +67,9 @@ PAGE_SIZE = 500
 MAX_BATCH = 200
 """Most events the follower applies in one view transaction."""
 
+ATTACH_TIMEOUT = 10.0
+"""Seconds :meth:`ProjectionService.start` waits for the follower to subscribe."""
+
 Item = tuple[Any, Tracking]
 _END = object()  # put on the follower's queue when the subscription ends
 
@@ -110,6 +113,9 @@ class ProjectionService:
         self.fault: ProjectionFault | None = None
         """Set while the projection is stuck on an event it cannot apply."""
         self._lock = threading.Lock()
+        #: Set once the follower's first attempt to subscribe has ended (subscribed,
+        #: fell back to polling, or failed): see :meth:`start`.
+        self._attached = threading.Event()
 
     # -- one pass -----------------------------------------------------------
     def catch_up(self, progress: Callable[[int], None] | None = None, batch_size: int = 1) -> int:
@@ -282,6 +288,13 @@ class ProjectionService:
         An event the view cannot apply does not make this fail: it is reported (see
         :mod:`.faults`) and the thread retries it with backoff, so a game that
         starts its projection always starts.
+
+        It returns once the follower has subscribed (bounded by
+        :data:`ATTACH_TIMEOUT`), so that callers may write to the store right away:
+        eventsourcing 9.5's in-memory recorder iterates its listener set while it
+        inserts, without a lock or a copy, so a subscription registering its
+        listener during an insert breaks that insert with ``RuntimeError: Set
+        changed size during iteration``.
         """
         try:
             self.catch_up()
@@ -290,11 +303,14 @@ class ProjectionService:
             self._report(exc)
         self._thread = threading.Thread(target=self._follow, name="world-projection", daemon=True)
         self._thread.start()
+        if not self._attached.wait(ATTACH_TIMEOUT):
+            logger.warning("the projection follower did not subscribe within %ss", ATTACH_TIMEOUT)
         return self
 
     def _follow(self) -> None:
         try:
             if self.fault is not None:  # start() could not catch up: wait, then retry
+                self._attached.set()
                 self._stop.wait(self.fault.retry_in)
             while not self._stop.is_set():
                 try:
@@ -309,6 +325,8 @@ class ProjectionService:
             self.error = exc
             metrics.STUCK_EVENTS.labels(self.projection.name).set(1)  # until re-attached
             self._stop.set()
+        finally:
+            self._attached.set()
 
     def _follow_once(self) -> None:
         """Subscribe from the view's position and apply ready events in batches until
@@ -318,8 +336,11 @@ class ProjectionService:
                 self.app, gt=self.view.max_tracking_id(self.app.name)
             )
         except NotImplementedError:
+            self._attached.set()
             self._poll()
             return
+        finally:  # also when subscribing failed: _follow reports it and retries
+            self._attached.set()
         self._subscription = subscription
         ready: queue.Queue[object] = queue.Queue(maxsize=4 * self.max_batch)
         done = threading.Event()  # the follower no longer takes from ``ready``
