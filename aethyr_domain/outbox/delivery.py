@@ -151,17 +151,18 @@ def recover_in_flight(
     """Settle what a crash, a power cut or a timeout left unsettled; how many pending
     entries turned out to be in the store already (now marked delivered).
 
-    Runs its store check only while ``outbox.needs_recovery`` (a newly opened outbox,
-    or an append whose outcome is unknown): an ordinary round costs nothing here.
-    Rows it cannot decode become dead letters, counted in ``result``.
+    Runs only while ``outbox.needs_recovery`` (a newly opened outbox, or an append
+    whose outcome is unknown): an ordinary round does not touch the outbox here.
+    Markers an earlier version wrote are settled first. Rows it cannot decode become
+    dead letters, counted in ``result``.
     """
+    if not outbox.needs_recovery:
+        return 0
     recovered = _recover_command_marker(outbox, world)
     if outbox.in_flight_batch() is not None:
         outbox.clear_in_flight()  # an earlier version's marker: the check covers its batch
-        outbox.needs_recovery = True
-    if outbox.needs_recovery:
-        recovered += recover_delivered(outbox, world, batch_size=batch_size, result=result)
-        outbox.needs_recovery = False
+    recovered += recover_delivered(outbox, world, batch_size=batch_size, result=result)
+    outbox.needs_recovery = False
     return recovered
 
 
