@@ -5,16 +5,23 @@ records the entries' events as they are and never decides again.
 
 One round (:func:`deliver_pending`, used by boot, tests, benchmarks and the thread):
 
-1. *Recovery.* If an interrupted round left an in-flight marker, the store decides:
-   each entry of the marked batch whose first event is stored with the same topic and
-   state bytes took effect and is marked delivered; the others stay pending. (The
-   events carry their versions and timestamps, so another writer's event at that
-   version cannot pass for ours.)
+1. *Recovery.* While the outbox is unsettled (``Outbox.needs_recovery``: just
+   opened, or an append whose outcome is unknown), the store decides which pending
+   entries already took effect: from the oldest one on, each entry whose first event
+   is stored with the same topic and state bytes is marked delivered, up to the first
+   one that is not (:func:`recover_delivered`; the events carry their versions and
+   timestamps, so another writer's event at that version cannot pass for ours). An
+   ordinary round skips this: it costs nothing on the outbox.
 2. *Group commit.* Every pending entry up to ``batch_size`` goes into ONE
    ``insert_events``, with the writer lease's tracking record in the same append
-   (:class:`~aethyr_domain.outbox.writer_lease.WriterLease`): the in-flight marker is written
-   first, and the entries are marked delivered (one outbox transaction) after the
-   store committed.
+   (:class:`~aethyr_domain.outbox.writer_lease.WriterLease`); the entries are then
+   marked delivered in one outbox transaction committed *without a flush* of its own.
+   Nothing is written to the outbox before the append. So a round adds no flush to
+   the outbox file the game thread flushes for every group of actions: the game's
+   next flushed commit carries the marks to disk, and a mark a power cut loses is
+   found again by step 1 (the entry is in the store). Exactly once does not rest on
+   the marks: an entry appended twice would be refused by the store as a version
+   clash, and step 3 finds it stored.
 3. *Refusals.* An entry whose events skip ahead of an aggregate's version in the
    store (the store lost acknowledged events: an asynchronous failover) is never
    appended: it becomes a dead letter saying so (:mod:`aethyr_domain.outbox.version_gaps`).
@@ -89,8 +96,8 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 
 #: Seconds the thread waits after a round that did not fill its batch, before the next
 #: one: under a steady trickle of game actions, fewer and larger appends (each round
-#: costs two outbox flushes and a store round trip, and competes with the game thread
-#: for the GIL and the outbox), for at most this much more delay to the store.
+#: costs a store round trip and an outbox transaction, and competes with the game
+#: thread for the GIL and the outbox), for at most this much more delay to the store.
 LINGER = 0.05
 
 #: Test hook: called for each entry of a batch after the store committed it and before
@@ -138,20 +145,56 @@ def is_stored(world: World, event: OutboxEvent) -> bool:
     return bool(found) and found[0].topic == event.topic and bytes(found[0].state) == event.state
 
 
-def recover_in_flight(outbox: Outbox, world: World) -> int:
-    """Settle a delivery a crash or a timeout interrupted; how many took effect."""
+def recover_in_flight(
+    outbox: Outbox, world: World, *, batch_size: int = 100, result: RoundResult | None = None
+) -> int:
+    """Settle what a crash, a power cut or a timeout left unsettled; how many pending
+    entries turned out to be in the store already (now marked delivered).
+
+    Runs only while ``outbox.needs_recovery`` (a newly opened outbox, or an append
+    whose outcome is unknown): an ordinary round does not touch the outbox here.
+    Markers an earlier version wrote are settled first. Rows it cannot decode become
+    dead letters, counted in ``result``.
+    """
+    if not outbox.needs_recovery:
+        return 0
     recovered = _recover_command_marker(outbox, world)
-    marker = outbox.in_flight_batch()
-    if marker is None:
-        return recovered
-    entries = outbox.entries_between(marker.first_seq, marker.last_seq)
-    stored = [e.seq for e in entries if e.events and is_stored(world, e.events[0])]
-    if stored:
-        outbox.mark_batch_delivered(stored)  # clears the marker too
-        OUTBOX_DELIVERED.inc(len(stored))
-    else:
-        outbox.clear_in_flight()
-    return recovered + len(stored)
+    if outbox.in_flight_batch() is not None:
+        outbox.clear_in_flight()  # an earlier version's marker: the check covers its batch
+    recovered += recover_delivered(outbox, world, batch_size=batch_size, result=result)
+    outbox.needs_recovery = False
+    return recovered
+
+
+def recover_delivered(
+    outbox: Outbox, world: World, *, batch_size: int = 100, result: RoundResult | None = None
+) -> int:
+    """Mark delivered the oldest pending entries the store already holds; how many.
+
+    Delivery appends the oldest pending entries, in order, each batch atomically, so
+    the entries that reached the store but are still pending (their marks were lost,
+    or a crash came between the append and the mark) are the head of the line: the
+    check walks it from the oldest entry and stops at the first entry whose first
+    event is not stored with the same topic and state bytes (the events carry their
+    versions and timestamps, so another writer's event at that version cannot pass
+    for ours), or at a command row of an earlier version. An entry past that point
+    that the store holds anyway is still never recorded twice: its append is refused
+    as a version clash, and :func:`_deliver` finds it stored.
+    """
+    recovered = 0
+    while True:
+        head = _read_pending(outbox, batch_size, result or RoundResult())
+        stored: list[int] = []
+        for entry in head:
+            if not entry.events or not is_stored(world, entry.events[0]):
+                break
+            stored.append(entry.seq)
+        if stored:
+            outbox.mark_batch_delivered(stored)
+            OUTBOX_DELIVERED.inc(len(stored))
+            recovered += len(stored)
+        if len(stored) < len(head) or not head:
+            return recovered
 
 
 def _recover_command_marker(outbox: Outbox, world: World) -> int:
@@ -190,16 +233,10 @@ def deliver_pending(
     record (tests of this module only). Transient errors and
     :class:`~aethyr_domain.outbox.writer_lease.LeaseLostError` propagate.
     """
-    result = RoundResult(recovered=recover_in_flight(outbox, world))
-    read = outbox.read_pending(batch_size)
-    if read.quarantined:
-        log.error(
-            "%d outbox row(s) could not be decoded: moved to the dead letters", read.quarantined
-        )
-        OUTBOX_DEAD.inc(read.quarantined)
-        result.dead += read.quarantined
+    result = RoundResult()
+    result.recovered = recover_in_flight(outbox, world, batch_size=batch_size, result=result)
     batch: list[Entry] = []
-    for entry in read.entries:
+    for entry in _read_pending(outbox, batch_size, result):
         if entry.is_command:
             if batch:
                 break  # deliver the decided entries before it
@@ -214,6 +251,19 @@ def deliver_pending(
         _deliver(outbox, world, batch, lease, after_handle, result)
     OUTBOX_BACKLOG.set(outbox.backlog())
     return result
+
+
+def _read_pending(outbox: Outbox, limit: int, result: RoundResult) -> list[Entry]:
+    """The oldest ``limit`` pending entries; rows that cannot be decoded become dead
+    letters (logged, counted in ``result``)."""
+    read = outbox.read_pending(limit)
+    if read.quarantined:
+        log.error(
+            "%d outbox row(s) could not be decoded: moved to the dead letters", read.quarantined
+        )
+        OUTBOX_DEAD.inc(read.quarantined)
+        result.dead += read.quarantined
+    return read.entries
 
 
 def _without_version_gaps(
@@ -275,15 +325,12 @@ def _deliver(
 ) -> None:
     """Append ``batch`` in one ``insert_events``; split it when the store refuses it."""
     stored = to_stored_events(batch)
-    position = lease.position + 1 if lease is not None else 0
-    outbox.mark_batch_in_flight(batch[0].seq, batch[-1].seq, position)
     try:
         if lease is not None:
             lease.append(stored)
         else:
             world.recorder.insert_events(stored)
     except IntegrityError as exc:  # nothing was written (appends are atomic)
-        outbox.clear_in_flight()
         if len(batch) > 1:
             middle = len(batch) // 2
             _deliver(outbox, world, batch[:middle], lease, after_handle, result)
@@ -298,6 +345,9 @@ def _deliver(
         _dead(outbox, entry, f"{type(exc).__name__}: {exc}")
         result.dead += 1
         return
+    except BaseException:  # a timeout, a lost connection: the append may have committed
+        outbox.needs_recovery = True
+        raise
     result.appends += 1
     if after_handle is not None:
         for entry in batch:

@@ -13,11 +13,15 @@ class name and actor (for people reading dead letters), and the stored events
 World's mapper made - the exact bytes that go into the store). A command that changed
 nothing has no entry.
 
-Exactly once. Before a batch is appended to the store, delivery writes an *in-flight
-marker* (the first and last sequence number of the batch and the tracking position
-it appends with). After a crash or a timeout, the store decides: an entry whose first
-event is stored with the same topic and state bytes took effect and is marked
-delivered; any other entry is delivered (again). See :mod:`aethyr_domain.outbox.delivery`.
+Exactly once. Delivery appends the oldest pending entries to the store, then marks
+them delivered; the marks are committed without a flush of their own (the game's next
+flushed commit carries them). After a crash, a power cut or a timeout, the store
+decides: from the oldest pending entry on, an entry whose first event is stored with
+the same topic and state bytes took effect and is marked delivered; the first one that
+is not stored, and every later one, is delivered (again). See
+:mod:`aethyr_domain.outbox.delivery`. (Earlier versions wrote an *in-flight marker*
+before each append, a flushed commit per round; a marker such a version left is
+cleared, the check above covers its batch.)
 
 Dead letters. An entry the store refuses, a command row an earlier version wrote that
 the World refuses, and a row that cannot even be decoded (its raw text is kept) move
@@ -226,6 +230,12 @@ class Outbox:
             fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
             os.close(fd)
         self._lock = threading.Lock()
+        #: True while pending entries may already be in the store (a crash, a power
+        #: cut that lost delivered marks, an append whose outcome is unknown): the
+        #: next delivery round checks the oldest ones against the store first
+        #: (:func:`aethyr_domain.outbox.delivery.recover_delivered`). Every newly
+        #: opened outbox starts unsettled.
+        self.needs_recovery = True
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         except sqlite3.Error as exc:
@@ -380,7 +390,17 @@ class Outbox:
         self.mark_batch_delivered([seq])
 
     def mark_batch_delivered(self, seqs: Iterable[int]) -> None:
-        """Remove delivered entries, the in-flight markers, and count them, atomically."""
+        """Remove delivered entries, the in-flight markers, and count them, atomically.
+
+        Committed WITHOUT a flush (``synchronous=NORMAL`` for this one transaction;
+        in WAL mode SQLite still keeps the file consistent): the game's next
+        ``synchronous=FULL`` commit flushes the log with this transaction in it. A
+        mark that a power cut loses leaves entries the store already holds in line;
+        delivery's recovery finds them in the store and marks them again
+        (:func:`aethyr_domain.outbox.delivery.recover_delivered`), so nothing is
+        recorded twice and the game's appends never wait behind a flush of delivery's
+        bookkeeping.
+        """
         seqs = list(seqs)
         if not seqs:
             return
@@ -397,7 +417,11 @@ class Outbox:
             ),
         ]
         with self._lock:
-            self._transaction(*statements)
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            try:
+                self._transaction(*statements)
+            finally:
+                self._db.execute("PRAGMA synchronous=FULL")
 
     def mark_dead(self, entry: Entry, error: str) -> None:
         """Move a refused entry to ``dead_letters``, keeping what ``retry`` needs."""

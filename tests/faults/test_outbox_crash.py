@@ -1,7 +1,8 @@
 """Exactly-once delivery of the durable outbox across a SIGKILL of the game process, on
 sqlite: a child process delivers the outbox in batches of 7 and is killed right after the
 store committed a batch and before the outbox recorded it (entries 0, 5 and 13), then at
-random moments (up to 40 kills); each restart settles the in-flight batch and every
+random moments (up to 40 kills); each restart asks the store which pending entries took
+effect (no in-flight marker is written) and every
 command's events are in the store exactly once.
 
 (These crash tests lived in ``tests/game/test_outbox.py``; as fault tests they belong
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from aethyr_domain.config import ServerConfig
+from aethyr_domain.outbox.delivery import is_stored
 from aethyr_domain.outbox.event_store import iter_notifications, open_world, topic_name
 from aethyr_domain.outbox.queue import Outbox
 
@@ -64,10 +66,14 @@ def test_sigkill_between_store_commit_and_outbox_update_delivers_exactly_once(tm
     )
     assert done.returncode == -signal.SIGKILL, done.stderr
     outbox = Outbox(tmp_path / "o.sqlite")
-    marker = outbox.in_flight_batch()  # the crash left its marker ...
-    assert marker is not None and marker.first_seq <= kill_at + 1 <= marker.last_seq
-    # ... after the store committed the batch of entry ``kill_at`` (batches of 7)
+    # the crash came after the store committed the batch of entry ``kill_at`` (batches
+    # of 7) and before the outbox marked it: the store holds the pending head
     assert outbox.backlog() == rooms * (descriptions + 1) - 7 * (kill_at // 7)
+    assert outbox.in_flight_batch() is None  # no marker: the store alone decides
+    store = open_world(ServerConfig(event_store="sqlite", sqlite_path=str(tmp_path / "ev.sqlite")))
+    head = outbox.pending(1)[0]
+    assert head.events and is_stored(store, head.events[0])
+    store.close()
     outbox.close()
     again = subprocess.run(
         _child(tmp_path, rooms, descriptions, -1), capture_output=True, text=True

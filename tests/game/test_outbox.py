@@ -9,7 +9,7 @@ import sqlite3
 import threading
 
 import pytest
-from eventsourcing.persistence import OperationalError
+from eventsourcing.persistence import OperationalError, StoredEvent
 
 from aethyr_domain import commands as c
 from aethyr_domain.config import ServerConfig
@@ -167,7 +167,8 @@ def test_transient_fault_keeps_the_entries_and_never_doubles_them(tmp_path, worl
     flaky = FlakyWorld(world, failures=1, after=after)  # stands in for the World
     with pytest.raises(OperationalError):
         deliver_pending(outbox, flaky)  # type: ignore[arg-type]
-    assert outbox.in_flight_batch() is not None
+    assert outbox.needs_recovery  # the outcome is unknown: the next round asks the store
+    assert outbox.in_flight_batch() is None  # and nothing was written to the outbox for it
     assert [e.aggregate_id for e in outbox.pending(5)] == ["a", "a"]
     result = deliver_pending(outbox, flaky)  # type: ignore[arg-type]
     assert (result.recovered, result.delivered) == ((2, 0) if after else (0, 2))
@@ -358,6 +359,80 @@ def test_recovery_asks_the_store_not_the_aggregate_version(tmp_path, world):
     assert (result.recovered, result.delivered, result.dead) == (0, 0, 1)
     assert "IntegrityError" in outbox.dead_letters()[0]["error"]
     assert outbox.in_flight_batch() is None
+
+
+class CrashError(Exception):
+    """Stands in for a crash between the store's commit and the outbox's mark."""
+
+
+def _crash(entry):
+    raise CrashError(entry.seq)
+
+
+def test_a_lost_delivered_mark_is_found_again_in_the_store(tmp_path, world):
+    """The marks are committed without a flush: a power cut may lose them. The entries
+    they marked are in the store, so the next opening of the outbox marks them again
+    instead of recording them twice."""
+    path = tmp_path / "o.sqlite"
+    outbox = Outbox(path)
+    decider = Decider()
+    decide(outbox, world.mapper, decider, c.CreateRoom("a", "A", ""))
+    decide(outbox, world.mapper, decider, c.UpdateRoomDescription("a", "x"))
+    deliver_pending(outbox, world)  # settles the new outbox (nothing stored yet)
+    assert not outbox.needs_recovery
+    decide(outbox, world.mapper, decider, c.UpdateRoomDescription("a", "y"))
+    with pytest.raises(CrashError):  # the store committed; the marks never happened
+        deliver_pending(outbox, world, after_handle=_crash)
+    assert outbox.backlog() == 1 and _count(world) == 4
+    outbox.close()
+    again = Outbox(path)
+    assert again.needs_recovery
+    result = deliver_pending(again, world)
+    assert (result.recovered, result.delivered, result.appends) == (1, 0, 0)
+    assert again.backlog() == 0 and _count(world) == 4 and again.delivered_count() == 3
+    assert world.get("a").description == "y"
+    again.close()
+
+
+def test_recovery_stops_at_the_first_entry_the_store_lacks(tmp_path, world):
+    """The head the store holds is marked at once; the rest is delivered; an entry past
+    that point that the store holds anyway is found by the version clash, never
+    recorded twice."""
+    path = tmp_path / "o.sqlite"
+    outbox = Outbox(path)
+    decider = Decider()
+    for i in range(3):
+        decide(outbox, world.mapper, decider, c.CreateRoom(f"r{i}", "R", ""))
+    e0, _e1, e2 = outbox.pending(3)
+    world.recorder.insert_events(  # r0 and r2 took effect; r1 did not
+        [
+            StoredEvent(e.originator_id, e.originator_version, e.topic, e.state)
+            for entry in (e0, e2)
+            for e in entry.events or ()
+        ]
+    )
+    result = deliver_pending(outbox, world)
+    assert (result.recovered, result.delivered, result.dead) == (1, 2, 0)
+    assert outbox.backlog() == 0 and outbox.dead_letters() == []
+    assert _count(world) == 6  # GameObjectCreated + RoomCreated per room, once each
+
+
+def test_delivered_marks_skip_the_flush_and_leave_the_game_s_commits_flushed(tmp_path, world):
+    """One outbox transaction per round, without a flush; the connection the game's
+    appends use stays at ``synchronous=FULL``."""
+    outbox = Outbox(tmp_path / "o.sqlite")
+    decider = Decider()
+    decide(outbox, world.mapper, decider, c.CreateRoom("a", "A", ""))
+    seen: list[str] = []
+    outbox._db.set_trace_callback(seen.append)
+    deliver_pending(outbox, world)
+    outbox._db.set_trace_callback(None)
+    writes = [sql for sql in seen if sql.split()[0] in {"INSERT", "DELETE", "UPDATE", "BEGIN"}]
+    assert sum(sql.startswith("BEGIN") for sql in writes) == 1  # the mark, nothing before
+    assert seen.index("PRAGMA synchronous=NORMAL") < seen.index("COMMIT")
+    assert seen.index("COMMIT") < seen.index("PRAGMA synchronous=FULL")
+    assert outbox._db.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+    assert outbox.backlog() == 0 and outbox.delivered_count() == 1
 
 
 def test_delivery_snapshots_aggregates_that_cross_the_threshold(tmp_path):
