@@ -47,6 +47,7 @@ from aethyr_domain.errors import (
 from aethyr_domain.event_mapper import CheckedMapper
 from aethyr_domain.game_object import GameObject
 from aethyr_domain.handlers import HANDLERS
+from aethyr_domain.in_memory_listeners import guard_listeners
 from aethyr_domain.player import Player
 from aethyr_domain.player_name_index import PlayerNameIndex, name_index_id
 from aethyr_domain.room import Room
@@ -107,8 +108,10 @@ class World(Application[str]):
     def construct_recorder(self) -> ApplicationRecorder:
         """The factory's *process* recorder: an application recorder that also keeps
         tracking records, so the game's delivery appends a batch of events and the
-        writer lease's tracking record together (:mod:`aethyr_domain.outbox.writer_lease`)."""
-        return self.factory.process_recorder()
+        writer lease's tracking record together (:mod:`aethyr_domain.outbox.writer_lease`).
+        The in-memory one gets a listener set that subscribers may join and leave during
+        an insert (:mod:`aethyr_domain.in_memory_listeners`)."""
+        return guard_listeners(self.factory.process_recorder())
 
     def construct_mapper(self) -> Mapper[str]:
         """The mapper whose decoding failures name the aggregate id and version."""
