@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import threading
 import uuid
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -25,9 +26,17 @@ from aethyr_immudb_recorder.launcher import (
     ImmudbStartError,
 )
 
+if TYPE_CHECKING:
+    from immudb import ImmudbClient
+
 _lock = threading.Lock()
 _server: ImmudbServer | None = None
 _failure: str | None = None
+#: One logged-in admin client for :func:`fresh_database`, kept for the session: every
+#: login costs the server a bcrypt check (about 66 ms of its CPU), once per database
+#: otherwise.
+_admin: ImmudbClient | None = None
+_admin_lock = threading.Lock()
 
 ADMIN_USER = "immudb"
 ADMIN_PASSWORD = "immudb"  # the throwaway server's default admin password
@@ -84,6 +93,7 @@ def tls_server(*, mtls: bool = False) -> ImmudbServer:
 def stop() -> None:
     """Stop the session's servers, if any were started."""
     global _server
+    _close_admin()
     with _lock:
         # Throwaway, unsynced servers whose data dir is removed: SIGKILL, then remove
         # the data. A graceful stop only made the session wait (3.3 s of a fast run,
@@ -99,23 +109,47 @@ def stop() -> None:
         _tls_servers.clear()
 
 
+def _close_admin() -> None:
+    global _admin
+    with _admin_lock:
+        if _admin is not None:
+            _admin.channel.close()
+            _admin = None
+
+
 def fresh_database(prefix: str = "t") -> str:
     """Create a new, empty immudb database on the session's server; return its name.
 
     The database allows 10,000 entries per transaction, enough for the suites'
     1000-event batches plus tracking, and embeds values in its transaction log,
-    as the databases the recorder creates do.
+    as the databases the recorder creates do. One admin login serves the whole
+    session (a new login for each database cost the server more CPU than the
+    creation itself); should its token be refused, it logs in again once.
     """
     from immudb import ImmudbClient
     from immudb.datatypesv2 import DatabaseSettingsV2
 
+    global _admin
     srv = server()
     name = f"{prefix}{uuid.uuid4().hex[:20]}"
-    client = ImmudbClient(srv.address, timeout=30)
-    try:
-        client.login(ADMIN_USER, ADMIN_PASSWORD)
-        settings = DatabaseSettingsV2(maxTxEntries=10_000, embeddedValues=True)
-        client.createDatabaseV2(name, settings, True)
-    finally:
-        client.channel.close()
+    settings = DatabaseSettingsV2(maxTxEntries=10_000, embeddedValues=True)
+    with _admin_lock:
+        for attempt in (1, 2):
+            if _admin is None:
+                client = ImmudbClient(srv.address, timeout=30)
+                try:
+                    client.login(ADMIN_USER, ADMIN_PASSWORD)
+                except BaseException:
+                    client.channel.close()
+                    raise
+                _admin = client
+            try:
+                _admin.createDatabaseV2(name, settings, True)
+            except Exception:
+                _admin.channel.close()
+                _admin = None
+                if attempt == 2:
+                    raise
+            else:
+                break
     return name
