@@ -36,11 +36,18 @@ from tests import immudb_harness
 
 @pytest.fixture(scope="module")
 def servers() -> Iterator[tuple[ImmudbServer, ImmudbServer]]:
-    """A primary and an asynchronous replica (unsynced: durability is not tested here)."""
+    """A primary and an asynchronous replica (unsynced: durability is not tested here).
+
+    The replica does not watch the primary for new databases (``watch=False``): each
+    test replicates its own database with :func:`_fresh`. Watching logs in to the
+    primary every 0.2 s, and every login costs the primary a bcrypt check (about a
+    third of a core for the module's whole run);
+    ``test_launcher_start_replica_of_replicates_new_databases`` covers watching.
+    """
     immudb_harness.server()  # skips or fails like every immudb test when there is none
     primary = ImmudbServer(synced=False).start()
     try:
-        with ImmudbServer(synced=False, replica_of=primary.address) as replica:
+        with ImmudbServer(synced=False, replica_of=primary.address, watch=False) as replica:
             yield primary, replica
     finally:
         primary.stop()
@@ -205,7 +212,7 @@ def test_promote_makes_a_replica_writable_and_refuses_while_the_primary_answers(
     immudb_harness.server()
     with (
         ImmudbServer(synced=False) as primary,
-        ImmudbServer(synced=False, replica_of=primary.address) as replica,
+        ImmudbServer(synced=False, replica_of=primary.address, watch=False) as replica,
     ):
         database = _fresh(primary, replica)
         writer = ImmudbFactory(
