@@ -1,4 +1,5 @@
-"""Session-wide test set-up: markers by path, and stop the shared immudb server at the end.
+"""Session-wide test set-up: markers by path; at the end, stop the shared immudb server
+and kill any other immudb server a test left running.
 
 Markers are set here by where a test lives, never by hand per test:
 
@@ -15,6 +16,7 @@ asks for shorter property runs.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,6 +72,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _stop_immudb_at_exit() -> Iterator[None]:
     yield
     immudb_harness.stop()
+    reaped = immudb_harness.reap_leftover_servers()
+    if reaped:
+        warnings.warn(
+            f"killed {len(reaped)} immudb server(s) a test left running (pids {reaped})",
+            stacklevel=1,
+        )
 
 
 @pytest.fixture

@@ -4,7 +4,9 @@ Tests (pytest functions and the library's unittest suites alike) call
 :func:`server` to get it: the first call builds or reuses the binary and starts
 the server through :mod:`aethyr_immudb_recorder.launcher`; ``tests/conftest.py``
 stops it at the end of the session. :func:`fresh_database` gives each test a
-new immudb database, so notification ids start at 1.
+new immudb database, so notification ids start at 1. At the very end,
+:func:`reap_leftover_servers` kills any other immudb server the test process started
+and left running (a test that failed before its clean-up, say).
 
 When the server cannot be built or started, tests skip with the reason on a
 developer's machine, but fail when ``AETHYR_REQUIRE_IMMUDB`` or ``CI`` is set
@@ -13,9 +15,15 @@ developer's machine, but fail when ``AETHYR_REQUIRE_IMMUDB`` or ``CI`` is set
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import signal
+import tempfile
 import threading
 import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -25,9 +33,17 @@ from aethyr_immudb_recorder.launcher import (
     ImmudbStartError,
 )
 
+if TYPE_CHECKING:
+    from immudb import ImmudbClient
+
 _lock = threading.Lock()
 _server: ImmudbServer | None = None
 _failure: str | None = None
+#: One logged-in admin client for :func:`fresh_database`, kept for the session: every
+#: login costs the server a bcrypt check (about 66 ms of its CPU), once per database
+#: otherwise.
+_admin: ImmudbClient | None = None
+_admin_lock = threading.Lock()
 
 ADMIN_USER = "immudb"
 ADMIN_PASSWORD = "immudb"  # the throwaway server's default admin password
@@ -84,6 +100,7 @@ def tls_server(*, mtls: bool = False) -> ImmudbServer:
 def stop() -> None:
     """Stop the session's servers, if any were started."""
     global _server
+    _close_admin()
     with _lock:
         # Throwaway, unsynced servers whose data dir is removed: SIGKILL, then remove
         # the data. A graceful stop only made the session wait (3.3 s of a fast run,
@@ -99,23 +116,105 @@ def stop() -> None:
         _tls_servers.clear()
 
 
+def _close_admin() -> None:
+    global _admin
+    with _admin_lock:
+        if _admin is not None:
+            _admin.channel.close()
+            _admin = None
+
+
 def fresh_database(prefix: str = "t") -> str:
     """Create a new, empty immudb database on the session's server; return its name.
 
     The database allows 10,000 entries per transaction, enough for the suites'
     1000-event batches plus tracking, and embeds values in its transaction log,
-    as the databases the recorder creates do.
+    as the databases the recorder creates do. One admin login serves the whole
+    session (a new login for each database cost the server more CPU than the
+    creation itself); should its token be refused, it logs in again once.
     """
     from immudb import ImmudbClient
     from immudb.datatypesv2 import DatabaseSettingsV2
 
+    global _admin
     srv = server()
     name = f"{prefix}{uuid.uuid4().hex[:20]}"
-    client = ImmudbClient(srv.address, timeout=30)
-    try:
-        client.login(ADMIN_USER, ADMIN_PASSWORD)
-        settings = DatabaseSettingsV2(maxTxEntries=10_000, embeddedValues=True)
-        client.createDatabaseV2(name, settings, True)
-    finally:
-        client.channel.close()
+    settings = DatabaseSettingsV2(maxTxEntries=10_000, embeddedValues=True)
+    with _admin_lock:
+        for attempt in (1, 2):
+            if _admin is None:
+                client = ImmudbClient(srv.address, timeout=30)
+                try:
+                    client.login(ADMIN_USER, ADMIN_PASSWORD)
+                except BaseException:
+                    client.channel.close()
+                    raise
+                _admin = client
+            try:
+                _admin.createDatabaseV2(name, settings, True)
+            except Exception:
+                _admin.channel.close()
+                _admin = None
+                if attempt == 2:
+                    raise
+            else:
+                break
     return name
+
+
+def leftover_servers() -> list[int]:
+    """Process ids of immudb servers that this process started and that still run.
+
+    Read from ``/proc`` (Linux): the children of this process whose executable is
+    called ``immudb``; none where there is no ``/proc``.
+    """
+    me = os.getpid()
+    found = []
+    try:
+        entries = list(Path("/proc").iterdir())
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) != me:  # fields: state, ppid, ...
+                continue
+            exe = Path(os.readlink(entry / "exe"))
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile, a zombie, or not ours to read
+        if exe.name.startswith("immudb"):
+            found.append(int(entry.name))
+    return found
+
+
+def _temporary_data_dir(pid: int) -> Path | None:
+    """The ``--dir`` of server ``pid`` if the launcher made it (``<tmp>/immudb-*``)."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        data_dir = Path(os.fsdecode(args[args.index(b"--dir") + 1]))
+    except (OSError, ValueError, IndexError):
+        return None
+    made = data_dir.parent == Path(tempfile.gettempdir()) and data_dir.name.startswith("immudb-")
+    return data_dir if made else None
+
+
+def reap_leftover_servers() -> list[int]:
+    """SIGKILL the :func:`leftover_servers`; their process ids.
+
+    A data dir the launcher created for one of them (``<tmp>/immudb-*``) goes too, with
+    its log, as :meth:`ImmudbServer.stop` would have removed it; a given data dir stays.
+    """
+    pids = leftover_servers()
+    for pid in pids:
+        data_dir = _temporary_data_dir(pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+        if data_dir is not None:
+            shutil.rmtree(data_dir, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                data_dir.with_name(f"{data_dir.name}.log").unlink()
+    return pids

@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -67,9 +68,19 @@ def _plaintext_on_disk(outbox_path: Path, secrets: list[str]) -> list[str]:
     return found
 
 
-def test_sigkill_and_30s_outage_during_2000_actions(tmp_path, caplog):
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ImmudbServer]:
+    """A synced server on a data dir in ``tmp_path``; stopped after the test whatever
+    happened to it (the test SIGKILLs it and starts it again on the same data dir)."""
+    srv = ImmudbServer(synced=True, data_dir=tmp_path / "immudb").start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def test_sigkill_and_30s_outage_during_2000_actions(tmp_path, caplog, server):
     caplog.set_level(logging.DEBUG)
-    server = ImmudbServer(synced=True, data_dir=tmp_path / "immudb").start()
     config = immudb_config(server, "aethyr", tmp_path)
     manager = boot(config)
     sampler = BacklogSampler()
@@ -139,8 +150,6 @@ def test_sigkill_and_30s_outage_during_2000_actions(tmp_path, caplog):
         assert dumps(world_from_dict(view.query(world_dict))) == live
     finally:
         app.close()
-        server.stop()
-        ImmudbServer(data_dir=tmp_path / "immudb").stop()
 
     for secret in ("changed-secret-pw", "bob-secret-pw", "alice-secret-pw"):
         assert secret not in caplog.text

@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +37,18 @@ from tests import immudb_harness
 
 @pytest.fixture(scope="module")
 def servers() -> Iterator[tuple[ImmudbServer, ImmudbServer]]:
-    """A primary and an asynchronous replica (unsynced: durability is not tested here)."""
+    """A primary and an asynchronous replica (unsynced: durability is not tested here).
+
+    The replica does not watch the primary for new databases (``watch=False``): each
+    test replicates its own database with :func:`_fresh`. Watching logs in to the
+    primary every 0.2 s, and every login costs the primary a bcrypt check (about a
+    third of a core for the module's whole run);
+    ``test_launcher_start_replica_of_replicates_new_databases`` covers watching.
+    """
     immudb_harness.server()  # skips or fails like every immudb test when there is none
     primary = ImmudbServer(synced=False).start()
     try:
-        with ImmudbServer(synced=False, replica_of=primary.address) as replica:
+        with ImmudbServer(synced=False, replica_of=primary.address, watch=False) as replica:
             yield primary, replica
     finally:
         primary.stop()
@@ -205,7 +213,7 @@ def test_promote_makes_a_replica_writable_and_refuses_while_the_primary_answers(
     immudb_harness.server()
     with (
         ImmudbServer(synced=False) as primary,
-        ImmudbServer(synced=False, replica_of=primary.address) as replica,
+        ImmudbServer(synced=False, replica_of=primary.address, watch=False) as replica,
     ):
         database = _fresh(primary, replica)
         writer = ImmudbFactory(
@@ -333,12 +341,21 @@ def test_launcher_start_replica_of_replicates_new_databases(tmp_path: Path) -> N
             assert proc.wait(30) == 0
 
 
-def test_full_pages_come_from_a_lagging_replica_and_short_pages_wait_for_it(
-    servers: tuple[ImmudbServer, ImmudbServer],
-) -> None:
-    """A full page from a replica is complete (ids are dense and never change), so it is
-    served without the catch-up check; a short page is read again once a replica holds
-    every commit of the primary (the lag gauges get their samples only then)."""
+@dataclass
+class RoutedReads:
+    """A writer on the primary and a reader routed to the replica, on a fresh database."""
+
+    replica: ImmudbServer
+    registry: CollectorRegistry  # the routed factory's (its lag gauges)
+    writer: ImmudbFactory
+    routed: ImmudbFactory
+    recorder: ImmudbApplicationRecorder  # writes, on the primary
+    reader: ImmudbApplicationRecorder  # reads through IMMUDB_REPLICAS
+
+
+@pytest.fixture
+def routed_reads(servers: tuple[ImmudbServer, ImmudbServer]) -> Iterator[RoutedReads]:
+    """:class:`RoutedReads` on a new replicated database (a catch-up waits up to 30 s)."""
     primary, replica = servers
     database = _fresh(primary, replica)
     registry = CollectorRegistry()
@@ -350,37 +367,50 @@ def test_full_pages_come_from_a_lagging_replica_and_short_pages_wait_for_it(
     try:
         recorder = writer.application_recorder()
         reader = routed.application_recorder()
-        for batch in _events(100):
-            recorder.insert_events(batch)
-        assert routed.replicas is not None
-        routed.replicas.lag()  # wait until the replica has all 100
-        registry_before = registry.get_sample_value(
-            "aethyr_recorder_replication_lag_transactions", {"replica": replica.address}
-        )
-        for batch in _events(30):  # the async replica now sleeps before fetching these
-            recorder.insert_events(batch)
-        page = reader.select_notifications(None, 100)
-        assert page == recorder.select_notifications(None, 100)
-        # Served by the replica as it was: no catch-up check ran (gauge unchanged).
-        assert (
-            registry.get_sample_value(
-                "aethyr_recorder_replication_lag_transactions", {"replica": replica.address}
-            )
-            == registry_before
-        )
-        rest = reader.select_notifications(101, 100)
-        assert [n.id for n in rest] == list(range(101, 131))
-        assert rest == recorder.select_notifications(101, 100)
-        assert reader.select_notifications(None, 200, stop=130) == recorder.select_notifications(
-            None, 200, stop=130
-        )
+        assert isinstance(recorder, ImmudbApplicationRecorder)
+        assert isinstance(reader, ImmudbApplicationRecorder)
+        yield RoutedReads(replica, registry, writer, routed, recorder, reader)
     finally:
         writer.close()
         routed.close()
 
 
+def test_full_pages_come_from_a_lagging_replica_and_short_pages_wait_for_it(
+    routed_reads: RoutedReads,
+) -> None:
+    """A full page from a replica is complete (ids are dense and never change), so it is
+    served without the catch-up check; a short page is read again once a replica holds
+    every commit of the primary (the lag gauges get their samples only then)."""
+    replica, registry = routed_reads.replica, routed_reads.registry
+    recorder, reader = routed_reads.recorder, routed_reads.reader
+    for batch in _events(100):
+        recorder.insert_events(batch)
+    assert routed_reads.routed.replicas is not None
+    routed_reads.routed.replicas.lag()  # wait until the replica has all 100
+    registry_before = registry.get_sample_value(
+        "aethyr_recorder_replication_lag_transactions", {"replica": replica.address}
+    )
+    for batch in _events(30):  # the async replica now sleeps before fetching these
+        recorder.insert_events(batch)
+    page = reader.select_notifications(None, 100)
+    assert page == recorder.select_notifications(None, 100)
+    # Served by the replica as it was: no catch-up check ran (gauge unchanged).
+    assert (
+        registry.get_sample_value(
+            "aethyr_recorder_replication_lag_transactions", {"replica": replica.address}
+        )
+        == registry_before
+    )
+    rest = reader.select_notifications(101, 100)
+    assert [n.id for n in rest] == list(range(101, 131))
+    assert rest == recorder.select_notifications(101, 100)
+    assert reader.select_notifications(None, 200, stop=130) == recorder.select_notifications(
+        None, 200, stop=130
+    )
+
+
 def test_a_follower_at_the_end_of_the_log_waits_only_for_what_it_needs(
-    servers: tuple[ImmudbServer, ImmudbServer],
+    routed_reads: RoutedReads,
 ) -> None:
     """A follower's short page waits for the transaction that wrote the primary's last
     notification, not for the primary's latest transaction: at the end of the log,
@@ -389,54 +419,43 @@ def test_a_follower_at_the_end_of_the_log_waits_only_for_what_it_needs(
     (the lag gauges keep their values), and it is exactly the primary's page."""
     from immudb.grpc import schema_pb2
 
-    primary, replica = servers
-    database = _fresh(primary, replica)
-    registry = CollectorRegistry()
-    writer = ImmudbFactory(_env(primary, database), registry=CollectorRegistry())
-    routed = ImmudbFactory(
-        _env(primary, database, IMMUDB_REPLICAS=replica.address, IMMUDB_REPLICA_MAX_WAIT="30"),
-        registry=registry,
-    )
-    try:
-        recorder = writer.application_recorder()
-        reader = routed.application_recorder()
-        for batch in _events(20):
-            recorder.insert_events(batch)
-        assert routed.replicas is not None
-        [lag] = routed.replicas.lag()  # the replica has all 20; the gauges read 0
-        assert lag.caught_up
-
-        def gauges() -> tuple[float | None, float | None]:
-            labels = {"replica": replica.address}
-            return (
-                registry.get_sample_value("aethyr_recorder_replication_lag_seconds", labels),
-                registry.get_sample_value("aethyr_recorder_replication_lag_transactions", labels),
-            )
-
-        before = gauges()
-        ds = writer.datastore
-        for i in range(3):  # writes that are not notifications
-            request = schema_pb2.SetRequest(
-                KVs=[schema_pb2.KeyValue(key=b"unrelated", value=str(i).encode())]
-            )
-
-            def kv_set(stub: Any, r: Any = request) -> Any:
-                return ds.kv_set(stub, r)
-
-            ds.run("unrelated", kv_set)
-        assert ds.current_tx_id() > replica_tx_of(routed)
-        assert reader.select_notifications(21, 10) == []
-        page = reader.select_notifications(11, 100)
-        assert page == recorder.select_notifications(11, 100)
-        assert [n.id for n in page] == list(range(11, 21))
-        assert gauges() == before  # no catch-up wait ran
-        # A notification the replica lacks is waited for (or read from the primary).
-        [batch] = _events(1)
+    replica, registry = routed_reads.replica, routed_reads.registry
+    writer, routed = routed_reads.writer, routed_reads.routed
+    recorder, reader = routed_reads.recorder, routed_reads.reader
+    for batch in _events(20):
         recorder.insert_events(batch)
-        assert [n.id for n in reader.select_notifications(21, 10)] == [21]
-    finally:
-        writer.close()
-        routed.close()
+    assert routed.replicas is not None
+    [lag] = routed.replicas.lag()  # the replica has all 20; the gauges read 0
+    assert lag.caught_up
+
+    def gauges() -> tuple[float | None, float | None]:
+        labels = {"replica": replica.address}
+        return (
+            registry.get_sample_value("aethyr_recorder_replication_lag_seconds", labels),
+            registry.get_sample_value("aethyr_recorder_replication_lag_transactions", labels),
+        )
+
+    before = gauges()
+    ds = writer.datastore
+    for i in range(3):  # writes that are not notifications
+        request = schema_pb2.SetRequest(
+            KVs=[schema_pb2.KeyValue(key=b"unrelated", value=str(i).encode())]
+        )
+
+        def kv_set(stub: Any, r: Any = request) -> Any:
+            return ds.kv_set(stub, r)
+
+        ds.run("unrelated", kv_set)
+    assert ds.current_tx_id() > replica_tx_of(routed)
+    assert reader.select_notifications(21, 10) == []
+    page = reader.select_notifications(11, 100)
+    assert page == recorder.select_notifications(11, 100)
+    assert [n.id for n in page] == list(range(11, 21))
+    assert gauges() == before  # no catch-up wait ran
+    # A notification the replica lacks is waited for (or read from the primary).
+    [batch] = _events(1)
+    recorder.insert_events(batch)
+    assert [n.id for n in reader.select_notifications(21, 10)] == [21]
 
 
 def replica_tx_of(factory: ImmudbFactory) -> int:
