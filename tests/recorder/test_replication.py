@@ -40,10 +40,9 @@ def servers() -> Iterator[tuple[ImmudbServer, ImmudbServer]]:
     """A primary and an asynchronous replica (unsynced: durability is not tested here).
 
     The replica does not watch the primary for new databases (``watch=False``): each
-    test replicates its own database with :func:`_fresh`. Watching logs in to the
-    primary every 0.2 s, and every login costs the primary a bcrypt check (about a
-    third of a core for the module's whole run);
-    ``test_launcher_start_replica_of_replicates_new_databases`` covers watching.
+    test replicates its own database with :func:`_fresh`, so no test waits for a poll;
+    ``test_launcher_start_replica_of_replicates_new_databases`` and
+    ``test_a_watching_replica_logs_in_to_the_primary_once`` cover watching.
     """
     immudb_harness.server()  # skips or fails like every immudb test when there is none
     primary = ImmudbServer(synced=False).start()
@@ -244,6 +243,39 @@ def test_promote_makes_a_replica_writable_and_refuses_while_the_primary_answers(
             assert recorder.insert_events(batch) == [11]
         finally:
             promoted.close()
+
+
+def test_a_watching_replica_logs_in_to_the_primary_once(
+    servers: tuple[ImmudbServer, ImmudbServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The watcher lists the primary's databases every 0.2 s through ONE session: each
+    login costs the primary a bcrypt check (about 66 ms of its CPU), so a login per poll
+    kept a third of the primary's core busy for as long as a replica ran."""
+    from aethyr_immudb_recorder.launcher import server as launcher_server
+
+    primary, _ = servers
+    logins: list[tuple[str, str]] = []
+    real = launcher_server._admin_session
+
+    def counted(address: str, user: str, password: str, database: str = "defaultdb") -> Any:
+        logins.append((address, database))
+        return real(address, user, password, database)
+
+    monkeypatch.setattr(launcher_server, "_admin_session", counted)
+    with ImmudbServer(synced=False, replica_of=primary.address) as watcher:
+        name = "rep_" + uuid.uuid4().hex[:10]
+        factory = ImmudbFactory(_env(primary, name), registry=CollectorRegistry())
+        try:
+            factory.application_recorder()  # a new database on the primary
+        finally:
+            factory.close()
+        deadline = time.monotonic() + 20
+        while name not in watcher.replicated and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert name in watcher.replicated  # the watcher saw it and replicated it
+        time.sleep(1.0)  # five more polls
+    listing_sessions = [a for a in logins if a == (primary.address, "defaultdb")]
+    assert len(listing_sessions) == 1
 
 
 def test_replica_settings_are_parsed_and_checked() -> None:
