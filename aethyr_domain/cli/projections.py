@@ -370,6 +370,8 @@ class _Follower:
                     # missing table, a missing generation): re-attach at the next check.
                 self.position = int(view.max_tracking_id(app.name) or 0)
             service.stop()
+            if stop.is_set():  # SIGTERM: apply what the log holds before exiting
+                service.catch_up()
             self.position = int(view.max_tracking_id(app.name) or 0)
         finally:
             if service is not None:  # already stopped unless an error brought us here
@@ -387,6 +389,8 @@ def _project(args: argparse.Namespace, config: ServerConfig) -> int:
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
+    if args.parent_pid is not None:
+        _stop_with_parent(args.parent_pid, stop)
     _log_to_stderr()
     endpoint = serve_metrics(config, "project")
     try:
@@ -396,6 +400,20 @@ def _project(args: argparse.Namespace, config: ServerConfig) -> int:
             endpoint.close()
     print(f"projection stopped at notification {position}")
     return 0
+
+
+def _stop_with_parent(parent: int, stop: threading.Event, interval: float = 1.0) -> None:
+    """Set ``stop`` once process ``parent`` is gone (``serve`` runs ``project`` as its
+    child: a killed server must not leave its projection running)."""
+    import os
+
+    def watch() -> None:
+        while not stop.wait(interval):
+            if os.getppid() != parent:
+                log.warning("projection: the parent process %d is gone; stopping", parent)
+                stop.set()
+
+    threading.Thread(target=watch, name="project-parent-watch", daemon=True).start()
 
 
 def _log_to_stderr() -> None:
@@ -461,6 +479,8 @@ def register(
         metavar="SECONDS",
         help="stop after this long (default: run until SIGTERM/SIGINT)",
     )
+    # serve's child (docs/server.md): stop when that process is gone
+    p.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=bind(_project))
     p = sub.add_parser("history", parents=[common], help="every event of one object")
     p.add_argument("id", metavar="ID")
