@@ -391,6 +391,7 @@ def _project(args: argparse.Namespace, config: ServerConfig) -> int:
             signal.signal(signum, lambda *_: stop.set())
     if args.parent_pid is not None:
         _stop_with_parent(args.parent_pid, stop)
+        print(READY, flush=True)  # the parent may signal from now on
     _log_to_stderr()
     endpoint = serve_metrics(config, "project")
     try:
@@ -400,6 +401,11 @@ def _project(args: argparse.Namespace, config: ServerConfig) -> int:
             endpoint.close()
     print(f"projection stopped at notification {position}")
     return 0
+
+
+READY = "projection: signals handled"
+"""What ``project --parent-pid`` prints once SIGTERM makes it catch up and exit (before
+that, SIGTERM would end it at once): the parent waits for it before stopping it."""
 
 
 def _stop_with_parent(parent: int, stop: threading.Event, interval: float = 1.0) -> None:

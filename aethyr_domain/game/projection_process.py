@@ -59,6 +59,7 @@ class ProjectionProcess:
     def __init__(self, process: subprocess.Popen[str]) -> None:
         self.process = process
         self._lines: list[str] = []
+        self._ready = threading.Event()
         self._reader = threading.Thread(
             target=self._read, name="projection-process-stdout", daemon=True
         )
@@ -89,8 +90,13 @@ class ProjectionProcess:
 
     def _read(self) -> None:
         assert self.process.stdout is not None
+        from aethyr_domain.cli.projections import READY
+
         for line in self.process.stdout:
             self._lines.append(line.rstrip("\n"))
+            if line.startswith(READY):
+                self._ready.set()
+        self._ready.set()  # the child ended
 
     @property
     def pid(self) -> int:
@@ -115,6 +121,8 @@ class ProjectionProcess:
                 self.process.returncode,
             )
         else:
+            # A child still starting up would die of SIGTERM without catching up.
+            self._ready.wait(timeout)
             self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout)
