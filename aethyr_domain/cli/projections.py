@@ -331,7 +331,7 @@ class _Follower:
         """Follow until stopped; raises what interrupted it (everything closed)."""
         from aethyr_domain.outbox.event_store import open_world
         from aethyr_domain.read.projections import metrics
-        from aethyr_domain.read.projections.runner import ProjectionService
+        from aethyr_domain.read.projections.runner import MAX_BATCH, ProjectionService
 
         self.attached = False
         config, stop = self.config, self.stop
@@ -371,7 +371,7 @@ class _Follower:
                 self.position = int(view.max_tracking_id(app.name) or 0)
             service.stop()
             if stop.is_set():  # SIGTERM: apply what the log holds before exiting
-                service.catch_up()
+                service.catch_up(batch_size=MAX_BATCH)
             self.position = int(view.max_tracking_id(app.name) or 0)
         finally:
             if service is not None:  # already stopped unless an error brought us here
