@@ -217,8 +217,10 @@ def run_serve(args: argparse.Namespace) -> int:
         manager = boot(config.replace(projections_enabled=False) if child else config)
     except BootError as exc:
         raise CliError(str(exc)) from None
-    projection = ProjectionProcess.start(config, args.config) if child else None
+    projection: ProjectionProcess | None = None
     try:
+        if child:  # after boot: the world is loaded and the outbox delivered
+            projection = ProjectionProcess.start(config, args.config)
         try:
             serve(manager, config, args.host, args.port)
         except OSError as exc:

@@ -33,6 +33,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 from aethyr_domain.config import CONFIG_FILE_ENV, ENV_PREFIX, ServerConfig
 
@@ -122,10 +123,11 @@ class ProjectionProcess:
             )
         else:
             # A child still starting up would die of SIGTERM without catching up.
+            deadline = time.monotonic() + timeout
             self._ready.wait(timeout)
             self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(timeout)
+                self.process.wait(max(deadline - time.monotonic(), 0.0))
             except subprocess.TimeoutExpired:
                 log.warning(
                     "the world projection process %d did not stop within %ss; killed",
