@@ -130,6 +130,11 @@ class ServerConfig:
     writer_lease_timeout: float = 15.0
     #: Keep the read-model projections up to date while the game runs.
     projections_enabled: bool = True
+    #: ``serve`` on a store other processes can open (not ``popo``): run the world
+    #: projection as a child process (``aethyr-es project``, started after boot and
+    #: stopped after the outbox drained, once it applied the log) instead of a thread
+    #: in the game's process. ``play`` and embedding programs keep it in process.
+    projection_process: bool = True
     #: Export Prometheus metrics over HTTP (loopback) on ``metrics_port``.
     metrics_enabled: bool = False
     metrics_address: str = "127.0.0.1"

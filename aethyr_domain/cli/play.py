@@ -6,6 +6,7 @@ rebuild compared with the live world), ``play`` (``<player>: <command>`` lines) 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import tempfile
 from pathlib import Path
@@ -26,6 +27,8 @@ from aethyr_domain.read.world_dump import dumps
 
 if TYPE_CHECKING:
     from aethyr_domain.application import World
+
+log = logging.getLogger(__name__)
 
 DEMO_SCRIPT = """\
 # Two players build and use a small world.
@@ -203,16 +206,21 @@ def play_exit_code(manager: Any, config: ServerConfig) -> int:
 
 # ------------------------------------------------------------------ serve
 def run_serve(args: argparse.Namespace) -> int:
+    from aethyr_domain.game.projection_process import ProjectionProcess, runs_as_process
     from aethyr_domain.game.server import serve
     from aethyr_domain.game.session import BootError, boot
 
     config = load_config(args)
     serve_metrics(config, "serve")
+    child = runs_as_process(config)  # the world projection in a process of its own
     try:
-        manager = boot(config)
+        manager = boot(config.replace(projections_enabled=False) if child else config)
     except BootError as exc:
         raise CliError(str(exc)) from None
+    projection: ProjectionProcess | None = None
     try:
+        if child:  # after boot: the world is loaded and the outbox delivered
+            projection = ProjectionProcess.start(config, args.config)
         try:
             serve(manager, config, args.host, args.port)
         except OSError as exc:
@@ -221,5 +229,19 @@ def run_serve(args: argparse.Namespace) -> int:
             Path(args.dump_world).write_text(dumps(manager.state), encoding="utf-8")
     finally:
         code = play_exit_code(manager, config)
+        if projection is not None:  # the outbox drained: the log holds every change
+            projection.stop(_log_head(manager), config.shutdown_drain_timeout)
         manager.close()
     return code
+
+
+def _log_head(manager: Any) -> int | None:
+    """The event store's last notification id (``None`` if it cannot be read)."""
+    world = getattr(manager.sink, "world", None)
+    if world is None:
+        return None
+    try:
+        return int(world.recorder.max_notification_id() or 0)
+    except Exception as exc:  # the store went away: the child's own warning says more
+        log.warning("cannot read the log's head at shutdown: %s", exc)
+        return None

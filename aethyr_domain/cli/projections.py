@@ -331,7 +331,7 @@ class _Follower:
         """Follow until stopped; raises what interrupted it (everything closed)."""
         from aethyr_domain.outbox.event_store import open_world
         from aethyr_domain.read.projections import metrics
-        from aethyr_domain.read.projections.runner import ProjectionService
+        from aethyr_domain.read.projections.runner import MAX_BATCH, ProjectionService
 
         self.attached = False
         config, stop = self.config, self.stop
@@ -370,6 +370,8 @@ class _Follower:
                     # missing table, a missing generation): re-attach at the next check.
                 self.position = int(view.max_tracking_id(app.name) or 0)
             service.stop()
+            if stop.is_set():  # SIGTERM: apply what the log holds before exiting
+                service.catch_up(batch_size=MAX_BATCH)
             self.position = int(view.max_tracking_id(app.name) or 0)
         finally:
             if service is not None:  # already stopped unless an error brought us here
@@ -387,6 +389,9 @@ def _project(args: argparse.Namespace, config: ServerConfig) -> int:
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
+    if args.parent_pid is not None:
+        _stop_with_parent(args.parent_pid, stop)
+        print(READY, flush=True)  # the parent may signal from now on
     _log_to_stderr()
     endpoint = serve_metrics(config, "project")
     try:
@@ -396,6 +401,25 @@ def _project(args: argparse.Namespace, config: ServerConfig) -> int:
             endpoint.close()
     print(f"projection stopped at notification {position}")
     return 0
+
+
+READY = "projection: signals handled"
+"""What ``project --parent-pid`` prints once SIGTERM makes it catch up and exit (before
+that, SIGTERM would end it at once): the parent waits for it before stopping it."""
+
+
+def _stop_with_parent(parent: int, stop: threading.Event, interval: float = 1.0) -> None:
+    """Set ``stop`` once process ``parent`` is gone (``serve`` runs ``project`` as its
+    child: a killed server must not leave its projection running)."""
+    import os
+
+    def watch() -> None:
+        while not stop.wait(interval):
+            if os.getppid() != parent:
+                log.warning("projection: the parent process %d is gone; stopping", parent)
+                stop.set()
+
+    threading.Thread(target=watch, name="project-parent-watch", daemon=True).start()
 
 
 def _log_to_stderr() -> None:
@@ -461,6 +485,8 @@ def register(
         metavar="SECONDS",
         help="stop after this long (default: run until SIGTERM/SIGINT)",
     )
+    # serve's child (docs/server.md): stop when that process is gone
+    p.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=bind(_project))
     p = sub.add_parser("history", parents=[common], help="every event of one object")
     p.add_argument("id", metavar="ID")

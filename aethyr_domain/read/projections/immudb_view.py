@@ -58,6 +58,7 @@ IMMUDB = SqlDialect(
     integer_type="INTEGER",
     boolean_type="BOOLEAN",
     json_type="VARCHAR",
+    multi_statement=True,
 )
 
 

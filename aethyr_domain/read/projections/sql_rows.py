@@ -13,9 +13,11 @@ the SQL views differ only in how they open a transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from eventsourcing.persistence import IntegrityError, Tracking
 
 from aethyr_domain.read.projections.json_values import decode_json, encode_json
 from aethyr_domain.read.projections.migrations import (
@@ -27,7 +29,10 @@ from aethyr_domain.read.projections.migrations import (
     primary_key,
     tables_at,
 )
-from aethyr_domain.read.projections.view import Row, Transaction
+from aethyr_domain.read.projections.view import Change, Row, Transaction
+
+ROWS_PER_STATEMENT = 100
+"""Most rows in one multi-row upsert (keeps SQLite under its bound-parameter limit)."""
 
 Execute = Callable[[str, dict[str, Any]], None]
 Query = Callable[[str, dict[str, Any]], list[tuple[Any, ...]]]
@@ -55,6 +60,9 @@ class SqlDialect:
     boolean_type: str
     json_type: str
     table_suffix: str = ""
+    multi_statement: bool = False
+    """``True`` when one call may run several ``;``-separated statements (immudb's
+    ``SQLExec``); SQLite's ``execute`` runs one."""
 
     def param(self, name: str) -> str:
         return f"{self.param_prefix}{name}"
@@ -180,27 +188,108 @@ class SqlTransaction(Transaction):
     def select(self, table: str, **where: Any) -> list[Row]:
         return self._select(table, where)
 
-    def put(self, table: str, row: Row) -> None:
+    def select_in(self, table: str, column: str, values: Iterable[Any]) -> list[Row]:
+        """One query: the rows whose ``column`` is one of ``values``."""
+        columns = self._columns(table)
+        by_name = {c.name: c for c in columns}
+        if column not in by_name:
+            raise KeyError(f"no column {column!r} in read-model table {table}")
+        params = {f"i{i}": self._to_sql(by_name[column], v) for i, v in enumerate(values)}
+        if not params:
+            return []
+        marks = ", ".join(self.dialect.param(name) for name in params)
+        sql = (
+            f"SELECT {', '.join(c.name for c in columns)} "
+            f"FROM {table_name(self.generation, table)} WHERE {column} IN ({marks}) "
+            f"ORDER BY {', '.join(primary_key(table))}"
+        )
+        return [
+            {c.name: self._from_sql(c, v) for c, v in zip(columns, record, strict=True)}
+            for record in self._query(sql, params)
+        ]
+
+    def _upsert(self, table: str, rows: list[Row], prefix: str) -> tuple[str, dict[str, Any]]:
+        """One (multi-row) insert-or-replace of ``rows``; parameter names start with
+        ``prefix`` so that several statements can share one parameter set."""
         columns = self._columns(table)
         names = ", ".join(c.name for c in columns)
-        values: list[str] = []
+        tuples: list[str] = []
         params: dict[str, Any] = {}
-        for i, column in enumerate(columns):
-            value = self._to_sql(column, row.get(column.name))
-            if value is None:
-                values.append("NULL")  # immudb-py cannot bind None
-            else:
-                values.append(self.dialect.param(f"p{i}"))
-                params[f"p{i}"] = value
-        self._execute(
+        for r, row in enumerate(rows):
+            values: list[str] = []
+            for i, column in enumerate(columns):
+                value = self._to_sql(column, row.get(column.name))
+                if value is None:
+                    values.append("NULL")  # immudb-py cannot bind None
+                else:
+                    name = f"{prefix}r{r}c{i}"
+                    values.append(self.dialect.param(name))
+                    params[name] = value
+            tuples.append(f"({', '.join(values)})")
+        sql = (
             f"{self.dialect.upsert} {table_name(self.generation, table)} ({names}) "
-            f"VALUES ({', '.join(values)})",
-            params,
+            f"VALUES {', '.join(tuples)}"
         )
+        return sql, params
+
+    def _delete(self, table: str, key: tuple[Any, ...], prefix: str) -> tuple[str, dict[str, Any]]:
+        clauses: list[str] = []
+        params: dict[str, Any] = {}
+        for i, (name, value) in enumerate(zip(primary_key(table), key, strict=True)):
+            clauses.append(f"{name} = {self.dialect.param(f'{prefix}k{i}')}")
+            params[f"{prefix}k{i}"] = value
+        sql = f"DELETE FROM {table_name(self.generation, table)} WHERE {' AND '.join(clauses)}"
+        return sql, params
+
+    def put(self, table: str, row: Row) -> None:
+        self._execute(*self._upsert(table, [row], "p"))
 
     def delete(self, table: str, key: tuple[str, ...]) -> None:
-        clause, params = self._where(table, dict(zip(primary_key(table), key, strict=True)))
-        self._execute(f"DELETE FROM {table_name(self.generation, table)}{clause}", params)
+        self._execute(*self._delete(table, key, "w"))
+
+    def write(self, changes: list[Change], tracking: Tracking | None) -> None:
+        """Check ``tracking``, then write every row in as few statements as the dialect
+        allows: one multi-row upsert per table (at most :data:`ROWS_PER_STATEMENT`
+        rows each), one delete per deleted row, the tracking row; all in ONE call
+        when the dialect runs several statements at once (immudb)."""
+        statements: list[tuple[str, dict[str, Any]]] = []
+        if tracking is not None:
+            current = self.max_tracking_id(tracking.application_name)
+            if current is not None and tracking.notification_id <= current:
+                msg = (
+                    f"tracking {tracking.application_name} #{tracking.notification_id} is "
+                    f"not after the view's position #{current}"
+                )
+                raise IntegrityError(msg)
+        puts: dict[str, list[Row]] = {}
+        for n, (table, key, row) in enumerate(changes):
+            if row is None:
+                statements.append(self._delete(table, key, f"d{n}"))
+            else:
+                puts.setdefault(table, []).append(row)
+        for t, (table, rows) in enumerate(sorted(puts.items())):
+            for start in range(0, len(rows), ROWS_PER_STATEMENT):
+                chunk = rows[start : start + ROWS_PER_STATEMENT]
+                statements.append(self._upsert(table, chunk, f"u{t}s{start}"))
+        if tracking is not None:
+            p = self.dialect.param
+            statements.append(
+                (
+                    f"{self.dialect.upsert} {tracking_table(self.generation)} "
+                    f"(application_name, notification_id) VALUES ({p('ta')}, {p('tn')})",
+                    {"ta": tracking.application_name, "tn": tracking.notification_id},
+                )
+            )
+        if not statements:
+            return
+        if self.dialect.multi_statement:
+            params: dict[str, Any] = {}
+            for _, p_ in statements:
+                params.update(p_)
+            self._execute(";\n".join(sql for sql, _ in statements) + ";", params)
+        else:
+            for sql, p_ in statements:
+                self._execute(sql, p_)
 
     # tracking -------------------------------------------------------------
     def max_tracking_id(self, application_name: str) -> int | None:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -52,6 +52,10 @@ T = TypeVar("T")
 
 Row = dict[str, Any]
 """One read-model row: column name -> Python value (json columns hold decoded JSON)."""
+
+Change = tuple[str, tuple[Any, ...], Row | None]
+"""The final state of one row a batch touched: (table, primary key, row or ``None`` if
+deleted); see :meth:`Transaction.write`."""
 
 META_GENERATIONS = "read_model_generations"
 META_MIGRATIONS = "schema_migrations"
@@ -89,6 +93,15 @@ class Rows(ABC):
     def delete(self, table: str, key: tuple[str, ...]) -> None:
         """Delete the row with that primary key if it exists."""
 
+    def prefetch(self, table: str, column: str, values: Iterable[Any]) -> None:
+        """A hint that the rows of ``table`` whose ``column`` is one of ``values`` will be
+        read: :class:`~.batch_rows.BatchRows` reads them in one query; others ignore it."""
+        return
+
+    def select_in(self, table: str, column: str, values: Iterable[Any]) -> list[Row]:
+        """Rows whose ``column`` is one of ``values`` (SQL views: one query)."""
+        return [row for value in values for row in self.select(table, **{column: value})]
+
     def update(self, table: str, key: tuple[str, ...], **values: Any) -> bool:
         """Change some columns of an existing row; ``False`` if there is no such row."""
         row = self.get(table, key)
@@ -125,6 +138,19 @@ class Transaction(Rows, ABC):
             )
             raise IntegrityError(msg)
         self.set_tracking_id(tracking.application_name, tracking.notification_id)
+
+    def write(self, changes: list[Change], tracking: Tracking | None) -> None:
+        """Write the final state of the rows a batch touched, then record ``tracking``
+        (:class:`IntegrityError` unless it moves forward, and then nothing is kept:
+        the transaction is not committed). The SQL views override this to send the
+        rows as one multi-row statement per table."""
+        for table, key, row in changes:
+            if row is None:
+                self.delete(table, key)
+            else:
+                self.put(table, row)
+        if tracking is not None:
+            self.track(tracking)
 
 
 class WorldView(TrackingRecorder, ABC):
@@ -337,10 +363,12 @@ class WorldView(TrackingRecorder, ABC):
     def apply(self, tracking: Tracking | None, change: Callable[[Rows], None]) -> None:
         """Run ``change`` on the rows and record ``tracking``, in one transaction."""
 
+        from aethyr_domain.read.projections.batch_rows import BatchRows
+
         def body(tx: Transaction) -> None:
-            change(tx)
-            if tracking is not None:
-                tx.track(tracking)
+            rows = BatchRows(tx)  # one read per row, one write per batch
+            change(rows)
+            rows.flush(tracking)
 
         self._run(write=True, body=body)
 
