@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from aethyr_domain.cli.common import CliError, require_event_sourcing, writing
 from aethyr_domain.cli.metrics_endpoint import serve_metrics
+from aethyr_domain.game.projection_process import READY
 from aethyr_domain.read.projections.opening import open_view
 
 if TYPE_CHECKING:
@@ -401,11 +402,6 @@ def _project(args: argparse.Namespace, config: ServerConfig) -> int:
             endpoint.close()
     print(f"projection stopped at notification {position}")
     return 0
-
-
-READY = "projection: signals handled"
-"""What ``project --parent-pid`` prints once SIGTERM makes it catch up and exit (before
-that, SIGTERM would end it at once): the parent waits for it before stopping it."""
 
 
 def _stop_with_parent(parent: int, stop: threading.Event, interval: float = 1.0) -> None:

@@ -39,6 +39,10 @@ from aethyr_domain.config import CONFIG_FILE_ENV, ENV_PREFIX, ServerConfig
 
 log = logging.getLogger(__name__)
 
+READY = "projection: signals handled"
+"""What ``project --parent-pid`` prints once SIGTERM makes it catch up and exit (before
+that, SIGTERM would end it at once): the parent waits for it before stopping it."""
+
 STOPPED = re.compile(r"projection stopped at notification (\d+)")
 
 
@@ -91,8 +95,6 @@ class ProjectionProcess:
 
     def _read(self) -> None:
         assert self.process.stdout is not None
-        from aethyr_domain.cli.projections import READY
-
         for line in self.process.stdout:
             self._lines.append(line.rstrip("\n"))
             if line.startswith(READY):

@@ -8,7 +8,7 @@ transaction, so the projection's cost grew with the events, not with the
 batches.
 
 :class:`BatchRows` sits between the handlers and the backend's
-:class:`~.view.Transaction`:
+:class:`~.rows.Transaction`:
 
 * **reads** go to the transaction at most once per key (or per ``select``): the
   rows the store held when the transaction began are kept in a *base* cache,
@@ -17,7 +17,7 @@ batches.
 * **writes** are kept in an *overlay* (key -> the row, or ``None`` once
   deleted) that every later read of the batch sees, and :meth:`BatchRows.flush`
   hands the final state of each touched row, with the tracking record, to
-  :meth:`~.view.Transaction.write` (the SQL views send it as one multi-row
+  :meth:`~.rows.Transaction.write` (the SQL views send it as one multi-row
   statement per table).
 
 Nothing reaches the store before :meth:`~BatchRows.flush`, and the store is
@@ -34,7 +34,7 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 
 from aethyr_domain.read.projections.migrations import primary_key
-from aethyr_domain.read.projections.view import Change, Row, Rows, Transaction
+from aethyr_domain.read.projections.rows import Change, Row, Rows, Transaction
 
 Where = tuple[tuple[str, Any], ...]
 
@@ -44,7 +44,7 @@ def _matches(row: Row, where: Where) -> bool:
 
 
 class BatchRows(Rows):
-    """:class:`~.view.Rows` over a transaction, with reads cached and writes deferred
+    """:class:`~.rows.Rows` over a transaction, with reads cached and writes deferred
     to :meth:`flush` (see the module docstring)."""
 
     def __init__(self, tx: Transaction) -> None:

@@ -33,29 +33,28 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
+from eventsourcing.persistence import Tracking, TrackingRecorder
 
+from aethyr_domain.read.projections.batch_rows import BatchRows
 from aethyr_domain.read.projections.faults import ProjectionFault
 from aethyr_domain.read.projections.migrations import (
     AppliedMigration,
     Migration,
     pending,
-    primary_key,
 )
 
+# re-exported: the backends and the handlers import them from here too
+from aethyr_domain.read.projections.rows import Change as Change
+from aethyr_domain.read.projections.rows import Row as Row
+from aethyr_domain.read.projections.rows import Rows as Rows
+from aethyr_domain.read.projections.rows import Transaction as Transaction
+
 T = TypeVar("T")
-
-Row = dict[str, Any]
-"""One read-model row: column name -> Python value (json columns hold decoded JSON)."""
-
-Change = tuple[str, tuple[Any, ...], Row | None]
-"""The final state of one row a batch touched: (table, primary key, row or ``None`` if
-deleted); see :meth:`Transaction.write`."""
 
 META_GENERATIONS = "read_model_generations"
 META_MIGRATIONS = "schema_migrations"
@@ -67,90 +66,6 @@ BUILDING = "building"
 def utc_now() -> str:
     """The current time as an ISO-8601 UTC string with microseconds."""
     return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
-class Rows(ABC):
-    """Row access to one generation's tables inside one transaction.
-
-    ``key`` arguments are tuples of primary-key values in the table's key
-    column order (see :func:`~.migrations.primary_key`). ``select`` returns rows
-    ordered by primary key.
-    """
-
-    @abstractmethod
-    def get(self, table: str, key: tuple[str, ...]) -> Row | None:
-        """The row with that primary key, or ``None``."""
-
-    @abstractmethod
-    def select(self, table: str, **where: Any) -> list[Row]:
-        """Rows whose columns equal the given values (all rows without filters)."""
-
-    @abstractmethod
-    def put(self, table: str, row: Row) -> None:
-        """Insert or replace the row with the primary key found in ``row``."""
-
-    @abstractmethod
-    def delete(self, table: str, key: tuple[str, ...]) -> None:
-        """Delete the row with that primary key if it exists."""
-
-    def prefetch(self, table: str, column: str, values: Iterable[Any]) -> None:
-        """A hint that the rows of ``table`` whose ``column`` is one of ``values`` will be
-        read: :class:`~.batch_rows.BatchRows` reads them in one query; others ignore it."""
-        return
-
-    def select_in(self, table: str, column: str, values: Iterable[Any]) -> list[Row]:
-        """Rows whose ``column`` is one of ``values`` (SQL views: one query)."""
-        return [row for value in values for row in self.select(table, **{column: value})]
-
-    def update(self, table: str, key: tuple[str, ...], **values: Any) -> bool:
-        """Change some columns of an existing row; ``False`` if there is no such row."""
-        row = self.get(table, key)
-        if row is None:
-            return False
-        row.update(values)
-        self.put(table, row)
-        return True
-
-    @staticmethod
-    def key_of(table: str, row: Row) -> tuple[str, ...]:
-        """The primary-key tuple of ``row``."""
-        return tuple(row[name] for name in primary_key(table))
-
-
-class Transaction(Rows, ABC):
-    """:class:`Rows` plus the generation's tracking record, written atomically."""
-
-    @abstractmethod
-    def max_tracking_id(self, application_name: str) -> int | None:
-        """The tracking position of this generation for ``application_name``."""
-
-    @abstractmethod
-    def set_tracking_id(self, application_name: str, notification_id: int) -> None:
-        """Store the new tracking position (after :meth:`track` checked it)."""
-
-    def track(self, tracking: Tracking) -> None:
-        """Record ``tracking``; :class:`IntegrityError` unless it moves forward."""
-        current = self.max_tracking_id(tracking.application_name)
-        if current is not None and tracking.notification_id <= current:
-            msg = (
-                f"tracking {tracking.application_name} #{tracking.notification_id} is not "
-                f"after the view's position #{current}"
-            )
-            raise IntegrityError(msg)
-        self.set_tracking_id(tracking.application_name, tracking.notification_id)
-
-    def write(self, changes: list[Change], tracking: Tracking | None) -> None:
-        """Write the final state of the rows a batch touched, then record ``tracking``
-        (:class:`IntegrityError` unless it moves forward, and then nothing is kept:
-        the transaction is not committed). The SQL views override this to send the
-        rows as one multi-row statement per table."""
-        for table, key, row in changes:
-            if row is None:
-                self.delete(table, key)
-            else:
-                self.put(table, row)
-        if tracking is not None:
-            self.track(tracking)
 
 
 class WorldView(TrackingRecorder, ABC):
@@ -362,8 +277,6 @@ class WorldView(TrackingRecorder, ABC):
     # -- command and query methods -------------------------------------------
     def apply(self, tracking: Tracking | None, change: Callable[[Rows], None]) -> None:
         """Run ``change`` on the rows and record ``tracking``, in one transaction."""
-
-        from aethyr_domain.read.projections.batch_rows import BatchRows
 
         def body(tx: Transaction) -> None:
             rows = BatchRows(tx)  # one read per row, one write per batch
