@@ -35,6 +35,11 @@ _SAMPLE_SUFFIXES = {
 _METRIC_NAME = re.compile(r"\b((?:aethyr|process|python)_[a-z0-9_]+)\b")
 
 
+#: Seconds a promtool check may take (it takes well under one; a CI run under heavy load
+#: once saw it hang with its output open until pytest's 600 s timeout).
+PROMTOOL_TIMEOUT = 120
+
+
 def promtool() -> str:
     path = shutil.which("promtool")
     if path is None:
@@ -99,7 +104,11 @@ def _dashboard_exprs() -> list[str]:
 # ----------------------------------------------------------------- promtool
 def test_promtool_accepts_the_alert_rules() -> None:
     result = subprocess.run(
-        [promtool(), "check", "rules", str(RULES)], capture_output=True, text=True, check=False
+        [promtool(), "check", "rules", str(RULES)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=PROMTOOL_TIMEOUT,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS: 6 rules found" in result.stdout
@@ -112,6 +121,7 @@ def test_the_alerts_unit_tests_pass() -> None:
         text=True,
         check=False,
         cwd=RULES_TEST.parent,
+        timeout=PROMTOOL_TIMEOUT,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
