@@ -74,14 +74,20 @@ def _events(n: int, aggregates: int = 5) -> list[list[StoredEvent]]:
     return batches
 
 
-def _fresh(primary: ImmudbServer, replica: ImmudbServer) -> str:
-    """A new database on the primary, replicated by ``replica`` (created on first write)."""
+def _new_database(primary: ImmudbServer) -> str:
+    """The name of a new database on the primary (the recorder creates it)."""
     name = "rep_" + uuid.uuid4().hex[:10]
     factory = ImmudbFactory(_env(primary, name), registry=CollectorRegistry())
     try:
         factory.application_recorder()  # creates the database on the primary
     finally:
         factory.close()
+    return name
+
+
+def _fresh(primary: ImmudbServer, replica: ImmudbServer) -> str:
+    """A new database on the primary, replicated by ``replica``."""
+    name = _new_database(primary)
     replica.replicate(name)
     return name
 
@@ -263,12 +269,7 @@ def test_a_watching_replica_logs_in_to_the_primary_once(
 
     monkeypatch.setattr(launcher_server, "_admin_session", counted)
     with ImmudbServer(synced=False, replica_of=primary.address) as watcher:
-        name = "rep_" + uuid.uuid4().hex[:10]
-        factory = ImmudbFactory(_env(primary, name), registry=CollectorRegistry())
-        try:
-            factory.application_recorder()  # a new database on the primary
-        finally:
-            factory.close()
+        name = _new_database(primary)
         deadline = time.monotonic() + 20
         while name not in watcher.replicated and time.monotonic() < deadline:
             time.sleep(0.05)

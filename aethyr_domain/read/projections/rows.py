@@ -85,8 +85,8 @@ class Transaction(Rows, ABC):
     def set_tracking_id(self, application_name: str, notification_id: int) -> None:
         """Store the new tracking position (after :meth:`track` checked it)."""
 
-    def track(self, tracking: Tracking) -> None:
-        """Record ``tracking``; :class:`IntegrityError` unless it moves forward."""
+    def check_tracking(self, tracking: Tracking) -> None:
+        """:class:`IntegrityError` unless ``tracking`` moves the view's position forward."""
         current = self.max_tracking_id(tracking.application_name)
         if current is not None and tracking.notification_id <= current:
             msg = (
@@ -94,6 +94,10 @@ class Transaction(Rows, ABC):
                 f"after the view's position #{current}"
             )
             raise IntegrityError(msg)
+
+    def track(self, tracking: Tracking) -> None:
+        """Record ``tracking``; :class:`IntegrityError` unless it moves forward."""
+        self.check_tracking(tracking)
         self.set_tracking_id(tracking.application_name, tracking.notification_id)
 
     def write(self, changes: list[Change], tracking: Tracking | None) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import Tracking
 
 from aethyr_domain.read.projections.json_values import decode_json, encode_json
 from aethyr_domain.read.projections.migrations import (
@@ -254,13 +254,7 @@ class SqlTransaction(Transaction):
         when the dialect runs several statements at once (immudb)."""
         statements: list[tuple[str, dict[str, Any]]] = []
         if tracking is not None:
-            current = self.max_tracking_id(tracking.application_name)
-            if current is not None and tracking.notification_id <= current:
-                msg = (
-                    f"tracking {tracking.application_name} #{tracking.notification_id} is "
-                    f"not after the view's position #{current}"
-                )
-                raise IntegrityError(msg)
+            self.check_tracking(tracking)
         puts: dict[str, list[Row]] = {}
         for n, (table, key, row) in enumerate(changes):
             if row is None:
