@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 
+import coverage
 import pytest
 
 #: The variable coverage's start-up hook reads (the path of the coverage config).
@@ -36,6 +37,17 @@ def runs_tests(config: pytest.Config) -> bool:
 
 def keep_out_of_children(config: pytest.Config) -> None:
     """In a process that runs tests, drop :data:`ENV`, so the processes the tests start
-    are not measured (nor slowed by the tracer, nor leave data files in their folders)."""
-    if runs_tests(config):
-        os.environ.pop(ENV, None)
+    are not measured (nor slowed by the tracer, nor leave data files in their folders).
+
+    Raises ``pytest.UsageError`` when :data:`ENV` is set but this process is not being
+    measured (coverage older than 7.10 installs no start-up hook): the table would
+    otherwise miss every test this process runs.
+    """
+    if not runs_tests(config) or ENV not in os.environ:
+        return
+    if coverage.Coverage.current() is None:
+        raise pytest.UsageError(
+            f"{ENV} is set but coverage is not measuring this process: "
+            "coverage >= 7.10 installs the start-up hook (a .pth file) it needs"
+        )
+    os.environ.pop(ENV, None)
