@@ -11,12 +11,13 @@ event log and the projection (in-memory view, caught up) must print identical JS
 How the 10,000 sequences are reached: ``AETHYR_RANDOM_SEQUENCES`` sequences in all
 (default 10,000; each of at most 6 actions), played in :data:`SHARDS` shards of equal
 size, one test per shard in its own module (``test_random_sequences.py`` and
-``test_random_sequences_shard2.py``): ``scripts/test`` runs the suite in two
-pytest-xdist workers with ``--dist loadfile``, which keeps a module on one worker, so
-the two shards can run at once. Each shard has its own fixed hypothesis seed
-(:data:`SEEDS`), so every run plays the same sequences (reproducible, as with
-``derandomize``) and the shards do not play the same ones. See ``docs/reliability.md``
-for the measured time.
+``test_shard2_random_sequences.py``, named so that other modules sort between the two):
+``scripts/test`` runs the suite in two pytest-xdist workers with ``--dist loadfile``,
+which keeps a module on one worker, so the two shards can run at once. Each shard has
+its own fixed hypothesis seed (:data:`SEEDS`), so every run plays the same sequences
+(reproducible, as with ``derandomize``) and the shards do not repeat each other (in a
+2 x 1,000 sample, 3% of one shard's sequences also came up in the other). See
+``docs/reliability.md`` for the measured time.
 """
 
 from __future__ import annotations
