@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from aethyr_immudb_recorder.launcher import ImmudbServer
-from tests import coverage_workers, hypothesis_profiles, immudb_harness
+from tests import hypothesis_profiles, immudb_harness
 
 TESTS = Path(__file__).resolve().parent
 
@@ -60,10 +60,6 @@ def markers_for(path: Path) -> set[str]:
     if relative.as_posix() in SLOW_MODULES:
         names.add("slow")
     return names
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    coverage_workers.keep_out_of_children(config)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

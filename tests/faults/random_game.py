@@ -12,8 +12,9 @@ How the 10,000 sequences are reached: ``AETHYR_RANDOM_SEQUENCES`` sequences in a
 (default 10,000; each of at most 6 actions), played in :data:`SHARDS` shards of equal
 size, one test per shard in its own module (``test_random_sequences.py`` and
 ``test_shard2_random_sequences.py``, named so that other modules sort between the two):
-``scripts/test`` runs the suite in two pytest-xdist workers with ``--dist loadfile``,
-which keeps a module on one worker, so the two shards can run at once. Each shard has
+``scripts/test`` plays them one after the other in its one process, but a run in two
+pytest-xdist workers (``-n 2 --dist loadfile``, which keeps a module on one worker) can
+play the two at once. Each shard has
 its own fixed hypothesis seed (:data:`SEEDS`), so every run plays the same sequences
 (reproducible, as with ``derandomize``) and the shards do not repeat each other (in a
 2 x 1,000 sample, 3% of one shard's sequences also came up in the other). See
