@@ -9,7 +9,8 @@ players only in rooms); at the end of every sequence the live world, a replay of
 event log and the projection (in-memory view, caught up) must print identical JSON.
 
 How the 10,000 sequences are reached: ``AETHYR_RANDOM_SEQUENCES`` sequences in all
-(default 10,000; each of at most 6 actions), played in :data:`SHARDS` shards of equal
+(default 10,000; each the opening and at most 5 random actions: hypothesis counts
+the opening as one of its ``stateful_step_count=6`` steps), played in :data:`SHARDS` shards of equal
 size, one test per shard in its own module (``test_random_sequences.py`` and
 ``test_shard2_random_sequences.py``, named so that other modules sort between the two):
 ``scripts/test`` plays them one after the other in its one process, but a run in two
@@ -166,9 +167,9 @@ class GameMachine(RuleBasedStateMachine):
 
     @invariant()
     def one_place_each(self) -> None:
-        live = self.manager.state
         if not hasattr(self, "manager"):
             return
+        live = self.manager.state
         seen: dict[str, str] = {}
         for holder, items in live.inventories.items():
             for item in items:
