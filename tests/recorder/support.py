@@ -31,6 +31,9 @@ def settings_for(database: str, **extra: str) -> ImmudbSettings:
     return ImmudbSettings.from_env(Environment(env=env_for(database, **extra)))
 
 
-def fresh_datastore(**extra: str) -> ImmudbDatastore:
-    """A datastore on a new, empty database (ids start at 1)."""
-    return ImmudbDatastore(settings_for(immudb_harness.fresh_database("r"), **extra))
+def fresh_datastore(
+    max_tx_entries: int = immudb_harness.TEST_MAX_TX_ENTRIES, **extra: str
+) -> ImmudbDatastore:
+    """A datastore on a new, empty database (ids start at 1) allowing ``max_tx_entries``."""
+    database = immudb_harness.fresh_database("r", max_tx_entries=max_tx_entries)
+    return ImmudbDatastore(settings_for(database, **extra))

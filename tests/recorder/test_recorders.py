@@ -23,14 +23,16 @@ from aethyr_immudb_recorder.recorders import (
     ImmudbProcessRecorder,
     ImmudbTrackingRecorder,
 )
+from tests import immudb_harness
 from tests.recorder.support import fresh_datastore
 
 
 class DatastoreMixin:
     datastore: ImmudbDatastore
+    max_tx_entries = immudb_harness.TEST_MAX_TX_ENTRIES
 
     def setUp(self) -> None:
-        self.datastore = fresh_datastore()
+        self.datastore = fresh_datastore(self.max_tx_entries)
         super().setUp()  # type: ignore[misc]
 
     def tearDown(self) -> None:
@@ -93,6 +95,7 @@ class TestProcessRecorder(DatastoreMixin, ProcessRecorderTestCase):
 
 class TestNonInterleavingNotificationIDs(DatastoreMixin, NonInterleavingNotificationIDsBaseCase):
     insert_num = 1000
+    max_tx_entries = 10_000  # the 5000-event batches below: one entry per event and more
 
     def create_recorder(self) -> ApplicationRecorder:
         recorder = ImmudbApplicationRecorder(
