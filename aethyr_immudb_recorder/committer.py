@@ -21,13 +21,20 @@ processes: a writer whose counter is stale is refused by immudb and retries with
 the fresh value (``IMMUDB_CONFLICT_RETRIES`` times, jittered after the second).
 
 A group refused with ``KeyMustNotExist`` is retried one batch per request, so a
-duplicate in one writer's batch fails only that writer (``IntegrityError``).
+duplicate in one writer's batch fails only that writer (``IntegrityError``). A batch
+holding an event key that this committer has itself written (it remembers the newest
+:data:`WRITTEN_KEYS`) fails at once with the ``IntegrityError`` immudb would give it,
+without a request: an event key, once written, is never removed, so the answer is known
+(writers racing on one aggregate, as in the library's fast-forward test, no longer queue
+a doomed request each). The memory is dropped whenever the datastore loses a session
+(a server restart), so a server that lost acknowledged writes is asked again.
 Batches whose keys overlap never share a request (immudb refuses a key twice in
 one transaction); neither do batches beyond the database's ``maxTxEntries``.
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import time
@@ -51,6 +58,9 @@ GROUP_BYTES = 16 * 1024 * 1024
 """Batches are grouped only while the request stays below this size."""
 
 _SHARED_ENTRIES = 3  # counter, log blob (and a spare for a split log blob)
+
+WRITTEN_KEYS = 4096
+"""How many of the event keys it wrote a committer remembers (the newest)."""
 
 
 @dataclass(eq=False)
@@ -113,6 +123,8 @@ class Committer:
         self._counter: tuple[int, int] | None = None  # (last id, tx that wrote it)
         self._counter_known = False
         self._tracking: dict[bytes, tuple[int, int]] = {}  # key -> (position, tx)
+        self._written: dict[bytes, None] = {}  # event keys written, oldest first
+        self._written_epoch = datastore.sessions_lost
         self.requests = 0
         """Requests sent (a measure of grouping, for tests and profiling)."""
 
@@ -193,7 +205,7 @@ class Committer:
         attempts = 0
         retries = self.datastore.settings.conflict_retries
         while True:
-            live = self._check_tracking(group)
+            live = self._refuse_written(self._check_tracking(group))
             if not live:
                 return
             counter = self._read_counter() if self._needs_counter(live) else None
@@ -230,6 +242,7 @@ class Committer:
             if last is not None:
                 self._counter = (last, tx)
                 self._counter_known = True
+            self._remember_written(live)
             for pending, pending_ids in zip(live, ids, strict=True):
                 if pending.tracking is not None:
                     self._tracking[pending.tracking[0]] = (pending.tracking[1], tx)
@@ -281,6 +294,42 @@ class Committer:
                     continue
             live.append(pending)
         return live
+
+    def _refuse_written(self, group: list[Pending]) -> list[Pending]:
+        """The batches with no event key this committer wrote; the others fail at once.
+
+        Their write would be refused by ``KeyMustNotExist`` (an event key is never
+        removed), so they get that ``IntegrityError``, counted in the metrics as
+        immudb's would be, and nothing is sent.
+        """
+        written = self._written
+        if self._written_epoch != self.datastore.sessions_lost:
+            written.clear()  # the server may have restarted: ask it again
+            self._written_epoch = self.datastore.sessions_lost
+        if not written:
+            return group
+        live = []
+        for pending in group:
+            if any(key in written for key in pending.uniques):
+                self.datastore.count_integrity_error()
+                message = (
+                    "a record with the same key already exists; nothing was written during "
+                    "insert_events [this recorder wrote the key before]"
+                )
+                pending.finish(error=IntegrityError(message))
+            else:
+                live.append(pending)
+        return live
+
+    def _remember_written(self, live: list[Pending]) -> None:
+        written = self._written
+        for pending in live:
+            for key in pending.uniques:
+                written[key] = None
+        excess = len(written) - WRITTEN_KEYS
+        if excess > 0:
+            for key in list(itertools.islice(written, excess)):
+                del written[key]
 
     def _assumed_absent_appeared(
         self, live: list[Pending], counter: tuple[int, int] | None

@@ -158,6 +158,9 @@ class ImmudbDatastore:
         self._ensured_tables: set[str] = set()
         self._database_tuned = False
         self.max_tx_entries = settings.max_tx_entries
+        self.sessions_lost = 0
+        """Sessions dropped because the server forgot them or was unreachable (a restart,
+        say); the committers forget which keys they wrote when it changes."""
 
     def __repr__(self) -> str:
         s = self.settings
@@ -364,6 +367,8 @@ class ImmudbDatastore:
             yield session
         except grpc.RpcError as exc:
             discard = classify(exc) in (ErrorKind.SESSION, ErrorKind.UNAVAILABLE)
+            if discard:
+                self.sessions_lost += 1
             raise
         finally:
             if session is not None:
@@ -386,6 +391,7 @@ class ImmudbDatastore:
                 # The session is dropped either way; only a forgotten one is replaced.
                 if classify(exc) is not ErrorKind.SESSION:
                     raise
+                self.sessions_lost += 1
                 continue
             return session
 
@@ -469,6 +475,10 @@ class ImmudbDatastore:
         if kind is ErrorKind.INTEGRITY:
             self.metrics.integrity_conflicts.inc()
         self.metrics.errors.labels(kind=kind.value).inc()
+
+    def count_integrity_error(self) -> None:
+        """Count an ``IntegrityError`` the recorder found before asking immudb."""
+        self._count_error(ErrorKind.INTEGRITY)
 
     def _count_error_for(self, exc: PersistenceError) -> None:
         from eventsourcing.persistence import IntegrityError

@@ -23,7 +23,7 @@ from aethyr_immudb_recorder.errors import BatchTooLargeError
 from aethyr_immudb_recorder.factory import ImmudbFactory
 from aethyr_immudb_recorder.settings import ImmudbSettings
 from tests import immudb_harness
-from tests.recorder.support import env_for, fresh_datastore
+from tests.recorder.support import SharedDatastoreCase, env_for, fresh_datastore
 
 pytestmark = [pytest.mark.immudb]
 
@@ -32,14 +32,14 @@ def _event(type_: str = "t", *tags: str, data: bytes = b"{}") -> DCBEvent:
     return DCBEvent(type=type_, data=data, tags=list(tags))
 
 
-class TestImmudbDCBRecorder(DCBRecorderTestCase):
-    def setUp(self) -> None:
-        self.datastore = fresh_datastore()
-        self.recorder = ImmudbDCBRecorder(datastore=self.datastore)
-        self.recorder.create_table()
+class TestImmudbDCBRecorder(SharedDatastoreCase, DCBRecorderTestCase):
+    """One datastore for the class, a table of its own for each test (positions from 1)."""
 
-    def tearDown(self) -> None:
-        self.datastore.close()
+    def setUp(self) -> None:
+        super().setUp()
+        self.table = f"dcb_{self.events_table}"
+        self.recorder = ImmudbDCBRecorder(datastore=self.datastore, events_table_name=self.table)
+        self.recorder.create_table()
 
     def test_append_read(self) -> None:
         self._test_append_read(self.recorder)
@@ -59,7 +59,7 @@ class TestImmudbDCBRecorder(DCBRecorderTestCase):
     def test_subscription_sees_another_datastore(self) -> None:
         """Appends through another connection (as from another process) wake it by polling."""
         other = ImmudbDatastore(self.datastore.settings)
-        writer = ImmudbDCBRecorder(datastore=other)
+        writer = ImmudbDCBRecorder(datastore=other, events_table_name=self.table)
         try:
             with self.recorder.subscribe() as sub:
                 writer.append([_event("a", "x")])
@@ -116,7 +116,7 @@ class TestImmudbDCBRecorder(DCBRecorderTestCase):
         """Another writer moved the counter: the append re-checks its condition and wins."""
         other = ImmudbDatastore(self.datastore.settings)
         try:
-            other_recorder = ImmudbDCBRecorder(datastore=other)
+            other_recorder = ImmudbDCBRecorder(datastore=other, events_table_name=self.table)
             self.recorder.append([_event("a", "x")])  # caches the counter
             other_recorder.append([_event("a", "unrelated")])
             condition = DCBAppendCondition(DCBQuery([DCBQueryItem(tags=["x"])]), after=1)

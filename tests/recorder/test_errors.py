@@ -76,6 +76,55 @@ def test_duplicate_version_is_an_integrity_error_and_writes_nothing(recorder, me
     assert value(metrics, "aethyr_recorder_retries_total", reason="conflict") == 0
 
 
+def test_a_key_another_datastore_wrote_is_refused_by_immudb(recorder, metrics) -> None:
+    """The version clash found by the server: ``KeyMustNotExist`` on the event key."""
+    other = ImmudbDatastore(recorder.datastore.settings, metrics)
+    try:
+        first = event()
+        assert ImmudbApplicationRecorder(datastore=other).insert_events([first]) == [1]
+        sent = recorder.committer.requests
+        with pytest.raises(IntegrityError, match=r"key already exists.*\[FAILED_PRECONDITION"):
+            recorder.insert_events([event(), event(first.originator_id, 1)])
+        assert recorder.committer.requests == sent + 1
+    finally:
+        other.close()
+    assert recorder.max_notification_id() == 1
+    assert value(metrics, "aethyr_recorder_integrity_conflicts_total") == 1
+
+
+def test_a_key_the_recorder_wrote_is_refused_without_a_request(recorder, metrics) -> None:
+    """The committer remembers its event keys: a clash with one fails at once, and a
+    batch beside it in the same group is still written."""
+    first = event()
+    assert recorder.insert_events([first]) == [1]
+    sent = recorder.committer.requests
+    with pytest.raises(IntegrityError, match=r"key already exists.*wrote the key before"):
+        recorder.insert_events([event(first.originator_id, 1)])
+    assert recorder.committer.requests == sent
+    assert recorder.max_notification_id() == 1
+    assert value(metrics, "aethyr_recorder_integrity_conflicts_total") == 1
+    assert value(metrics, "aethyr_recorder_errors_total", kind="integrity") == 1
+    assert recorder.insert_events([event(first.originator_id, 2)]) == [2]
+
+
+def test_a_lost_session_makes_the_committer_ask_immudb_again(recorder, metrics) -> None:
+    """Once the datastore finds a session the server forgot (as after a restart) the
+    remembered keys are dropped: the next clash goes to immudb, which still refuses it."""
+    datastore = recorder.datastore
+    first = event()
+    assert recorder.insert_events([first]) == [1]
+    (session,) = datastore._idle
+    datastore.stub.CloseSession(
+        schema_pb2.google_dot_protobuf_dot_empty__pb2.Empty(), metadata=session.metadata
+    )
+    assert recorder.max_notification_id() == 1  # finds the session gone, opens another
+    assert datastore.sessions_lost == 1
+    sent = recorder.committer.requests
+    with pytest.raises(IntegrityError, match=r"key already exists.*\[FAILED_PRECONDITION"):
+        recorder.insert_events([event(first.originator_id, 1)])
+    assert recorder.committer.requests == sent + 1
+
+
 def test_stale_counter_is_refreshed_and_retried(recorder, metrics) -> None:
     """Another writer moved the counter: immudb refuses the request, the recorder re-reads
     the counter and sends it again with the next ids (not a version clash)."""

@@ -1,6 +1,7 @@
 """The library's own recorder suites, run against a real immudb server.
 
-Every test gets a new immudb database, so notification ids start at 1.
+Every test class gets a new immudb database and every test new tables in it
+(:class:`~tests.recorder.support.SharedDatastoreCase`), so notification ids start at 1.
 """
 
 from __future__ import annotations
@@ -23,25 +24,22 @@ from aethyr_immudb_recorder.recorders import (
     ImmudbProcessRecorder,
     ImmudbTrackingRecorder,
 )
-from tests.recorder.support import fresh_datastore
+from tests import immudb_harness
+from tests.recorder.support import SharedDatastoreCase, fresh_datastore
 
 
-class DatastoreMixin:
-    datastore: ImmudbDatastore
+class DatastoreMixin(SharedDatastoreCase):
+    max_tx_entries = immudb_harness.TEST_MAX_TX_ENTRIES
 
-    def setUp(self) -> None:
-        self.datastore = fresh_datastore()
-        super().setUp()  # type: ignore[misc]
-
-    def tearDown(self) -> None:
-        super().tearDown()  # type: ignore[misc]
-        self.datastore.close()
+    @classmethod
+    def make_datastore(cls) -> ImmudbDatastore:
+        return fresh_datastore(cls.max_tx_entries)
 
 
 class TestAggregateRecorder(DatastoreMixin, AggregateRecorderTestCase):
     def create_recorder(self) -> ImmudbAggregateRecorder:
         recorder = ImmudbAggregateRecorder(
-            datastore=self.datastore, events_table_name="stored_events"
+            datastore=self.datastore, events_table_name=self.events_table
         )
         recorder.create_table()
         return recorder
@@ -57,7 +55,7 @@ class TestApplicationRecorder(
 ):
     def create_recorder(self) -> ImmudbApplicationRecorder:
         recorder = ImmudbApplicationRecorder(
-            datastore=self.datastore, events_table_name="stored_events"
+            datastore=self.datastore, events_table_name=self.events_table
         )
         recorder.create_table()
         return recorder
@@ -74,7 +72,7 @@ class TestApplicationRecorderWithStrIds(TestApplicationRecorder):
 class TestTrackingRecorder(DatastoreMixin, TrackingRecorderTestCase):
     def create_recorder(self) -> ImmudbTrackingRecorder:
         recorder = ImmudbTrackingRecorder(
-            datastore=self.datastore, tracking_table_name="notification_tracking"
+            datastore=self.datastore, tracking_table_name=self.tracking_table
         )
         recorder.create_table()
         return recorder
@@ -84,8 +82,8 @@ class TestProcessRecorder(DatastoreMixin, ProcessRecorderTestCase):
     def create_recorder(self) -> ImmudbProcessRecorder:
         recorder = ImmudbProcessRecorder(
             datastore=self.datastore,
-            events_table_name="stored_events",
-            tracking_table_name="notification_tracking",
+            events_table_name=self.events_table,
+            tracking_table_name=self.tracking_table,
         )
         recorder.create_table()
         return recorder
@@ -93,10 +91,11 @@ class TestProcessRecorder(DatastoreMixin, ProcessRecorderTestCase):
 
 class TestNonInterleavingNotificationIDs(DatastoreMixin, NonInterleavingNotificationIDsBaseCase):
     insert_num = 1000
+    max_tx_entries = 10_000  # the 5000-event batches below: one entry per event and more
 
     def create_recorder(self) -> ApplicationRecorder:
         recorder = ImmudbApplicationRecorder(
-            datastore=self.datastore, events_table_name="stored_events"
+            datastore=self.datastore, events_table_name=self.events_table
         )
         recorder.create_table()
         return recorder
@@ -110,7 +109,9 @@ class TestMixedIdTypesRoundTrip(DatastoreMixin, AggregateRecorderTestCase):
     """UUID and str ids side by side in one table come back as the type inserted."""
 
     def create_recorder(self) -> ImmudbApplicationRecorder:
-        recorder = ImmudbApplicationRecorder(datastore=self.datastore)
+        recorder = ImmudbApplicationRecorder(
+            datastore=self.datastore, events_table_name=self.events_table
+        )
         recorder.create_table()
         return recorder
 

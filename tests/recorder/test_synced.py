@@ -25,6 +25,7 @@ from aethyr_immudb_recorder.launcher import ImmudbServer
 from aethyr_immudb_recorder.recorders import ImmudbApplicationRecorder, ImmudbProcessRecorder
 from aethyr_immudb_recorder.settings import ImmudbSettings
 from tests import immudb_harness
+from tests.recorder.support import SharedDatastoreCase
 
 _lock = threading.Lock()
 _server: ImmudbServer | None = None
@@ -48,10 +49,9 @@ def teardown_module() -> None:
             _server = None
 
 
-class SyncedMixin:
-    datastore: ImmudbDatastore
-
-    def setUp(self) -> None:
+class SyncedMixin(SharedDatastoreCase):
+    @classmethod
+    def make_datastore(cls) -> ImmudbDatastore:
         server = synced_server()
         env = {
             "IMMUDB_HOST": server.host,
@@ -59,20 +59,19 @@ class SyncedMixin:
             "IMMUDB_DATABASE": f"s{uuid.uuid4().hex[:20]}",
             "IMMUDB_SYNC_FREQUENCY_MS": "1",
             "IMMUDB_POOL_SIZE": "12",
+            # small test databases (tests/immudb_harness.py: TEST_MAX_TX_ENTRIES)
+            "IMMUDB_MAX_TX_ENTRIES": str(immudb_harness.TEST_MAX_TX_ENTRIES),
         }
-        self.datastore = ImmudbDatastore(ImmudbSettings.from_env(Environment(env=env)))
-        super().setUp()  # type: ignore[misc]
-
-    def tearDown(self) -> None:
-        super().tearDown()  # type: ignore[misc]
-        self.datastore.close()
+        return ImmudbDatastore(ImmudbSettings.from_env(Environment(env=env)))
 
 
 class TestSyncedApplicationRecorder(
     SyncedMixin, ApplicationRecorderTestCase[ImmudbApplicationRecorder]
 ):
     def create_recorder(self) -> ImmudbApplicationRecorder:
-        recorder = ImmudbApplicationRecorder(datastore=self.datastore)
+        recorder = ImmudbApplicationRecorder(
+            datastore=self.datastore, events_table_name=self.events_table
+        )
         recorder.create_table()
         return recorder
 
@@ -91,7 +90,11 @@ class TestSyncedApplicationRecorder(
 
 class TestSyncedProcessRecorder(SyncedMixin, ProcessRecorderTestCase):
     def create_recorder(self) -> ImmudbProcessRecorder:
-        recorder = ImmudbProcessRecorder(datastore=self.datastore)
+        recorder = ImmudbProcessRecorder(
+            datastore=self.datastore,
+            events_table_name=self.events_table,
+            tracking_table_name=self.tracking_table,
+        )
         recorder.create_table()
         return recorder
 
@@ -100,7 +103,9 @@ class TestSyncedNonInterleaving(SyncedMixin, NonInterleavingNotificationIDsBaseC
     insert_num = 1000
 
     def create_recorder(self) -> ImmudbApplicationRecorder:
-        recorder = ImmudbApplicationRecorder(datastore=self.datastore)
+        recorder = ImmudbApplicationRecorder(
+            datastore=self.datastore, events_table_name=self.events_table
+        )
         recorder.create_table()
         return recorder
 

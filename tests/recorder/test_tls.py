@@ -28,6 +28,7 @@ from aethyr_immudb_recorder.recorders import ImmudbApplicationRecorder, ImmudbPr
 from aethyr_immudb_recorder.settings import ImmudbSettings
 from aethyr_immudb_recorder.tls import TlsFiles, generate_tls_files
 from tests import immudb_harness
+from tests.recorder.support import SharedDatastoreCase
 
 pytestmark = pytest.mark.immudb
 
@@ -42,6 +43,8 @@ def _env(srv: ImmudbServer, **extra: str) -> dict[str, str]:
         "IMMUDB_DATABASE": f"tls{uuid.uuid4().hex[:16]}",
         "IMMUDB_CONNECT_TIMEOUT": "3",
         "IMMUDB_TIMEOUT": "5",
+        # small test databases (tests/immudb_harness.py: TEST_MAX_TX_ENTRIES)
+        "IMMUDB_MAX_TX_ENTRIES": str(immudb_harness.TEST_MAX_TX_ENTRIES),
     }
     env.update(extra)
     return env
@@ -188,21 +191,17 @@ def test_bad_tls_settings_fail_before_connecting(
 # -- the library's suites over TLS and mutual TLS -------------------------------------
 
 
-class _TlsDatastore:
+class _TlsDatastore(SharedDatastoreCase):
     mutual = False
-    datastore: ImmudbDatastore
 
-    def setUp(self) -> None:
-        srv = immudb_harness.tls_server(mtls=self.mutual)
-        env = _tls_env(srv, mutual=self.mutual, IMMUDB_POOL_SIZE="12")
-        self.datastore = ImmudbDatastore(ImmudbSettings.from_env(Environment(env=env)))
-        assert self.datastore.settings.tls
-        assert self.datastore.settings.mutual_tls is self.mutual
-        super().setUp()  # type: ignore[misc]
-
-    def tearDown(self) -> None:
-        super().tearDown()  # type: ignore[misc]
-        self.datastore.close()
+    @classmethod
+    def make_datastore(cls) -> ImmudbDatastore:
+        srv = immudb_harness.tls_server(mtls=cls.mutual)
+        env = _tls_env(srv, mutual=cls.mutual, IMMUDB_POOL_SIZE="12")
+        datastore = ImmudbDatastore(ImmudbSettings.from_env(Environment(env=env)))
+        assert datastore.settings.tls
+        assert datastore.settings.mutual_tls is cls.mutual
+        return datastore
 
 
 class TestApplicationRecorderOverTls(
@@ -210,7 +209,7 @@ class TestApplicationRecorderOverTls(
 ):
     def create_recorder(self) -> ImmudbApplicationRecorder:
         recorder = ImmudbApplicationRecorder(
-            datastore=self.datastore, events_table_name="stored_events"
+            datastore=self.datastore, events_table_name=self.events_table
         )
         recorder.create_table()
         return recorder
@@ -223,8 +222,8 @@ class TestProcessRecorderOverTls(_TlsDatastore, ProcessRecorderTestCase):
     def create_recorder(self) -> ImmudbProcessRecorder:
         recorder = ImmudbProcessRecorder(
             datastore=self.datastore,
-            events_table_name="stored_events",
-            tracking_table_name="notification_tracking",
+            events_table_name=self.events_table,
+            tracking_table_name=self.tracking_table,
         )
         recorder.create_table()
         return recorder
