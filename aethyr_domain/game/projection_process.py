@@ -21,7 +21,10 @@ The child runs with the parent's configuration (the same ``--config`` file and
 ``AETHYR_*`` environment). Its metrics (the projection's lag gauges among them)
 are served on ``metrics_port + 1`` when ``metrics_enabled``: the parent's port
 stays the game's. The child stops by itself when the parent goes away
-(``--parent-pid``), so a killed server leaves no projection behind.
+(``--parent-pid``), so a killed server leaves no projection behind. It runs at a
+lower CPU priority than the game (``background_nice``,
+:mod:`~aethyr_domain.outbox.process_priority`): the read model may lag a little on a
+busy machine, the players' answers do not wait for it.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import threading
 import time
 
 from aethyr_domain.config import CONFIG_FILE_ENV, ENV_PREFIX, ServerConfig
+from aethyr_domain.outbox.process_priority import lower_priority
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +94,7 @@ class ProjectionProcess:
         process = subprocess.Popen(
             command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True
         )
+        lower_priority(process.pid, config.background_nice)
         log.info("world projection running as process %d", process.pid)
         return cls(process)
 
