@@ -31,9 +31,14 @@ If the child exits on its own - it lost the lease to another writer (exit
 not go on deciding what nobody delivers. Either way every entry stays in the outbox
 and the next boot delivers it.
 
+Metrics: the child serves none; the game's ``aethyr_outbox_*`` series show the
+shared outbox file's counts (backlog, delivered, dead letters), read at each scrape.
+Delivery errors are in the child's log (the game's standard error).
+
 The child runs with the parent's configuration (the ``AETHYR_*`` environment and
 the ``--config`` file, passed on in ``AETHYR_CONFIG``) and at a lower CPU priority
-(``background_nice``, :mod:`~aethyr_domain.outbox.process_priority`). Its log goes to
+(``background_nice``, :mod:`~aethyr_domain.outbox.process_priority`), set once it is
+ready: starting up at the game's priority keeps a busy machine from holding boot up. Its log goes to
 the parent's standard error; its standard output carries :data:`READY` and, if it
 lost the lease, :data:`LOST`.
 
@@ -57,7 +62,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aethyr_domain.config import CONFIG_FILE_ENV, ServerConfig
-from aethyr_domain.outbox.delivery import OUTBOX_BACKLOG
+from aethyr_domain.outbox.delivery import (
+    OUTBOX_BACKLOG,
+    OUTBOX_DEAD,
+    OUTBOX_DEAD_LETTERS,
+    OUTBOX_DELIVERED,
+)
 from aethyr_domain.outbox.process_priority import lower_priority
 from aethyr_domain.outbox.queue import Outbox
 
@@ -70,8 +80,8 @@ READY = "delivery: ready"
 """What the child prints once it holds the lease and delivers (the parent waits for it)."""
 LOST = "delivery: lost: "
 """The prefix of the line the child prints when another writer took the lease over."""
-#: The child's exit code when it lost the writer lease.
-EXIT_LEASE_LOST = 3
+#: The child's exit code when it lost the writer lease (the same as the CLI's).
+EXIT_LEASE_LOST = 4
 #: Seconds between the child's checks of its lease and of a stop request.
 CHILD_TICK = 0.5
 #: Seconds between two looks at the outbox while :meth:`DeliveryProcess.drain` waits.
@@ -114,8 +124,12 @@ class DeliveryProcess:
         )
         self._reader.start()
         self._backlog = outbox.backlog()
-        # The child updates its own gauge; the game's metrics read the shared file.
-        OUTBOX_BACKLOG.set_function(self._read_backlog)
+        self._delivered = outbox.delivered_count()
+        self._dead = outbox.dead_letter_count()
+        # The child's own metrics are not served: the game's show what the shared
+        # outbox file says, read at each scrape (the backlog gauge is collected first).
+        OUTBOX_BACKLOG.set_function(self._read_outbox)
+        OUTBOX_DEAD_LETTERS.set_function(lambda: float(self._dead))
 
     @classmethod
     def start(
@@ -148,7 +162,6 @@ class DeliveryProcess:
         process = subprocess.Popen(
             command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
-        lower_priority(process.pid, config.background_nice)
         delivery = cls(process, outbox, world)
         timeout = config.writer_lease_timeout if ready_timeout is None else ready_timeout
         if not delivery._ready.wait(timeout) or process.poll() is not None:
@@ -157,13 +170,22 @@ class DeliveryProcess:
                 "the delivery process did not start"
                 + (f": {delivery._lost}" if delivery._lost else f" within {timeout:g}s")
             )
+        # Only now: starting up at the game's priority keeps a busy machine from
+        # holding boot up (every thread of the child, and those it starts later).
+        lower_priority(process.pid, config.background_nice)
         log.info("outbox delivery running as process %d", process.pid)
         return delivery
 
-    def _read_backlog(self) -> float:
-        """The outbox's backlog now (the last one read, once the outbox is closed)."""
+    def _read_outbox(self) -> float:
+        """The outbox's backlog now (the last one read, once the outbox is closed);
+        brings the delivered and dead-letter counters up to the file's counts."""
         with contextlib.suppress(Exception):
             self._backlog = self.outbox.backlog()
+            delivered = self.outbox.delivered_count()
+            dead = self.outbox.dead_letter_count()
+            OUTBOX_DELIVERED.inc(max(0, delivered - self._delivered))
+            OUTBOX_DEAD.inc(max(0, dead - self._dead))
+            self._delivered, self._dead = delivered, dead
         return float(self._backlog)
 
     @property
@@ -252,9 +274,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """The child: deliver until the parent closes our input (see the module docstring).
 
-    SIGTERM (a service manager stopping the whole group) does not drop what is in
-    line: the child goes on until the outbox is empty or its input closes. SIGINT
-    (Ctrl-C in the game's terminal) is left to the game, which stops the child.
+    SIGTERM and SIGINT are ignored: a service manager that signals the whole group,
+    or Ctrl-C in the game's terminal, also reaches the game, which still has to drain
+    the outbox through this child before it closes our input. (SIGKILL ends the child
+    at once; the next boot delivers what it left, exactly once.)
     """
     from aethyr_domain.outbox.delivery import Deliverer
     from aethyr_domain.outbox.event_store import open_world
@@ -263,8 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     config = ServerConfig.load()
-    terminated = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: terminated.set())
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     world = open_world(config)
     lease = WriterLease(
@@ -282,8 +304,6 @@ def main(argv: list[str] | None = None) -> int:
     print(READY, flush=True)
     stdin = sys.stdin.fileno()
     while deliverer.lost is None:
-        if terminated.is_set() and outbox.backlog() == 0:
-            break
         readable, _w, _x = select.select([stdin], [], [], CHILD_TICK)
         if readable:
             if not os.read(stdin, 4096):  # the game closed our input: it stops, or died

@@ -8,13 +8,15 @@ players' answers matter more than how fast the read model or the store catch up,
 gives the game the CPU first whenever both are runnable, and the helpers take what
 is left (on an idle machine, all of it).
 
-The nice value is set right after the child is started, while it runs only its main
-thread: on Linux a nice value belongs to one thread, and the threads the child
-starts later inherit it from the thread that starts them.
+On Linux a nice value belongs to one thread (``setpriority`` on a process id changes
+its main thread only), and a new thread inherits it from the thread that starts it:
+:func:`lower_priority` therefore sets it on every thread the process has
+(``/proc/<pid>/task``), and the threads it starts later follow.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 
@@ -33,8 +35,18 @@ def lower_priority(pid: int, increment: int) -> int | None:
         return None
     try:
         nice = min(os.getpriority(os.PRIO_PROCESS, 0) + increment, MAX_NICE)
-        os.setpriority(os.PRIO_PROCESS, pid, nice)
+        for thread in _threads(pid):
+            with contextlib.suppress(ProcessLookupError):  # a thread that just ended
+                os.setpriority(os.PRIO_PROCESS, thread, nice)
     except OSError as exc:
         log.warning("cannot lower the priority of process %d: %s", pid, exc)
         return None
     return nice
+
+
+def _threads(pid: int) -> list[int]:
+    """The ids of process ``pid``'s threads (Linux), or just ``pid`` elsewhere."""
+    try:
+        return [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        return [pid]
