@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,22 @@ def _wait_gone(pid: int, seconds: float = 30.0) -> bool:
     return not _alive(pid)
 
 
+def _nice_values(pid: int) -> set[int]:
+    """The nice values of every thread of every child of ``pid``."""
+    return {
+        os.getpriority(os.PRIO_PROCESS, int(thread))
+        for child in _children(pid)
+        for thread in os.listdir(f"/proc/{child}/task")
+    }
+
+
+def _wait_for(check: Callable[[], bool], seconds: float = 30.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return check()
+
+
 def _config(tmp_path: Path, **changes: object) -> ServerConfig:
     values: dict[str, object] = dict(
         event_sourcing_enabled=True,
@@ -101,10 +118,9 @@ def test_serve_delivers_from_a_child_at_a_lower_priority_and_drains_it_at_exit(
     try:
         (child,) = _delivery_children(process.pid)
         game_nice = os.getpriority(os.PRIO_PROCESS, process.pid)
-        for pid in _children(process.pid):  # the delivery and the projection
-            for thread in os.listdir(f"/proc/{pid}/task"):  # every thread of each
-                nice = os.getpriority(os.PRIO_PROCESS, int(thread))
-                assert nice == min(game_nice + 10, 19)
+        # the delivery and the projection, every thread of each, once each is ready
+        assert len(_children(process.pid)) == 2
+        assert _wait_for(lambda: _nice_values(process.pid) == {min(game_nice + 10, 19)})
         client = Client(port)
         client.login_new("Ann", "anns-password")
         for line in ("pose leaning on the wall", "gait strolls", "inventory", "look"):
