@@ -20,11 +20,11 @@ Players live in pairs of rooms (ten per pair, linked north/south), as players of
 real MUD spread out: what others see (``X leaves.``) goes to the room, not to
 everyone. The world (rooms, pebbles, players with one precomputed scrypt hash) is
 seeded before the server starts. ``AETHYR_DELIVERY_PROCESS``, ``AETHYR_BACKGROUND_NICE``
-and ``AETHYR_PROJECTION_PROCESS`` are passed on to the server when set (A/B runs). At the end the server is stopped with SIGTERM (it
-must exit 0, the outbox drained) and writes its live world (``--dump-world``); with
-event sourcing on it must equal a replay of the log and the read model
-(``live == replay == projection``), with it off the world a new boot reads from the
-storage.
+and ``AETHYR_PROJECTION_PROCESS`` are passed on to the server when set (A/B runs).
+At the end the server is stopped with SIGTERM (it must exit 0, the outbox drained)
+and writes its live world (``--dump-world``); with event sourcing on it must equal a
+replay of the log and the read model (``live == replay == projection``), with it off
+the world a new boot reads from the storage.
 """
 
 from __future__ import annotations
