@@ -135,6 +135,15 @@ class ServerConfig:
     #: stopped after the outbox drained, once it applied the log) instead of a thread
     #: in the game's process. ``play`` and embedding programs keep it in process.
     projection_process: bool = True
+    #: ``serve`` on a store other processes can open (not ``popo``): deliver the outbox
+    #: from a child process that holds the writer lease while the game runs, instead of
+    #: a thread of the game's process (``docs/server.md``). ``play`` and embedding
+    #: programs keep the delivery thread.
+    delivery_process: bool = True
+    #: ``serve``: how much lower the CPU priority of its child processes (the world
+    #: projection, the delivery) is than the game's (added to the nice value, 0-19;
+    #: 0: the same priority), so that on a busy machine the game's answers go first.
+    background_nice: int = 10
     #: Export Prometheus metrics over HTTP (loopback) on ``metrics_port``.
     metrics_enabled: bool = False
     metrics_address: str = "127.0.0.1"
@@ -225,6 +234,8 @@ class ServerConfig:
                 out.append(f"{name}: must be > 0, got {getattr(self, name)}")
         if self.outbox_drain_timeout < 0:
             out.append(f"outbox_drain_timeout: must be >= 0, got {self.outbox_drain_timeout}")
+        if not 0 <= self.background_nice <= 19:
+            out.append(f"background_nice: must be between 0 and 19, got {self.background_nice}")
         if self.retry_attempts < 0:
             out.append(f"retry_attempts: must be >= 0, got {self.retry_attempts}")
         if self.retry_max_delay < self.retry_base_delay:

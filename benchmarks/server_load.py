@@ -19,11 +19,12 @@ Modes (the columns):
 Players live in pairs of rooms (ten per pair, linked north/south), as players of a
 real MUD spread out: what others see (``X leaves.``) goes to the room, not to
 everyone. The world (rooms, pebbles, players with one precomputed scrypt hash) is
-seeded before the server starts. At the end the server is stopped with SIGTERM (it
-must exit 0, the outbox drained) and writes its live world (``--dump-world``); with
-event sourcing on it must equal a replay of the log and the read model
-(``live == replay == projection``), with it off the world a new boot reads from the
-storage.
+seeded before the server starts. ``AETHYR_DELIVERY_PROCESS``, ``AETHYR_BACKGROUND_NICE``
+and ``AETHYR_PROJECTION_PROCESS`` are passed on to the server when set (A/B runs).
+At the end the server is stopped with SIGTERM (it must exit 0, the outbox drained)
+and writes its live world (``--dump-world``); with event sourcing on it must equal a
+replay of the log and the read model (``live == replay == projection``), with it off
+the world a new boot reads from the storage.
 """
 
 from __future__ import annotations
@@ -62,6 +63,9 @@ MARKERS = {
 }
 PROMPT = b"\r\n> "
 ROOT = Path(__file__).resolve().parents[1]
+#: Keys passed on from this process's environment to ``serve`` (for A/B runs of the
+#: server's own knobs, e.g. ``AETHYR_DELIVERY_PROCESS=0 AETHYR_BACKGROUND_NICE=0``).
+PASSED_ON = ("AETHYR_DELIVERY_PROCESS", "AETHYR_BACKGROUND_NICE", "AETHYR_PROJECTION_PROCESS")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -239,6 +243,7 @@ def _serve(env: dict[str, str], folder: Path) -> Iterator[tuple[subprocess.Popen
     environ = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": str(ROOT),
+        **{key: os.environ[key] for key in PASSED_ON if key in os.environ},
         **env,
     }
     process = subprocess.Popen(

@@ -209,12 +209,19 @@ def run_serve(args: argparse.Namespace) -> int:
     from aethyr_domain.game.projection_process import ProjectionProcess, runs_as_process
     from aethyr_domain.game.server import serve
     from aethyr_domain.game.session import BootError, boot
+    from aethyr_domain.outbox.delivery_process import (
+        runs_as_process as delivery_runs_as_process,
+    )
 
     config = load_config(args)
     serve_metrics(config, "serve")
     child = runs_as_process(config)  # the world projection in a process of its own
     try:
-        manager = boot(config.replace(projections_enabled=False) if child else config)
+        manager = boot(
+            config.replace(projections_enabled=False) if child else config,
+            delivery_process=delivery_runs_as_process(config),
+            config_path=args.config,
+        )
     except BootError as exc:
         raise CliError(str(exc)) from None
     projection: ProjectionProcess | None = None

@@ -21,7 +21,10 @@ The child runs with the parent's configuration (the same ``--config`` file and
 ``AETHYR_*`` environment). Its metrics (the projection's lag gauges among them)
 are served on ``metrics_port + 1`` when ``metrics_enabled``: the parent's port
 stays the game's. The child stops by itself when the parent goes away
-(``--parent-pid``), so a killed server leaves no projection behind.
+(``--parent-pid``), so a killed server leaves no projection behind. Once ready it runs
+at a lower CPU priority than the game (``background_nice``,
+:mod:`~aethyr_domain.outbox.process_priority`): the read model may lag a little on a
+busy machine, the players' answers do not wait for it.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import threading
 import time
 
 from aethyr_domain.config import CONFIG_FILE_ENV, ENV_PREFIX, ServerConfig
+from aethyr_domain.outbox.process_priority import lower_priority
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +65,10 @@ def runs_as_process(config: ServerConfig) -> bool:
 class ProjectionProcess:
     """A running ``aethyr-es project`` child (see the module docstring)."""
 
-    def __init__(self, process: subprocess.Popen[str]) -> None:
+    def __init__(self, process: subprocess.Popen[str], *, nice: int = 0) -> None:
         self.process = process
+        #: How much lower the child's priority is made once it is ready (``background_nice``).
+        self.nice = nice
         self._lines: list[str] = []
         self._ready = threading.Event()
         self._reader = threading.Thread(
@@ -91,13 +97,16 @@ class ProjectionProcess:
             command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True
         )
         log.info("world projection running as process %d", process.pid)
-        return cls(process)
+        return cls(process, nice=config.background_nice)
 
     def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             self._lines.append(line.rstrip("\n"))
             if line.startswith(READY):
+                # Only now: starting up at the game's priority, a busy machine does not
+                # keep the child from becoming ready to stop cleanly.
+                lower_priority(self.process.pid, self.nice)
                 self._ready.set()
         self._ready.set()  # the child ended
 

@@ -53,7 +53,13 @@ class BootError(RuntimeError):
     """The game could not load its world from the event store."""
 
 
-def boot(config: ServerConfig, *, world: World | None = None) -> Manager:
+def boot(
+    config: ServerConfig,
+    *,
+    world: World | None = None,
+    delivery_process: bool = False,
+    config_path: str | None = None,
+) -> Manager:
     """A Manager ready to play: live world loaded, event path started if enabled.
 
     ``world`` lets a caller share one ``World`` instance (needed for the in-memory
@@ -62,6 +68,11 @@ def boot(config: ServerConfig, *, world: World | None = None) -> Manager:
     With event sourcing on, boot first takes the store's writer lease
     (:mod:`aethyr_domain.outbox.writer_lease`): if another live writer holds it, boot raises
     :class:`BootError` before it changed anything (the outbox is not even opened).
+
+    ``delivery_process`` (``serve``, see
+    :mod:`~aethyr_domain.outbox.delivery_process`): once the world is loaded, the
+    lease and the delivery go to a child process (started with ``config_path``, the
+    TOML file the caller read, if any) instead of a thread.
     """
     if not config.event_sourcing_enabled:
         return boot_from_storage(config)
@@ -139,15 +150,18 @@ def boot(config: ServerConfig, *, world: World | None = None) -> Manager:
         closers.append(projection.view.close)  # after stop: the follower used it
     if world is None:
         closers.append(app.close)
-    lease.start_heartbeat()  # no-op if already started
-    sink = OutboxSink.start(
-        config,
-        world_factory=lambda: app,
-        close_world=False,
-        mapper=app.mapper,
-        lease=lease,
-        outbox=outbox,
-    )
+    if delivery_process:
+        sink = _start_delivery_process(config, app, outbox, lease, config_path, fail)
+    else:
+        lease.start_heartbeat()  # no-op if already started
+        sink = OutboxSink.start(
+            config,
+            world_factory=lambda: app,
+            close_world=False,
+            mapper=app.mapper,
+            lease=lease,
+            outbox=outbox,
+        )
     sink.dead_at_start = dead_before
     for closer in closers:  # after the delivery thread ended, even if it ends late
         sink.after_close(closer)
@@ -170,6 +184,33 @@ def boot(config: ServerConfig, *, world: World | None = None) -> Manager:
             checkpointer.save()  # the outbox is empty: boot delivered it
         manager.checkpointer = checkpointer
     return manager
+
+
+def _start_delivery_process(
+    config: ServerConfig,
+    app: World,
+    outbox: Any,
+    lease: Any,
+    config_path: str | None,
+    fail: Callable[..., BootError],
+) -> Any:
+    """Hand the writer lease and the delivery over to a child process; the game's sink.
+
+    The game stops beating the lease first (one process writes it at a time), and
+    takes it back to release it if the child does not start (:class:`BootError`).
+    """
+    from aethyr_domain.outbox.delivery_process import DeliveryProcess
+    from aethyr_domain.outbox.event_sink import OutboxSink
+
+    lease.stop_heartbeat()
+    try:
+        child = DeliveryProcess.start(
+            config, outbox, app, epoch=lease.epoch, position=lease.position, config_path=config_path
+        )
+    except Exception as exc:
+        outbox.close()
+        raise fail(f"cannot start the outbox delivery process: {exc}", lease) from None
+    return OutboxSink(outbox, child, app.mapper)
 
 
 def boot_from_storage(config: ServerConfig) -> Manager:

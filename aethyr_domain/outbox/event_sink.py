@@ -24,6 +24,7 @@ from aethyr_domain.application import World
 from aethyr_domain.config import ServerConfig
 from aethyr_domain.decision import Decision
 from aethyr_domain.outbox.delivery import OUTBOX_BACKLOG, Deliverer
+from aethyr_domain.outbox.delivery_process import DeliveryProcess
 from aethyr_domain.outbox.event_store import open_world
 from aethyr_domain.outbox.queue import Outbox, OutboxEvent
 from aethyr_domain.outbox.writer_lease import WriterLease
@@ -75,13 +76,16 @@ class OutboxSink:
     ``mapper`` is the World's (``app.mapper``): it makes the stored events' bytes
     (:func:`default_mapper` when not given).
     ``lease`` is the writer lease this process holds (the delivery appends carry it;
-    :meth:`close` releases it once the thread stopped).
+    :meth:`close` releases it once the thread stopped). ``deliverer`` is the delivery
+    thread, or ``serve``'s delivery child process
+    (:class:`~aethyr_domain.outbox.delivery_process.DeliveryProcess`, which holds the
+    lease itself: no ``lease`` here then).
     """
 
     def __init__(
         self,
         outbox: Outbox,
-        deliverer: Deliverer,
+        deliverer: Deliverer | DeliveryProcess,
         mapper: Any = None,
         *,
         lease: WriterLease | None = None,

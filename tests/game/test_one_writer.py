@@ -30,7 +30,7 @@ from aethyr_domain import commands as c
 from aethyr_domain.config import ServerConfig
 from aethyr_domain.events import RoomDescriptionUpdated
 from aethyr_domain.game.session import BootError, ScriptRunner, boot
-from aethyr_domain.outbox.delivery import deliver_pending
+from aethyr_domain.outbox.delivery import Deliverer, deliver_pending
 from aethyr_domain.outbox.event_store import iter_notifications, open_world
 from aethyr_domain.outbox.queue import Outbox
 from aethyr_domain.outbox.writer_lease import (
@@ -292,7 +292,9 @@ def test_world_live_during_play_reads_without_delivering(tmp_path):
 
 def _world_of(game):
     """The World the game's sink delivers to (its factory returns the boot's World)."""
-    return outbox_sink(game.sink).deliverer.world_factory()
+    deliverer = outbox_sink(game.sink).deliverer
+    assert isinstance(deliverer, Deliverer)
+    return deliverer.world_factory()
 
 
 def test_a_second_process_sharing_the_outbox_is_refused_and_delivers_nothing(tmp_path):

@@ -14,7 +14,12 @@ from eventsourcing.persistence import OperationalError, StoredEvent
 from aethyr_domain import commands as c
 from aethyr_domain.config import ServerConfig
 from aethyr_domain.decision import Decider
-from aethyr_domain.outbox.delivery import build_command, deliver_pending, is_stored
+from aethyr_domain.outbox.delivery import (
+    Deliverer,
+    build_command,
+    deliver_pending,
+    is_stored,
+)
 from aethyr_domain.outbox.event_sink import OutboxSink
 from aethyr_domain.outbox.event_store import (
     iter_notifications,
@@ -289,6 +294,7 @@ def test_stop_leaves_closing_to_a_delivery_thread_stuck_in_a_round(tmp_path, cap
     assert sink.outbox.backlog() == 1  # the outbox is still open for the thread
     blocking.release.set()
     assert blocking.closed.wait(10)  # the thread closed the World as it left
+    assert isinstance(sink.deliverer, Deliverer)
     sink.deliverer._thread.join(10)
     assert not blocking.used_after_close
     with pytest.raises(sqlite3.ProgrammingError):  # ... and the outbox, after the World

@@ -34,6 +34,12 @@ def _command(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/cmdline").read_text().split("\0")
 
 
+def _projections(pid: int) -> list[int]:
+    """The children of ``pid`` running ``project`` (``serve`` also starts its outbox
+    delivery as a child: ``tests/server/test_delivery_process.py``)."""
+    return [child for child in _children(pid) if "project" in _command(child)]
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -54,10 +60,9 @@ def _config(tmp_path: Path) -> ServerConfig:
 def test_serve_runs_the_projection_as_a_child_caught_up_at_exit(tmp_path: Path) -> None:
     process, port = start_serve(tmp_path, **ON_SQLITE)
     try:
-        children = _children(process.pid)
+        children = _projections(process.pid)
         assert len(children) == 1
         child = children[0]
-        assert "project" in _command(child)
         client = Client(port)
         client.login_new("Ann", "anns-password")
         for line in ("look", "pose leaning on the wall", "inventory", "gait strolls"):
@@ -78,7 +83,7 @@ def test_serve_runs_the_projection_as_a_child_caught_up_at_exit(tmp_path: Path) 
 def test_projection_process_off_keeps_the_projection_in_the_game(tmp_path: Path) -> None:
     process, port = start_serve(tmp_path, **ON_SQLITE, AETHYR_PROJECTION_PROCESS="0")
     try:
-        assert _children(process.pid) == []
+        assert _projections(process.pid) == []
         Client(port).login_new("Bea", "beas-password")
     finally:
         code, err = stop(process)
@@ -89,7 +94,7 @@ def test_projection_process_off_keeps_the_projection_in_the_game(tmp_path: Path)
 
 def test_the_child_stops_when_the_server_is_killed(tmp_path: Path) -> None:
     process, _port = start_serve(tmp_path, **ON_SQLITE)
-    (child,) = _children(process.pid)
+    (child,) = _projections(process.pid)
     process.send_signal(signal.SIGKILL)
     process.wait(30)
     deadline = time.monotonic() + 30
