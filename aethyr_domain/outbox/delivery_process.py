@@ -31,9 +31,12 @@ If the child exits on its own - it lost the lease to another writer (exit
 not go on deciding what nobody delivers. Either way every entry stays in the outbox
 and the next boot delivers it.
 
-Metrics: the child serves none; the game's ``aethyr_outbox_*`` series show the
-shared outbox file's counts (backlog, delivered, dead letters), read at each scrape.
-Delivery errors are in the child's log (the game's standard error).
+Metrics: the game's ``aethyr_outbox_*`` series show the shared outbox file's counts
+(backlog, delivered, dead letters), read at each scrape. With ``metrics_enabled`` the
+child serves its own registry on ``metrics_port + 2`` (:data:`METRICS_PORT_OFFSET`;
+the projection child has ``+ 1``): there are the delivery's
+``aethyr_outbox_delivery_errors_total`` and the store client's ``aethyr_recorder_*``
+series. Each delivery error is also logged (the game's standard error).
 
 The child runs with the parent's configuration (the ``AETHYR_*`` environment and
 the ``--config`` file, passed on in ``AETHYR_CONFIG``) and at a lower CPU priority
@@ -61,7 +64,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from aethyr_domain.config import CONFIG_FILE_ENV, ServerConfig
+from aethyr_domain.config import CONFIG_FILE_ENV, ENV_PREFIX, ServerConfig
 from aethyr_domain.outbox.delivery import (
     OUTBOX_BACKLOG,
     OUTBOX_DEAD,
@@ -86,6 +89,8 @@ EXIT_LEASE_LOST = 4
 CHILD_TICK = 0.5
 #: Seconds between two looks at the outbox while :meth:`DeliveryProcess.drain` waits.
 DRAIN_POLL = 0.01
+#: The child serves its metrics on ``metrics_port`` plus this.
+METRICS_PORT_OFFSET = 2
 
 
 def runs_as_process(config: ServerConfig) -> bool:
@@ -150,6 +155,8 @@ class DeliveryProcess:
         env = dict(os.environ)
         if config_path:
             env[CONFIG_FILE_ENV] = os.path.abspath(config_path)
+        if config.metrics_enabled:
+            env[f"{ENV_PREFIX}METRICS_PORT"] = str(config.metrics_port + METRICS_PORT_OFFSET)
         command = [
             sys.executable,
             "-m",
@@ -271,6 +278,25 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _serve_metrics(config: ServerConfig) -> None:
+    """Serve this process's metrics on ``metrics_address:metrics_port`` (the parent
+    set the port to its own + :data:`METRICS_PORT_OFFSET`) if ``metrics_enabled``. A
+    port that cannot be bound is logged, not fatal: delivery matters more."""
+    if not config.metrics_enabled:
+        return
+    from prometheus_client import start_http_server
+
+    try:
+        start_http_server(config.metrics_port, addr=config.metrics_address)
+    except OSError as exc:
+        log.warning(
+            "delivery process: cannot serve metrics on %s:%d: %s",
+            config.metrics_address,
+            config.metrics_port,
+            exc.strerror or exc,
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     """The child: deliver until the parent closes our input (see the module docstring).
 
@@ -288,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     config = ServerConfig.load()
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _serve_metrics(config)
     world = open_world(config)
     lease = WriterLease(
         world.recorder, args.epoch, args.position, timeout=config.writer_lease_timeout

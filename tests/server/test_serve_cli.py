@@ -265,6 +265,15 @@ def test_serve_serves_metrics_while_it_runs(tmp_path):
         info = {"command": "serve", "event_sourcing": "true", "event_store": "sqlite"}
         assert value(samples, "aethyr_info", **info) == 1
         assert "aethyr_outbox_backlog" in names(samples)
+        # the delivery child (delivery_process, the default) serves its own metrics two
+        # ports up: its delivery counters and errors, the store client's series
+        child = wait_for(
+            metrics_port + 2,
+            lambda s: (value(s, "aethyr_outbox_delivered_total") or 0) >= 1,
+            what="the delivery child's metrics",
+        )
+        assert value(child, "aethyr_outbox_delivery_errors_total") == 0
+        assert "aethyr_outbox_delivery_errors_total" in names(child)
     finally:
         code, err = stop(process)
     assert code == 0, err
