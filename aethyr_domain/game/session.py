@@ -44,6 +44,9 @@ from aethyr_domain.game.manager import SYSTEM, GameError, Manager
 
 if TYPE_CHECKING:  # the flag-off game imports no application (no store) module
     from aethyr_domain.application import World
+    from aethyr_domain.outbox.event_sink import OutboxSink
+    from aethyr_domain.outbox.queue import Outbox
+    from aethyr_domain.outbox.writer_lease import WriterLease
     from aethyr_domain.read.projections.runner import ProjectionService
 
 log = logging.getLogger(__name__)
@@ -189,11 +192,11 @@ def boot(
 def _start_delivery_process(
     config: ServerConfig,
     app: World,
-    outbox: Any,
-    lease: Any,
+    outbox: Outbox,
+    lease: WriterLease,
     config_path: str | None,
     fail: Callable[..., BootError],
-) -> Any:
+) -> OutboxSink:
     """Hand the writer lease and the delivery over to a child process; the game's sink.
 
     The game stops beating the lease first (one process writes it at a time), and
