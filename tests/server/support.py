@@ -3,14 +3,38 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from aethyr_domain.config import ServerConfig
 from aethyr_domain.game.manager import Manager
 from aethyr_domain.game.server import GameServer
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (of every one of its threads), from /proc."""
+    found: list[int] = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        found += [int(c) for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+    return found
+
+
+def command(pid: int) -> list[str]:
+    """The argv of process ``pid``."""
+    return Path(f"/proc/{pid}/cmdline").read_text().split("\0")
+
+
+def alive(pid: int) -> bool:
+    """``pid`` runs (a zombie, dead and not yet reaped, does not count)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
 
 
 class RunningServer:

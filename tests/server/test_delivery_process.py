@@ -31,7 +31,7 @@ from aethyr_domain.outbox.writer_lease import RELEASED_MS, WRITER, split
 from aethyr_domain.read.world_dump import dumps
 from tests.faults.support import boot_after_lease
 from tests.game.outbox_support import outbox_sink
-from tests.server.support import Client
+from tests.server.support import Client, alive, children, command
 from tests.server.test_serve_cli import ROOT, start_serve, stop
 
 ON_SQLITE = {
@@ -43,41 +43,22 @@ ON_SQLITE = {
 DELIVERY = "aethyr_domain.outbox.delivery_process"
 
 
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in os.listdir(f"/proc/{pid}/task"):
-        found += [int(c) for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
-    return found
-
-
-def _command(pid: int) -> list[str]:
-    return Path(f"/proc/{pid}/cmdline").read_text().split("\0")
-
-
 def _delivery_children(pid: int) -> list[int]:
-    return [child for child in _children(pid) if DELIVERY in _command(child)]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
+    return [child for child in children(pid) if DELIVERY in command(child)]
 
 
 def _wait_gone(pid: int, seconds: float = 30.0) -> bool:
     deadline = time.monotonic() + seconds
-    while _alive(pid) and time.monotonic() < deadline:
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    return not _alive(pid)
+    return not alive(pid)
 
 
 def _nice_values(pid: int) -> set[int]:
     """The nice values of every thread of every child of ``pid``."""
     return {
         os.getpriority(os.PRIO_PROCESS, int(thread))
-        for child in _children(pid)
+        for child in children(pid)
         for thread in os.listdir(f"/proc/{child}/task")
     }
 
@@ -119,7 +100,7 @@ def test_serve_delivers_from_a_child_at_a_lower_priority_and_drains_it_at_exit(
         (child,) = _delivery_children(process.pid)
         game_nice = os.getpriority(os.PRIO_PROCESS, process.pid)
         # the delivery and the projection, every thread of each, once each is ready
-        assert len(_children(process.pid)) == 2
+        assert len(children(process.pid)) == 2
         assert _wait_for(lambda: _nice_values(process.pid) == {min(game_nice + 10, 19)})
         client = Client(port)
         client.login_new("Ann", "anns-password")
@@ -139,7 +120,7 @@ def test_serve_delivers_from_a_child_at_a_lower_priority_and_drains_it_at_exit(
         code, err = stop(process)
     assert code == 0, err
     assert "Traceback" not in err, err
-    assert not _alive(child)
+    assert not alive(child)
     config = _config(tmp_path)
     assert _lease_stamp(config) == RELEASED_MS  # the child released the lease at exit
     live = dumps(load_game_state(config, "live"))
@@ -155,7 +136,7 @@ def test_delivery_process_off_keeps_the_thread(tmp_path: Path) -> None:
     try:
         assert _delivery_children(process.pid) == []
         game_nice = os.getpriority(os.PRIO_PROCESS, process.pid)
-        (projection,) = _children(process.pid)
+        (projection,) = children(process.pid)
         assert os.getpriority(os.PRIO_PROCESS, projection) == game_nice
         Client(port).login_new("Bea", "beas-password")
     finally:
@@ -300,7 +281,7 @@ def test_serve_on_immudb_delivers_from_the_child(
         code, err = stop(process)
     assert code == 0, err
     assert "Traceback" not in err, err
-    assert not _alive(child)
+    assert not alive(child)
     config = ServerConfig(
         event_sourcing_enabled=True,
         event_store="immudb",

@@ -4,7 +4,6 @@ gone with a killed server; ``projection_process = false`` keeps it in process.""
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 from aethyr_domain.cli.world import load_game_state
 from aethyr_domain.config import ServerConfig
 from aethyr_domain.read.world_dump import dumps
-from tests.server.support import Client
+from tests.server.support import Client, alive, children, command
 from tests.server.test_serve_cli import start_serve, stop
 
 ON_SQLITE = {
@@ -23,29 +22,10 @@ ON_SQLITE = {
 }
 
 
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in os.listdir(f"/proc/{pid}/task"):
-        found += [int(c) for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
-    return found
-
-
-def _command(pid: int) -> list[str]:
-    return Path(f"/proc/{pid}/cmdline").read_text().split("\0")
-
-
 def _projections(pid: int) -> list[int]:
     """The children of ``pid`` running ``project`` (``serve`` also starts its outbox
     delivery as a child: ``tests/server/test_delivery_process.py``)."""
-    return [child for child in _children(pid) if "project" in _command(child)]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
+    return [child for child in children(pid) if "project" in command(child)]
 
 
 def _config(tmp_path: Path) -> ServerConfig:
@@ -60,9 +40,7 @@ def _config(tmp_path: Path) -> ServerConfig:
 def test_serve_runs_the_projection_as_a_child_caught_up_at_exit(tmp_path: Path) -> None:
     process, port = start_serve(tmp_path, **ON_SQLITE)
     try:
-        children = _projections(process.pid)
-        assert len(children) == 1
-        child = children[0]
+        (child,) = _projections(process.pid)
         client = Client(port)
         client.login_new("Ann", "anns-password")
         for line in ("look", "pose leaning on the wall", "inventory", "gait strolls"):
@@ -72,7 +50,7 @@ def test_serve_runs_the_projection_as_a_child_caught_up_at_exit(tmp_path: Path) 
     assert code == 0, err
     assert "Traceback" not in err, err
     assert "before the log's head" not in err, err
-    assert not _alive(child)
+    assert not alive(child)
     config = _config(tmp_path)
     live = dumps(load_game_state(config, "live"))
     assert dumps(load_game_state(config, "replay")) == live
@@ -98,6 +76,6 @@ def test_the_child_stops_when_the_server_is_killed(tmp_path: Path) -> None:
     process.send_signal(signal.SIGKILL)
     process.wait(30)
     deadline = time.monotonic() + 30
-    while _alive(child) and time.monotonic() < deadline:
+    while alive(child) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _alive(child)
+    assert not alive(child)
