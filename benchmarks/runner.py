@@ -150,7 +150,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print("machine: " + ", ".join(f"{k}={v}" for k, v in machine.items()))
     print("versions: " + ", ".join(f"{k}={v}" for k, v in versions.items()))
-    print("durability: " + "; ".join(f"{n}: {DURABILITY[n]}" for n in names if n in DURABILITY))
+    durability = [f"{n}: {DURABILITY[n]}" for n in names if n in DURABILITY]
+    if load_modes:
+        durability.append(
+            "server-load: immudb synced (every commit flushed); the outbox and the "
+            "game's storage SQLite synchronous=FULL"
+        )
+    print("durability: " + "; ".join(durability))
     layout = "one database per application"
     if args.immudb_shared_database:
         layout = "one shared database"
@@ -169,7 +175,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(headline)
     print()
-    print("all backends (immudb UNSYNCED: no flush per commit, not crash-safe; a side column)")
+    if "immudb" in names:
+        print("all backends (immudb UNSYNCED: no flush per commit, not crash-safe; a side column)")
+    else:
+        print("all columns")
     print(table(results, columns))
     print()
     for line in targets(results):

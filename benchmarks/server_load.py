@@ -34,6 +34,7 @@ import contextlib
 import dataclasses
 import os
 import random
+import shutil
 import signal
 import statistics
 import subprocess
@@ -49,6 +50,8 @@ from benchmarks.scenarios import Measure, percentile
 MODES = ("serve-off", "serve-sqlite", "serve-immudb-synced", "serve-immudb-outage")
 #: Run only these modes (comma-separated; for experiments), e.g. ``serve-off,serve-sqlite``.
 ONLY = os.environ.get("SERVER_LOAD_MODES")
+#: Keep each mode's server log as ``<folder>/<mode>.log`` (for diagnosis), e.g. ``/tmp/logs``.
+KEEP_LOGS = os.environ.get("SERVER_LOAD_LOGS")
 PASSWORD = "load-test-pw"
 GROUP = 10  # players per pair of rooms
 CYCLE = ("look", "get {pebble}", "inventory", "drop {pebble}", "north", "south")
@@ -316,10 +319,15 @@ def run_mode(mode: str, size: LoadSize, immudb: Any) -> tuple[list[Measure], lis
                 await asyncio.to_thread(immudb.start)
 
             during = outage
-        with _serve(env, folder) as (process, port):
-            latencies, elapsed = asyncio.run(_load(port, names, size.seconds, during))
-            _stop(process, folder)
-        same = _consistent(mode, env, folder)
+        try:
+            with _serve(env, folder) as (process, port):
+                latencies, elapsed = asyncio.run(_load(port, names, size.seconds, during))
+                _stop(process, folder)
+            same = _consistent(mode, env, folder)
+        finally:
+            if KEEP_LOGS and (folder / "serve.log").exists():
+                Path(KEEP_LOGS).mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(folder / "serve.log", Path(KEEP_LOGS) / f"{mode}.log")
     latencies.sort()
     measures = [
         Measure("server-load p50", statistics.median(latencies), "ms"),
