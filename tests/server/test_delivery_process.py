@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +30,7 @@ from aethyr_domain.read.world_dump import dumps
 from tests.faults.support import boot_after_lease
 from tests.game.outbox_support import outbox_sink
 from tests.server.support import Client, alive, children, command
-from tests.server.test_serve_cli import ROOT, start_serve, stop
+from tests.server.test_serve_cli import start_serve, start_serve_with, stop
 
 ON_SQLITE = {
     "AETHYR_EVENT_SOURCING_ENABLED": "1",
@@ -150,26 +148,11 @@ def test_delivery_process_off_keeps_the_thread(tmp_path: Path) -> None:
 def test_sigterm_to_the_whole_group_still_drains_through_the_child(tmp_path: Path) -> None:
     """A service manager signals every process of the group: the child keeps delivering
     until the game, draining, closes its input."""
-    environ = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(ROOT),
-        **ON_SQLITE,
-        "AETHYR_PROJECTIONS_ENABLED": "0",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "aethyr_domain.cli", "serve", "--port", "0"],
-        cwd=tmp_path,
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own group, as under a service manager
+    process, port = start_serve_with(
+        tmp_path, {**ON_SQLITE, "AETHYR_PROJECTIONS_ENABLED": "0"}, new_session=True
     )
     try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert "serving on" in line, line
-        client = Client(int(line.rsplit(":", 1)[1]))
+        client = Client(port)
         client.login_new("Fay", "fays-password")
         client.do("pose by the window")
         os.killpg(process.pid, signal.SIGTERM)

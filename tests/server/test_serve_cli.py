@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def start_serve(tmp_path: Path, **env: str) -> tuple[subprocess.Popen[str], int]:
+    """Start ``aethyr-es serve`` on a free port in ``tmp_path`` with the ``AETHYR_*``
+    keys ``env``; the process and its port, once it is serving."""
+    return start_serve_with(tmp_path, env)
+
+
+def start_serve_with(
+    tmp_path: Path, env: Mapping[str, str], *, new_session: bool = False
+) -> tuple[subprocess.Popen[str], int]:
+    """:func:`start_serve` with the keys as a mapping; ``new_session`` starts ``serve``
+    in a process group of its own (as a service manager does), so a test can signal
+    the whole group."""
     environ = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT), **env}
     process = subprocess.Popen(
         [sys.executable, "-m", "aethyr_domain.cli", "serve", "--port", "0"],
@@ -34,6 +46,7 @@ def start_serve(tmp_path: Path, **env: str) -> tuple[subprocess.Popen[str], int]
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=new_session,
     )
     assert process.stdout is not None
     line = process.stdout.readline()
