@@ -315,7 +315,7 @@ def replicated(backend: Backend, app_name: str, size: Size) -> list[Measure]:
 
 
 def crash_recovery(backend: Backend, app_name: str, size: Size) -> list[Measure]:
-    """Reads after a SIGKILL restart, default vs tuned index settings: :mod:`benchmarks.crash_recovery`."""
+    """Reads after a SIGKILL restart, per index setting: :mod:`benchmarks.crash_recovery`."""
     from benchmarks.crash_recovery import crash_recovery as run
 
     return run(backend, app_name, size)

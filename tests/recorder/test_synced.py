@@ -87,6 +87,19 @@ class TestSyncedApplicationRecorder(
         # Values live in the transaction log: one file fewer to flush per commit.
         self.assertTrue(reply.settings.embeddedValues.value)
 
+    def test_index_settings_stay_immudbs(self) -> None:
+        """The database indexes one transaction at a time (``maxBulkSize`` 1, immudb's
+        default): with bulks of 100, reads after a SIGKILL restart returned an old
+        counter (``benchmarks/crash_recovery.py``; docs/recorder.md, "After a crash")."""
+        recorder = self.create_recorder()
+        recorder.max_notification_id()  # opens a session: creates and tunes the database
+        with self.datastore.session() as session:
+            index = self.datastore.stub.GetDatabaseSettingsV2(
+                schema_pb2.DatabaseSettingsRequest(),
+                metadata=session.metadata,
+            ).settings.indexSettings
+        self.assertEqual(index.maxBulkSize.value, 1)
+
 
 class TestSyncedProcessRecorder(SyncedMixin, ProcessRecorderTestCase):
     def create_recorder(self) -> ImmudbProcessRecorder:
