@@ -80,6 +80,7 @@ class ImmudbKeys:
     IMMUDB_MAX_MESSAGE_LENGTH = "IMMUDB_MAX_MESSAGE_LENGTH"
     IMMUDB_METRICS_REGISTRY_TOPIC = "IMMUDB_METRICS_REGISTRY_TOPIC"
     IMMUDB_SYNC_FREQUENCY_MS = "IMMUDB_SYNC_FREQUENCY_MS"
+    IMMUDB_INDEX_FLUSH_THRESHOLD = "IMMUDB_INDEX_FLUSH_THRESHOLD"
     IMMUDB_GROUP_COMMIT = "IMMUDB_GROUP_COMMIT"
     IMMUDB_PASSWORD_FILE = "IMMUDB_PASSWORD_FILE"  # noqa: S105 (the name of a key)
     IMMUDB_ALLOW_DEFAULT_PASSWORD = "IMMUDB_ALLOW_DEFAULT_PASSWORD"  # noqa: S105 (a key's name)
@@ -118,6 +119,11 @@ class ImmudbSettings:
     #: warning (``aethyr-es`` passes its own key; default: this module's key).
     password_setting: str = ImmudbKeys.IMMUDB_PASSWORD
     sync_frequency_ms: int | None = None
+    #: ``indexSettings.flushThreshold`` of a database the recorder creates: an index is
+    #: written to disk at least every this many inserts (immudb's default: 100,000), so
+    #: after a crash immudb re-reads at most that many from the log before the first
+    #: read (docs/recorder.md, "After a crash").
+    index_flush_threshold: int = 1000
     group_commit: bool = True
     #: Create the database when it is missing (needs immudb's superuser).
     create_database: bool = True
@@ -219,6 +225,9 @@ class ImmudbSettings:
             ),
             sync_frequency_ms=reader.get(
                 F.IMMUDB_SYNC_FREQUENCY_MS, cls.sync_frequency_ms, _non_negative_int
+            ),
+            index_flush_threshold=reader.get(
+                F.IMMUDB_INDEX_FLUSH_THRESHOLD, cls.index_flush_threshold, _positive_int
             ),
             group_commit=reader.get(F.IMMUDB_GROUP_COMMIT, cls.group_commit, _bool),
             replicas=reader.get(F.IMMUDB_REPLICAS, cls.replicas, _addresses),

@@ -47,6 +47,8 @@ class Size:
     verify_events: int  # events in the store the verify scenario checks
     verify_rounds: int = 99  # rounds that run verify (one proof per row is slow at 100k)
     boot_events: tuple[int, ...] = ()  # game logs booted by the boot scenario
+    crash_events: int = 2000  # one-event transactions in the log crash-recovery SIGKILLs
+    crash_sql_txs: int = 200  # projection-like SQL transactions crash-recovery times
 
 
 SIZES = {
@@ -66,11 +68,30 @@ SIZES = {
         100_000,
         1,
         boot_events=(100_000, 1_000_000),
+        crash_events=5000,
+        crash_sql_txs=300,
     ),
     "quick": Size(
         3, 200, 10, 20, 15, 5_000, 150, 5_000, (20_000,), 50, 2.0, 500, 500, boot_events=(20_000,)
     ),
-    "tiny": Size(2, 5, 2, 2, 2, 300, 5, 50, (300,), 20, 0.5, 10, 100, boot_events=(300,)),
+    "tiny": Size(
+        2,
+        5,
+        2,
+        2,
+        2,
+        300,
+        5,
+        50,
+        (300,),
+        20,
+        0.5,
+        10,
+        100,
+        boot_events=(300,),
+        crash_events=100,
+        crash_sql_txs=20,
+    ),
 }
 
 
@@ -293,6 +314,13 @@ def replicated(backend: Backend, app_name: str, size: Size) -> list[Measure]:
     return run(backend, app_name, size)
 
 
+def crash_recovery(backend: Backend, app_name: str, size: Size) -> list[Measure]:
+    """Reads after a SIGKILL restart, per index setting: :mod:`benchmarks.crash_recovery`."""
+    from benchmarks.crash_recovery import crash_recovery as run
+
+    return run(backend, app_name, size)
+
+
 def boot(backend: Backend, app_name: str, size: Size) -> list[Measure]:
     """Seconds to a playable world, full replay vs checkpoint + tail: :mod:`benchmarks.boot`."""
     from benchmarks.boot import boot as run
@@ -317,9 +345,12 @@ SCENARIOS: dict[str, Scenario] = {
     "dcb": dcb,
     "replicated": replicated,
     "boot": boot,
+    "crash-recovery": crash_recovery,
 }
 
 
 def runs_in_round(scenario: str, size: Size, round_index: int) -> bool:
     """Whether ``scenario`` is measured in round ``round_index`` (0-based) at ``size``."""
+    if scenario == "crash-recovery":
+        return round_index < 3  # three servers per round; each mode leads once
     return scenario != "verify" or round_index < size.verify_rounds

@@ -58,6 +58,7 @@ class SyncedMixin(SharedDatastoreCase):
             "IMMUDB_PORT": str(server.port),
             "IMMUDB_DATABASE": f"s{uuid.uuid4().hex[:20]}",
             "IMMUDB_SYNC_FREQUENCY_MS": "1",
+            "IMMUDB_INDEX_FLUSH_THRESHOLD": "2000",
             "IMMUDB_POOL_SIZE": "12",
             # small test databases (tests/immudb_harness.py: TEST_MAX_TX_ENTRIES)
             "IMMUDB_MAX_TX_ENTRIES": str(immudb_harness.TEST_MAX_TX_ENTRIES),
@@ -86,6 +87,22 @@ class TestSyncedApplicationRecorder(
         self.assertEqual(reply.settings.syncFrequency.value, 1)
         # Values live in the transaction log: one file fewer to flush per commit.
         self.assertTrue(reply.settings.embeddedValues.value)
+
+    def test_index_settings_were_applied(self) -> None:
+        """Indexes are flushed every ``IMMUDB_INDEX_FLUSH_THRESHOLD`` inserts, and indexed
+        one transaction at a time (``maxBulkSize`` 1, immudb's default: with bulks of
+        100, reads after a SIGKILL restart returned a fraction of the log;
+        ``benchmarks/crash_recovery.py``, docs/recorder.md, "After a crash")."""
+        recorder = self.create_recorder()
+        recorder.max_notification_id()  # opens a session: creates and tunes the database
+        with self.datastore.session() as session:
+            index = self.datastore.stub.GetDatabaseSettingsV2(
+                schema_pb2.DatabaseSettingsRequest(),
+                metadata=session.metadata,
+            ).settings.indexSettings
+        self.assertEqual(index.flushThreshold.value, self.datastore.settings.index_flush_threshold)
+        self.assertEqual(index.flushThreshold.value, 2000)
+        self.assertEqual(index.maxBulkSize.value, 1)
 
 
 class TestSyncedProcessRecorder(SyncedMixin, ProcessRecorderTestCase):
