@@ -312,8 +312,10 @@ def _started(service: Any) -> Any:
     about a second per thousand. A failure of this pass is left to ``start()``, which
     meets it again and reports it (the stored fault, the metrics) as before.
     """
-    with contextlib.suppress(Exception):
+    try:
         service.catch_up(batch_size=service.max_batch)
+    except Exception as exc:  # start() meets it again, event by event, and reports it
+        log.info("batched catch-up stopped (%s); going on event by event", type(exc).__name__)
     return service.start()
 
 
