@@ -135,6 +135,11 @@ class ServerConfig:
     #: stopped after the outbox drained, once it applied the log) instead of a thread
     #: in the game's process. ``play`` and embedding programs keep it in process.
     projection_process: bool = True
+    #: Seconds the world projection waits, once an event arrived, for more to go into
+    #: the same view transaction (at most ``MAX_BATCH`` events): fewer, larger commits
+    #: to the store while the game is busy, the read model that much later. 0: commit
+    #: what is there at once.
+    projection_batch_wait: float = 0.0
     #: ``serve`` on a store other processes can open (not ``popo``): deliver the outbox
     #: from a child process that holds the writer lease while the game runs, instead of
     #: a thread of the game's process (``docs/server.md``). ``play`` and embedding
@@ -234,6 +239,11 @@ class ServerConfig:
                 out.append(f"{name}: must be > 0, got {getattr(self, name)}")
         if self.outbox_drain_timeout < 0:
             out.append(f"outbox_drain_timeout: must be >= 0, got {self.outbox_drain_timeout}")
+        if not 0 <= self.projection_batch_wait <= 10:
+            out.append(
+                "projection_batch_wait: must be between 0 and 10 seconds, "
+                f"got {self.projection_batch_wait}"
+            )
         if not 0 <= self.background_nice <= 19:
             out.append(f"background_nice: must be between 0 and 19, got {self.background_nice}")
         if self.retry_attempts < 0:

@@ -24,6 +24,7 @@ from pathlib import Path
 from benchmarks.backends import ALL_BACKENDS, DEFAULT_BACKENDS, DURABILITY, started_backends
 from benchmarks.machine import machine_info, software_versions
 from benchmarks.scenarios import SCENARIOS, SIZES, Skip, runs_in_round
+from benchmarks.server_load import ROUNDS as LOAD_ROUNDS
 from benchmarks.server_load import targets as load_targets
 from benchmarks.stats import Results, durable_ratio, durable_table, table, targets
 from benchmarks.transcode import transcode
@@ -165,7 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"size: {args.size or ('quick' if args.quick else 'full')}, rounds: {rounds}, "
           f"took {elapsed:.0f} s; figures are median (min-max) over the rounds")  # fmt: skip
     if load_modes:
-        print("server-load: one run per mode (not repeated per round)")
+        print(
+            f"server-load: {LOAD_ROUNDS} run(s) per mode (SERVER_LOAD_ROUNDS; not --rounds), "
+            "modes alternating; median (min-max) over them"
+        )
     headline = durable_table(results)
     if headline is not None:
         print()

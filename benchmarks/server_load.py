@@ -21,6 +21,8 @@ real MUD spread out: what others see (``X leaves.``) goes to the room, not to
 everyone. The world (rooms, pebbles, players with one precomputed scrypt hash) is
 seeded before the server starts. ``AETHYR_DELIVERY_PROCESS``, ``AETHYR_BACKGROUND_NICE``
 and ``AETHYR_PROJECTION_PROCESS`` are passed on to the server when set (A/B runs).
+``SERVER_LOAD_MODES`` picks modes, ``SERVER_LOAD_ROUNDS`` repeats them (alternating; the
+median of each mode is reported) and ``SERVER_LOAD_LOGS`` keeps the servers' logs.
 At the end the server is stopped with SIGTERM (it must exit 0, the outbox drained)
 and writes its live world (``--dump-world``); with event sourcing on it must equal a
 replay of the log and the read model (``live == replay == projection``), with it off
@@ -50,8 +52,13 @@ from benchmarks.scenarios import Measure, percentile
 MODES = ("serve-off", "serve-sqlite", "serve-immudb-synced", "serve-immudb-outage")
 #: Run only these modes (comma-separated; for experiments), e.g. ``serve-off,serve-sqlite``.
 ONLY = os.environ.get("SERVER_LOAD_MODES")
-#: Keep each mode's server log as ``<folder>/<mode>.log`` (for diagnosis), e.g. ``/tmp/logs``.
+#: Keep each mode's server log as ``<folder>/<mode>.log`` (``<mode>-<round>.log`` with
+#: several rounds) for diagnosis, e.g. ``/tmp/logs``.
 KEEP_LOGS = os.environ.get("SERVER_LOAD_LOGS")
+#: Rounds: every mode this many times, the modes alternating within each round, so
+#: that a ratio of two modes compares runs of the same minutes (default 1; the figures
+#: are the median over the rounds, live == replay == projection must hold in all).
+ROUNDS = int(os.environ.get("SERVER_LOAD_ROUNDS", "1"))
 PASSWORD = "load-test-pw"
 GROUP = 10  # players per pair of rooms
 CYCLE = ("look", "get {pebble}", "inventory", "drop {pebble}", "north", "south")
@@ -68,7 +75,12 @@ PROMPT = b"\r\n> "
 ROOT = Path(__file__).resolve().parents[1]
 #: Keys passed on from this process's environment to ``serve`` (for A/B runs of the
 #: server's own knobs, e.g. ``AETHYR_DELIVERY_PROCESS=0 AETHYR_BACKGROUND_NICE=0``).
-PASSED_ON = ("AETHYR_DELIVERY_PROCESS", "AETHYR_BACKGROUND_NICE", "AETHYR_PROJECTION_PROCESS")
+PASSED_ON = (
+    "AETHYR_DELIVERY_PROCESS",
+    "AETHYR_BACKGROUND_NICE",
+    "AETHYR_PROJECTION_PROCESS",
+    "AETHYR_PROJECTION_BATCH_WAIT",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -304,7 +316,9 @@ def _consistent(mode: str, env: dict[str, str], folder: Path) -> bool:
     return live == replay == projection
 
 
-def run_mode(mode: str, size: LoadSize, immudb: Any) -> tuple[list[Measure], list[str]]:
+def run_mode(
+    mode: str, size: LoadSize, immudb: Any, log_name: str | None = None
+) -> tuple[list[Measure], list[str]]:
     with tempfile.TemporaryDirectory(prefix="server-load-") as tmp:
         folder = Path(tmp)
         env = _env(mode, folder, immudb)
@@ -327,7 +341,8 @@ def run_mode(mode: str, size: LoadSize, immudb: Any) -> tuple[list[Measure], lis
         finally:
             if KEEP_LOGS and (folder / "serve.log").exists():
                 Path(KEEP_LOGS).mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(folder / "serve.log", Path(KEEP_LOGS) / f"{mode}.log")
+                kept = Path(KEEP_LOGS) / f"{log_name or mode}.log"
+                shutil.copyfile(folder / "serve.log", kept)
     latencies.sort()
     measures = [
         Measure("server-load p50", statistics.median(latencies), "ms"),
@@ -339,23 +354,30 @@ def run_mode(mode: str, size: LoadSize, immudb: Any) -> tuple[list[Measure], lis
 
 
 def server_load(quick: bool, size_name: str | None = None) -> dict[str, list[Measure]]:
-    """Every mode once; ``{mode: measures}`` (a mode that fails is left out, printed)."""
+    """Every mode once per round (``SERVER_LOAD_ROUNDS``); ``{mode: measures}``, the
+    measures of all rounds in run order (a run that fails is left out, printed)."""
     from aethyr_immudb_recorder.launcher import ImmudbServer
 
     size = LOAD_SIZES[size_name or ("quick" if quick else "full")]
     out: dict[str, list[Measure]] = {}
     with ImmudbServer(synced=True) as immudb:
-        for mode in MODES:
-            if ONLY and mode not in ONLY.split(","):
-                continue
-            print(f"server-load {mode}: {size.clients} clients for {size.seconds:g} s", flush=True)
-            try:
-                out[mode] = run_mode(mode, size, immudb)[0]
-            except Exception as exc:
-                print(f"  server-load {mode} failed: {exc!r}", flush=True)
-            if not immudb.running:
-                immudb.start()
-    return out
+        for round_ in range(1, ROUNDS + 1):
+            for mode in MODES:
+                if ONLY and mode not in ONLY.split(","):
+                    continue
+                print(
+                    f"server-load {mode} (round {round_}/{ROUNDS}): "
+                    f"{size.clients} clients for {size.seconds:g} s",
+                    flush=True,
+                )
+                log_name = mode if ROUNDS == 1 else f"{mode}-{round_}"
+                try:
+                    out.setdefault(mode, []).extend(run_mode(mode, size, immudb, log_name)[0])
+                except Exception as exc:
+                    print(f"  server-load {mode} failed: {exc!r}", flush=True)
+                if not immudb.running:
+                    immudb.start()
+    return {mode: measures for mode, measures in out.items() if measures}
 
 
 def targets(results: Any) -> list[str]:
@@ -383,8 +405,9 @@ def targets(results: Any) -> list[str]:
             f"(target <= 1.25x) {verdict}"
         )
     for mode in MODES:
-        same = results.median("server-load live==replay==projection", mode)
-        if same is not None:
+        runs = results.summaries.get(("server-load live==replay==projection", mode))
+        if runs is not None:
+            same = min(runs.values)  # every round, not the median
             lines.append(
                 f"server-load {mode}: live == replay == projection "
                 + ("met" if same == 1.0 else "MISSED")

@@ -360,7 +360,9 @@ class _Follower:
         service: ProjectionService | None = None
         try:
             view = open_view(config)
-            service = _started(ProjectionService(app, view))
+            service = _started(
+                ProjectionService(app, view, batch_wait=config.projection_batch_wait)
+            )
             self.attached = True
             if service.fault is None:  # (a fault start() just reported keeps its 1)
                 metrics.STUCK_EVENTS.labels(service.projection.name).set(0)
@@ -377,7 +379,9 @@ class _Follower:
                         view.close()  # the replaced view's datastore and connections
                     view = service = None
                     view = open_view(config)
-                    service = _started(ProjectionService(app, view))
+                    service = _started(
+                        ProjectionService(app, view, batch_wait=config.projection_batch_wait)
+                    )
                 try:
                     service.update_lag()
                 except Exception:

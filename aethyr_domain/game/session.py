@@ -249,7 +249,7 @@ def start_projection(config: ServerConfig, app: World) -> ProjectionService:
 
     view = open_view(config)
     try:
-        return ProjectionService(app, view).start()
+        return ProjectionService(app, view, batch_wait=config.projection_batch_wait).start()
     except BaseException:
         view.close()
         raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from aethyr_domain.application import World
+from aethyr_domain.config import ConfigError, ServerConfig
 from aethyr_domain.read.projections import metrics
 from aethyr_domain.read.projections.faults import Backoff
 from aethyr_domain.read.projections.memory_view import MemoryWorldView
@@ -252,6 +254,47 @@ def test_following_applies_what_is_ready_in_batches(make_view: MakeView) -> None
     assert sum(gated.batches) == (world.recorder.max_notification_id() or 0) - start
     assert max(gated.batches) == 3  # the cap, reached: more than 3 events were ready
     assert view.max_tracking_id(world.name) == world.recorder.max_notification_id()
+
+
+@pytest.mark.parametrize("batch_wait", [0.0, 1.0])
+def test_batch_wait_gathers_what_arrives_after_the_first_event(batch_wait: float) -> None:
+    """Once an event arrived, the follower waits up to ``batch_wait`` seconds for more
+    (``projection_batch_wait``), counted from that event, not from when it began to
+    wait: events that come one at a time go into one view transaction. Without a wait
+    it takes only what is ready."""
+    service = ProjectionService(World(env=FAST_ENV), MemoryWorldView(), batch_wait=batch_wait)
+    ready: queue.Queue[object] = queue.Queue()
+    items = [(f"event {n}", Tracking("world", n)) for n in range(1, 6)]
+
+    def arrive() -> None:
+        time.sleep(1.2)  # the first event comes later than batch_wait after the call
+        for item in items:
+            ready.put(item)
+            time.sleep(0.05)
+
+    feeder = threading.Thread(target=arrive)
+    feeder.start()
+    try:
+        batch, ended = service._next_batch(ready)
+    finally:
+        feeder.join()
+    assert not ended
+    if batch_wait:
+        assert batch == items
+    else:
+        assert batch == items[:1]
+
+
+def test_batch_wait_is_a_bounded_config_key() -> None:
+    assert ServerConfig().projection_batch_wait == 0.0
+    assert (
+        ServerConfig.load(environ={"AETHYR_PROJECTION_BATCH_WAIT": "0.2"}).projection_batch_wait
+        == 0.2
+    )
+    with pytest.raises(ConfigError, match="projection_batch_wait"):
+        ServerConfig(projection_batch_wait=-1.0)
+    with pytest.raises(ConfigError, match="projection_batch_wait"):
+        ServerConfig(projection_batch_wait=11.0)
 
 
 def test_two_followers_of_one_view_apply_each_event_once(make_view: MakeView) -> None:

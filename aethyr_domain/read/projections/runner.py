@@ -407,11 +407,12 @@ class ProjectionService:
         """Block for the next event, then take what is ready (up to ``max_batch``,
         waiting at most ``batch_wait`` seconds); ``True`` when the subscription ended."""
         batch: list[Item] = []
-        deadline = time.monotonic() + self.batch_wait
+        deadline = 0.0  # set when the first event arrives: the wait counts from there
         while len(batch) < self.max_batch:
             try:
                 if not batch:
                     item = ready.get(timeout=0.1)
+                    deadline = time.monotonic() + self.batch_wait
                 elif self.batch_wait > 0:
                     item = ready.get(timeout=max(deadline - time.monotonic(), 0.0))
                 else:
