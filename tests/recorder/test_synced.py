@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from typing import Any
 
 from eventsourcing.tests.persistence import (
     ApplicationRecorderTestCase,
@@ -76,30 +77,28 @@ class TestSyncedApplicationRecorder(
         recorder.create_table()
         return recorder
 
-    def test_sync_frequency_was_applied(self) -> None:
+    def database_settings(self) -> Any:
+        """The settings of the database a first recorder call created and tuned."""
         recorder = self.create_recorder()
         recorder.max_notification_id()  # opens a session: creates and tunes the database
         with self.datastore.session() as session:
-            reply = self.datastore.stub.GetDatabaseSettingsV2(
+            return self.datastore.stub.GetDatabaseSettingsV2(
                 schema_pb2.DatabaseSettingsRequest(),
                 metadata=session.metadata,
-            )
-        self.assertEqual(reply.settings.syncFrequency.value, 1)
+            ).settings
+
+    def test_sync_frequency_was_applied(self) -> None:
+        settings = self.database_settings()
+        self.assertEqual(settings.syncFrequency.value, 1)
         # Values live in the transaction log: one file fewer to flush per commit.
-        self.assertTrue(reply.settings.embeddedValues.value)
+        self.assertTrue(settings.embeddedValues.value)
 
     def test_index_settings_were_applied(self) -> None:
         """Indexes are flushed every ``IMMUDB_INDEX_FLUSH_THRESHOLD`` inserts, and indexed
         one transaction at a time (``maxBulkSize`` 1, immudb's default: with bulks of
         100, reads after a SIGKILL restart returned a fraction of the log;
         ``benchmarks/crash_recovery.py``, docs/recorder.md, "After a crash")."""
-        recorder = self.create_recorder()
-        recorder.max_notification_id()  # opens a session: creates and tunes the database
-        with self.datastore.session() as session:
-            index = self.datastore.stub.GetDatabaseSettingsV2(
-                schema_pb2.DatabaseSettingsRequest(),
-                metadata=session.metadata,
-            ).settings.indexSettings
+        index = self.database_settings().indexSettings
         self.assertEqual(index.flushThreshold.value, self.datastore.settings.index_flush_threshold)
         self.assertEqual(index.flushThreshold.value, 2000)
         self.assertEqual(index.maxBulkSize.value, 1)
