@@ -55,10 +55,19 @@ ONLY = os.environ.get("SERVER_LOAD_MODES")
 #: Keep each mode's server log as ``<folder>/<mode>.log`` (``<mode>-<round>.log`` with
 #: several rounds) for diagnosis, e.g. ``/tmp/logs``.
 KEEP_LOGS = os.environ.get("SERVER_LOAD_LOGS")
+
+
 #: Rounds: every mode this many times, the modes alternating within each round, so
 #: that a ratio of two modes compares runs of the same minutes (default 1; the figures
 #: are the median over the rounds, live == replay == projection must hold in all).
-ROUNDS = int(os.environ.get("SERVER_LOAD_ROUNDS", "1"))
+def _rounds(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        msg = f"SERVER_LOAD_ROUNDS must be a whole number >= 1, not {value!r}"
+        raise SystemExit(msg)
+    return int(value)
+
+
+ROUNDS = _rounds(os.environ.get("SERVER_LOAD_ROUNDS", "1"))
 PASSWORD = "load-test-pw"
 GROUP = 10  # players per pair of rooms
 CYCLE = ("look", "get {pebble}", "inventory", "drop {pebble}", "north", "south")
