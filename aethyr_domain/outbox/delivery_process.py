@@ -131,8 +131,9 @@ class DeliveryProcess:
         self._backlog = outbox.backlog()
         self._delivered = outbox.delivered_count()
         self._dead = outbox.dead_letter_count()
-        # The child's own metrics are not served: the game's show what the shared
-        # outbox file says, read at each scrape (the backlog gauge is collected first).
+        # The game's outbox series show what the shared outbox file says, read at each
+        # scrape (the backlog gauge is collected first); the child serves its own (its
+        # delivery errors, the store client's) on metrics_port + METRICS_PORT_OFFSET.
         OUTBOX_BACKLOG.set_function(self._read_outbox)
         OUTBOX_DEAD_LETTERS.set_function(lambda: float(self._dead))
 
