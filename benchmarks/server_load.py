@@ -19,8 +19,11 @@ Modes (the columns):
 Players live in pairs of rooms (ten per pair, linked north/south), as players of a
 real MUD spread out: what others see (``X leaves.``) goes to the room, not to
 everyone. The world (rooms, pebbles, players with one precomputed scrypt hash) is
-seeded before the server starts. ``AETHYR_DELIVERY_PROCESS``, ``AETHYR_BACKGROUND_NICE``
-and ``AETHYR_PROJECTION_PROCESS`` are passed on to the server when set (A/B runs).
+seeded before the server starts. The ``AETHYR_*`` keys of this process's environment
+are passed on to the server (A/B runs of its knobs, e.g. ``AETHYR_DELIVERY_PROCESS=0``).
+Beside the latencies, each run reports the CPU-seconds per 1,000 actions that the
+game's processes (``serve`` and its children) and the immudb server spent while the
+clients played: steadier than a p99 on a shared machine, they show where work went.
 ``SERVER_LOAD_MODES`` picks modes, ``SERVER_LOAD_ROUNDS`` repeats them (alternating; the
 median of each mode is reported) and ``SERVER_LOAD_LOGS`` keeps the servers' logs.
 At the end the server is stopped with SIGTERM (it must exit 0, the outbox drained)
@@ -47,6 +50,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from benchmarks.cpu_time import cpu_seconds
 from benchmarks.scenarios import Measure, percentile
 
 MODES = ("serve-off", "serve-sqlite", "serve-immudb-synced", "serve-immudb-outage")
@@ -82,14 +86,10 @@ MARKERS = {
 }
 PROMPT = b"\r\n> "
 ROOT = Path(__file__).resolve().parents[1]
-#: Keys passed on from this process's environment to ``serve`` (for A/B runs of the
-#: server's own knobs, e.g. ``AETHYR_DELIVERY_PROCESS=0 AETHYR_BACKGROUND_NICE=0``).
-PASSED_ON = (
-    "AETHYR_DELIVERY_PROCESS",
-    "AETHYR_BACKGROUND_NICE",
-    "AETHYR_PROJECTION_PROCESS",
-    "AETHYR_PROJECTION_BATCH_WAIT",
-)
+#: The prefix of the keys passed on from this process's environment to ``serve``, for
+#: A/B runs of the server's own knobs (e.g. ``AETHYR_DELIVERY_PROCESS=0``); the keys a
+#: mode sets itself (the store, its paths and addresses) win over them.
+PASSED_ON = "AETHYR_"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -234,8 +234,11 @@ async def _play(
 
 
 async def _load(
-    port: int, names: list[str], seconds: float, during: Any = None
-) -> tuple[list[float], float]:
+    port: int, names: list[str], seconds: float, during: Any = None, reading: Any = None
+) -> tuple[list[float], float, Any]:
+    """Log every player in, play for ``seconds``; the round trips (ms), the seconds
+    played and ``reading()`` taken as play starts and as the last action ended (the
+    logins and logouts are outside that window)."""
     gate = asyncio.Semaphore(16)
 
     async def login(name: str) -> Player:
@@ -244,6 +247,7 @@ async def _load(
 
     players = await asyncio.gather(*(login(n) for n in names))
     latencies: list[float] = []
+    first = reading() if reading is not None else None
     start = time.perf_counter()
     tasks = [
         asyncio.create_task(_play(p, int(n[1:]), start, seconds, latencies))
@@ -253,12 +257,13 @@ async def _load(
         await during(start)
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - start
+    last = reading() if reading is not None else None
     for player in players:
         player.send("quit")
     await asyncio.sleep(0.5)
     for player in players:
         player.writer.close()
-    return latencies, elapsed
+    return latencies, elapsed, (first, last)
 
 
 # ------------------------------------------------------------------ server
@@ -267,7 +272,7 @@ def _serve(env: dict[str, str], folder: Path) -> Iterator[tuple[subprocess.Popen
     environ = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": str(ROOT),
-        **{key: os.environ[key] for key in PASSED_ON if key in os.environ},
+        **{key: value for key, value in os.environ.items() if key.startswith(PASSED_ON)},
         **env,
     }
     process = subprocess.Popen(
@@ -344,7 +349,10 @@ def run_mode(
             during = outage
         try:
             with _serve(env, folder) as (process, port):
-                latencies, elapsed = asyncio.run(_load(port, names, size.seconds, during))
+                server = immudb.process.pid if mode != "serve-off" and immudb.running else None
+                latencies, elapsed, (before, after) = asyncio.run(
+                    _load(port, names, size.seconds, during, lambda: _cpu(process.pid, server))
+                )
                 _stop(process, folder)
             same = _consistent(mode, env, folder)
         finally:
@@ -359,7 +367,19 @@ def run_mode(
         Measure("server-load actions/s", len(latencies) / elapsed, "actions/s"),
         Measure("server-load live==replay==projection", 1.0 if same else 0.0, "ok"),
     ]
+    for index, name in enumerate(("game", "immudb")):
+        if before[index] is not None and after[index] is not None:
+            spent = after[index] - before[index]
+            per_1k = spent / len(latencies) * 1000.0
+            measures.append(Measure(f"server-load CPU-s {name} /1k actions", per_1k, "CPU-s"))
     return measures, []
+
+
+def _cpu(game: int, immudb: int | None) -> tuple[float | None, float | None]:
+    """CPU-seconds so far of the game's process tree (serve and its children) and of
+    the immudb server (``None`` where not measured: the SQLite and off modes have no
+    server, and the outage mode's server is a new process after the restart)."""
+    return cpu_seconds(game), cpu_seconds(immudb, tree=False) if immudb else None
 
 
 def server_load(quick: bool, size_name: str | None = None) -> dict[str, list[Measure]]:
