@@ -59,6 +59,7 @@ IMMUDB = SqlDialect(
     boolean_type="BOOLEAN",
     json_type="VARCHAR",
     multi_statement=True,
+    in_list_by_union=True,
 )
 
 

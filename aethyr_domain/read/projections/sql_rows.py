@@ -34,6 +34,9 @@ from aethyr_domain.read.projections.view import Change, Row, Transaction
 ROWS_PER_STATEMENT = 100
 """Most rows in one multi-row upsert (keeps SQLite under its bound-parameter limit)."""
 
+VALUES_PER_UNION = 100
+"""Most values in one ``UNION ALL`` lookup (:attr:`SqlDialect.in_list_by_union`)."""
+
 Execute = Callable[[str, dict[str, Any]], None]
 Query = Callable[[str, dict[str, Any]], list[tuple[Any, ...]]]
 
@@ -63,6 +66,12 @@ class SqlDialect:
     multi_statement: bool = False
     """``True`` when one call may run several ``;``-separated statements (immudb's
     ``SQLExec``); SQLite's ``execute`` runs one."""
+    in_list_by_union: bool = False
+    """``True`` when ``WHERE key IN (a, b, ...)`` reads the whole table (immudb 1.11:
+    its planner uses an index for ``=`` and ranges, not for ``IN``, so the query's
+    cost grows with the table, not with the list). :meth:`SqlTransaction.select_in`
+    then asks ``SELECT ... WHERE key = a UNION ALL SELECT ... WHERE key = b ...``
+    instead, one index lookup per value, when ``key`` leads the primary key."""
 
     def param(self, name: str) -> str:
         return f"{self.param_prefix}{name}"
@@ -189,23 +198,42 @@ class SqlTransaction(Transaction):
         return self._select(table, where)
 
     def select_in(self, table: str, column: str, values: Iterable[Any]) -> list[Row]:
-        """One query: the rows whose ``column`` is one of ``values``."""
+        """The rows whose ``column`` is one of ``values``, in primary-key order: one
+        query (``IN``), or one ``UNION ALL`` of index lookups per
+        :data:`VALUES_PER_UNION` values where the dialect asks for it."""
         columns = self._columns(table)
         by_name = {c.name: c for c in columns}
         if column not in by_name:
             raise KeyError(f"no column {column!r} in read-model table {table}")
-        params = {f"i{i}": self._to_sql(by_name[column], v) for i, v in enumerate(values)}
-        if not params:
+        wanted = [self._to_sql(by_name[column], v) for v in values]
+        if not wanted:
             return []
-        marks = ", ".join(self.dialect.param(name) for name in params)
-        sql = (
-            f"SELECT {', '.join(c.name for c in columns)} "
-            f"FROM {table_name(self.generation, table)} WHERE {column} IN ({marks}) "
-            f"ORDER BY {', '.join(primary_key(table))}"
-        )
+        key = primary_key(table)
+        names = ", ".join(c.name for c in columns)
+        source = table_name(self.generation, table)
+        records: list[tuple[Any, ...]] = []
+        if self.dialect.in_list_by_union and column == key[0]:
+            for start in range(0, len(wanted), VALUES_PER_UNION):
+                chunk = wanted[start : start + VALUES_PER_UNION]
+                params = {f"i{i}": v for i, v in enumerate(chunk)}
+                sql = " UNION ALL ".join(
+                    f"SELECT {names} FROM {source} WHERE {column} = {self.dialect.param(name)}"
+                    for name in params
+                )
+                records.extend(self._query(sql, params))
+            at = [next(i for i, c in enumerate(columns) if c.name == k) for k in key]
+            records.sort(key=lambda record: tuple(record[i] for i in at))
+        else:
+            params = {f"i{i}": v for i, v in enumerate(wanted)}
+            marks = ", ".join(self.dialect.param(name) for name in params)
+            sql = (
+                f"SELECT {names} FROM {source} WHERE {column} IN ({marks}) "
+                f"ORDER BY {', '.join(key)}"
+            )
+            records = self._query(sql, params)
         return [
             {c.name: self._from_sql(c, v) for c, v in zip(columns, record, strict=True)}
-            for record in self._query(sql, params)
+            for record in records
         ]
 
     def _upsert(self, table: str, rows: list[Row], prefix: str) -> tuple[str, dict[str, Any]]:
