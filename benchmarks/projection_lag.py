@@ -59,8 +59,10 @@ class TimedProjection(WorldProjection):
         super().process_event(domain_event, tracking)
         self._done(tracking)
 
-    def process_events(self, domain_events: list[Any], tracking: Tracking) -> None:
-        super().process_events(domain_events, tracking)
+    def process_events(
+        self, domain_events: list[Any], tracking: Tracking, first: int | None = None
+    ) -> None:
+        super().process_events(domain_events, tracking, first)
         self._done(tracking)
 
     def covered_at(self, notification_id: int) -> float | None:

@@ -122,7 +122,13 @@ class RefusingSQLiteView(SQLiteWorldView):
 
     refuse: str | None = None
 
-    def apply(self, tracking: Tracking | None, change: Callable[[Rows], None]) -> None:
+    def apply(
+        self,
+        tracking: Tracking | None,
+        change: Callable[[Rows], None],
+        *,
+        first: int | None = None,
+    ) -> None:
         def guarded(rows: Rows) -> None:
             change(rows)
             refused = RefusingSQLiteView.refuse
@@ -132,7 +138,7 @@ class RefusingSQLiteView(SQLiteWorldView):
                     msg = "cannot store a blue object"
                     raise ValueError(msg)
 
-        super().apply(tracking, guarded)
+        super().apply(tracking, guarded, first=first)
 
 
 def test_a_view_that_cannot_apply_an_event_does_not_stop_the_game(

@@ -53,7 +53,13 @@ class FailsOnEvent:
     refusals = 0
     error: type[Exception] = DiskOnFireError
 
-    def apply(self, tracking: Tracking | None, change: Callable[[Rows], None]) -> None:
+    def apply(
+        self,
+        tracking: Tracking | None,
+        change: Callable[[Rows], None],
+        *,
+        first: int | None = None,
+    ) -> None:
         if tracking is not None and self.failures_left > 0:
             position = self.max_tracking_id(tracking.application_name) or 0  # type: ignore[attr-defined]
             if position < self.fail_at <= tracking.notification_id:
@@ -61,7 +67,7 @@ class FailsOnEvent:
                 self.refusals += 1
                 msg = f"no space left for event #{self.fail_at}"
                 raise self.error(msg)
-        super().apply(tracking, change)  # type: ignore[misc]
+        super().apply(tracking, change, first=first)  # type: ignore[misc]
 
 
 class FailingMemoryView(FailsOnEvent, MemoryWorldView):

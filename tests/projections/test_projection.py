@@ -225,9 +225,11 @@ class GatedProjection(WorldProjection):
         super().process_event(domain_event, tracking)
         self.batches.append(1)
 
-    def process_events(self, domain_events: list[Any], tracking: Tracking) -> None:
+    def process_events(
+        self, domain_events: list[Any], tracking: Tracking, first: int | None = None
+    ) -> None:
         self._hold()
-        super().process_events(domain_events, tracking)
+        super().process_events(domain_events, tracking, first)
         self.batches.append(len(domain_events))
 
 
@@ -256,24 +258,31 @@ def test_following_applies_what_is_ready_in_batches(make_view: MakeView) -> None
     assert view.max_tracking_id(world.name) == world.recorder.max_notification_id()
 
 
-@pytest.mark.parametrize("batch_wait", [0.0, 1.0])
-def test_batch_wait_gathers_what_arrives_after_the_first_event(batch_wait: float) -> None:
-    """Once an event arrived, the follower waits up to ``batch_wait`` seconds for more
-    (``projection_batch_wait``), counted from that event, not from when it began to
-    wait: events that come one at a time go into one view transaction. Without a wait
-    it takes only what is ready."""
-    service = ProjectionService(World(env=FAST_ENV), MemoryWorldView(), batch_wait=batch_wait)
-    ready: queue.Queue[object] = queue.Queue()
-    items = [(f"event {n}", Tracking("world", n)) for n in range(1, 6)]
+def _feed(ready: queue.Queue[object], items: list[Any], delay: float) -> threading.Thread:
+    """A thread that puts ``items`` on ``ready`` after ``delay`` seconds, 50 ms apart."""
 
     def arrive() -> None:
-        time.sleep(1.2)  # the first event comes later than batch_wait after the call
+        time.sleep(delay)
         for item in items:
             ready.put(item)
             time.sleep(0.05)
 
     feeder = threading.Thread(target=arrive)
     feeder.start()
+    return feeder
+
+
+@pytest.mark.parametrize("batch_wait", [0.0, 1.0])
+def test_batch_wait_gathers_what_arrives_within_it_of_the_last_commit(batch_wait: float) -> None:
+    """``batch_wait`` (``projection_batch_wait``) paces the view's commits: events that
+    arrive one at a time within ``batch_wait`` of the last commit go into ONE view
+    transaction, at ``batch_wait`` after it. Without a wait the follower takes only
+    what is ready."""
+    service = ProjectionService(World(env=FAST_ENV), MemoryWorldView(), batch_wait=batch_wait)
+    ready: queue.Queue[object] = queue.Queue()
+    items = [(f"event {n}", Tracking("world", n)) for n in range(1, 6)]
+    service._committed = time.monotonic()  # a batch was just committed
+    feeder = _feed(ready, items, 0.1)
     try:
         batch, ended = service._next_batch(ready)
     finally:
@@ -283,6 +292,22 @@ def test_batch_wait_gathers_what_arrives_after_the_first_event(batch_wait: float
         assert batch == items
     else:
         assert batch == items[:1]
+
+
+def test_the_first_event_after_a_quiet_spell_is_applied_at_once() -> None:
+    """An event that comes more than ``batch_wait`` after the last commit does not wait
+    for company: the read model of a quiet game is as fresh as without the key."""
+    service = ProjectionService(World(env=FAST_ENV), MemoryWorldView(), batch_wait=5.0)
+    ready: queue.Queue[object] = queue.Queue()
+    items = [(f"event {n}", Tracking("world", n)) for n in range(1, 4)]
+    service._committed = time.monotonic() - 10.0  # the last commit was long ago
+    feeder = _feed(ready, items, 0.2)
+    try:
+        batch, ended = service._next_batch(ready)
+    finally:
+        feeder.join()
+    assert not ended
+    assert batch == items[:1]  # taken alone, not held for the 5 s of the key
 
 
 def test_batch_wait_is_a_bounded_config_key() -> None:
@@ -295,6 +320,85 @@ def test_batch_wait_is_a_bounded_config_key() -> None:
         ServerConfig(projection_batch_wait=-1.0)
     with pytest.raises(ConfigError, match="projection_batch_wait"):
         ServerConfig(projection_batch_wait=11.0)
+
+
+class RecordingProjection(WorldProjection):
+    """The world projection, noting the notification ids of each batch it committed."""
+
+    def __init__(self, view: Any) -> None:
+        super().__init__(view)
+        self.committed: list[list[int]] = []
+
+    def process_events(
+        self, domain_events: list[Any], tracking: Tracking, first: int | None = None
+    ) -> None:
+        super().process_events(domain_events, tracking, first)
+        ids = list(range(first or tracking.notification_id, tracking.notification_id + 1))
+        self.committed.append(ids)
+
+
+def _items(world: World) -> list[tuple[Any, Tracking]]:
+    notifications = world.recorder.select_notifications(start=1, limit=10_000)
+    return [(world.mapper.to_domain_event(n), Tracking(world.name, n.id)) for n in notifications]
+
+
+def test_a_batch_that_overlaps_the_view_position_is_refused(make_view: MakeView) -> None:
+    """Given its first event's id, the view refuses (nothing written) a batch whose
+    start it already applied, checked inside the view transaction: the last id alone
+    would let another process's events in between be applied twice."""
+    world = World(env=FAST_ENV)
+    play(world, steps=SETUP)
+    items = _items(world)
+    view = make_view()
+    projection = WorldProjection(view)
+    projection.process_events([e for e, _ in items[:5]], items[4][1], first=1)
+    before = projected_json(view)
+    with pytest.raises(IntegrityError, match="#4-#8 is not after the view's position #5"):
+        projection.process_events([e for e, _ in items[3:8]], items[7][1], first=4)
+    assert projected_json(view) == before
+    assert view.max_tracking_id(world.name) == 5
+    projection.process_events([e for e, _ in items[5:8]], items[7][1], first=6)
+    assert view.max_tracking_id(world.name) == 8
+
+
+def test_the_follower_keeps_its_position_and_reads_it_only_after_a_refusal(
+    make_view: MakeView,
+) -> None:
+    """A batch costs the view transaction only: the follower remembers the position
+    it wrote, instead of reading it before every batch. When another process moved the
+    position meanwhile, the view refuses the overlapping batch, the follower reads the
+    position and applies only the events after it: each event once."""
+    world = World(env=FAST_ENV)
+    play(world)  # the whole script
+    items = _items(world)
+    assert len(items) >= 25
+    view = make_view()
+    service = ProjectionService(world, view)
+    service.projection = recording = RecordingProjection(view)
+    reads = 0
+    read = view.max_tracking_id
+
+    def counted(application_name: str) -> int | None:
+        nonlocal reads
+        reads += 1
+        return read(application_name)
+
+    view.max_tracking_id = counted  # type: ignore[method-assign]
+    service._apply_batch(items[0:5])
+    assert reads == 1  # the first batch: the position is not known yet
+    service._apply_batch(items[5:10])
+    service._apply_batch(items[10:15])
+    assert reads == 1
+    WorldProjection(view).process_events([e for e, _ in items[15:20]], items[19][1], first=16)
+    service._apply_batch(items[15:25])  # 16-20 were applied by "another process"
+    assert reads == 2
+    assert recording.committed == [
+        list(range(1, 6)),
+        list(range(6, 11)),
+        list(range(11, 16)),
+        list(range(21, 26)),
+    ]
+    assert read(world.name) == 25
 
 
 def test_two_followers_of_one_view_apply_each_event_once(make_view: MakeView) -> None:

@@ -119,6 +119,8 @@ class BatchRows(Rows):
             (table, key, row) for table, rows in self._overlay.items() for key, row in rows.items()
         ]
 
-    def flush(self, tracking: Tracking | None) -> None:
-        """Write the batch's rows and ``tracking`` through the transaction."""
-        self.tx.write(self.changes(), tracking)
+    def flush(self, tracking: Tracking | None, first: int | None = None) -> None:
+        """Write the batch's rows and ``tracking`` through the transaction (``first``:
+        the notification id of the batch's first event, see
+        :meth:`~.rows.Rows.check_tracking`)."""
+        self.tx.write(self.changes(), tracking, first)

@@ -226,14 +226,18 @@ class WorldProjection(Projection[WorldView]):
         self.view.apply(tracking, change)
         metrics.EVENTS_PROCESSED.labels(self.name).inc()
 
-    def process_events(self, domain_events: list[Any], tracking: Tracking) -> None:
+    def process_events(
+        self, domain_events: list[Any], tracking: Tracking, first: int | None = None
+    ) -> None:
         """Apply several events (in order) and record the last one's ``tracking``, in one
-        view transaction (used by rebuilds to replay in batches)."""
+        view transaction (the follower's batches, rebuilds). ``first``, the first
+        event's notification id, makes the view refuse a batch that overlaps its
+        position (:meth:`~.view.WorldView.apply`)."""
 
         def change(rows: Rows) -> None:
             prefetch(rows, domain_events)
             for event in domain_events:
                 apply_event(rows, event)
 
-        self.view.apply(tracking, change)
+        self.view.apply(tracking, change, first=first)
         metrics.EVENTS_PROCESSED.labels(self.name).inc(len(domain_events))

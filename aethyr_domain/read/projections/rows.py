@@ -85,12 +85,20 @@ class Transaction(Rows, ABC):
     def set_tracking_id(self, application_name: str, notification_id: int) -> None:
         """Store the new tracking position (after :meth:`track` checked it)."""
 
-    def check_tracking(self, tracking: Tracking) -> None:
-        """:class:`IntegrityError` unless ``tracking`` moves the view's position forward."""
+    def check_tracking(self, tracking: Tracking, first: int | None = None) -> None:
+        """:class:`IntegrityError` unless ``tracking`` moves the view's position forward
+        and, given ``first`` (the notification id of a batch's first event), unless
+        the whole batch is after the position: none of its events was applied yet."""
         current = self.max_tracking_id(tracking.application_name)
-        if current is not None and tracking.notification_id <= current:
+        floor = tracking.notification_id if first is None else min(first, tracking.notification_id)
+        if current is not None and floor <= current:
+            span = (
+                f"#{tracking.notification_id}"
+                if first is None
+                else f"#{floor}-#{tracking.notification_id}"
+            )
             msg = (
-                f"tracking {tracking.application_name} #{tracking.notification_id} is not "
+                f"tracking {tracking.application_name} {span} is not "
                 f"after the view's position #{current}"
             )
             raise IntegrityError(msg)
@@ -100,15 +108,19 @@ class Transaction(Rows, ABC):
         self.check_tracking(tracking)
         self.set_tracking_id(tracking.application_name, tracking.notification_id)
 
-    def write(self, changes: list[Change], tracking: Tracking | None) -> None:
+    def write(
+        self, changes: list[Change], tracking: Tracking | None, first: int | None = None
+    ) -> None:
         """Write the final state of the rows a batch touched, then record ``tracking``
-        (:class:`IntegrityError` unless it moves forward, and then nothing is kept:
-        the transaction is not committed). The SQL views override this to send the
-        rows as one multi-row statement per table."""
+        (:class:`IntegrityError` unless it moves forward - from ``first`` on, when
+        given - and then nothing is kept: the transaction is not committed). The SQL
+        views override this to send the rows as one multi-row statement per table."""
+        if tracking is not None:
+            self.check_tracking(tracking, first)
         for table, key, row in changes:
             if row is None:
                 self.delete(table, key)
             else:
                 self.put(table, row)
         if tracking is not None:
-            self.track(tracking)
+            self.set_tracking_id(tracking.application_name, tracking.notification_id)

@@ -12,11 +12,16 @@ object would see an empty log:
   recorder's ``subscribe()`` (eventsourcing's ``ApplicationSubscription``)
   when the store supports it (POPO, immudb), otherwise by polling (SQLite).
   Events are applied in *batches*: whatever the subscription has ready (up to
-  ``max_batch`` events, waiting at most ``batch_wait`` seconds for more) goes
-  into ONE view transaction together with the tracking position of the
-  batch's last event - still exactly-once, but one commit per batch instead of
-  one per event, so a slow store (immudb) keeps up with a busy game. A poll
-  applies what arrived since the last one in batches of ``max_batch`` too;
+  ``max_batch`` events) goes into ONE view transaction together with the
+  tracking position of the batch's last event - still exactly-once, but one
+  commit per batch instead of one per event, so a slow store (immudb) keeps up
+  with a busy game. ``batch_wait`` paces the commits: at most one per
+  ``batch_wait`` seconds, the events that arrive meanwhile gathered into the
+  next; the first event after a quiet spell is applied at once. The follower
+  remembers the position it wrote last, so a batch costs one view transaction
+  and no extra read of the position (a refusal, when another process moved it,
+  reads it again). A poll applies what arrived since the last one in batches
+  of ``max_batch`` too;
 * :meth:`ProjectionService.wait` blocks until the view has applied a given
   notification id (read-your-writes for a UI).
 
@@ -116,6 +121,10 @@ class ProjectionService:
         #: Set once the follower's first attempt to subscribe has ended (subscribed,
         #: fell back to polling, or failed): see :meth:`start`.
         self._attached = threading.Event()
+        #: The view's position as the follower last wrote it (``None``: read it).
+        self._position: int | None = None
+        #: When the follower's last batch was committed (``time.monotonic()``).
+        self._committed = float("-inf")
 
     # -- one pass -----------------------------------------------------------
     def catch_up(self, progress: Callable[[int], None] | None = None, batch_size: int = 1) -> int:
@@ -173,11 +182,15 @@ class ProjectionService:
         :class:`ProjectionApplyError` (an ``IntegrityError`` - a tracking race - is
         passed on as it is, for the caller to re-read the position).
         """
+        self._position = None  # unknown until this transaction is known to be committed
         try:
             if len(items) == 1:
                 self.projection.process_event(*items[0])
             else:
-                self.projection.process_events([e for e, _ in items], items[-1][1])
+                self.projection.process_events(
+                    [e for e, _ in items], items[-1][1], first=items[0][1].notification_id
+                )
+            self._position = items[-1][1].notification_id
             return
         except IntegrityError:
             raise
@@ -191,6 +204,7 @@ class ProjectionService:
                 raise
             except Exception as exc:
                 raise ProjectionApplyError.of(event, tracking, exc) from exc
+            self._position = tracking.notification_id
 
     # -- faults --------------------------------------------------------------
     def _report(self, exc: Exception) -> float:
@@ -404,17 +418,20 @@ class ProjectionService:
         return False
 
     def _next_batch(self, ready: queue.Queue[object]) -> tuple[list[Item], bool]:
-        """Block for the next event, then take what is ready (up to ``max_batch``,
-        waiting at most ``batch_wait`` seconds); ``True`` when the subscription ended."""
+        """Block for the next event, then take what is ready (up to ``max_batch``), and
+        what arrives until ``batch_wait`` seconds after the last commit; ``True`` when
+        the subscription ended."""
         batch: list[Item] = []
-        deadline = 0.0  # set when the first event arrives: the wait counts from there
+        # Set when the first event arrives: ``batch_wait`` after the last commit (the
+        # events of that spell go into one batch), or at once after a quiet spell.
+        deadline = 0.0
         while len(batch) < self.max_batch:
             try:
                 if not batch:
                     item = ready.get(timeout=0.1)
-                    deadline = time.monotonic() + self.batch_wait
-                elif self.batch_wait > 0:
-                    item = ready.get(timeout=max(deadline - time.monotonic(), 0.0))
+                    deadline = self._committed + self.batch_wait
+                elif deadline > time.monotonic():
+                    item = ready.get(timeout=deadline - time.monotonic())
                 else:
                     item = ready.get_nowait()
             except queue.Empty:
@@ -435,17 +452,21 @@ class ProjectionService:
         with self._lock:
             refused_at: int | None = None
             while True:
-                position = self.view.max_tracking_id(self.app.name) or 0
+                position = self._position
+                if position is None:
+                    position = self.view.max_tracking_id(self.app.name) or 0
                 fresh = [(e, t) for e, t in batch if t.notification_id > position]
                 if not fresh:
                     return
                 try:
                     self._apply(fresh)
                 except IntegrityError:
+                    self._position = None  # read it again: another process moved it
                     if refused_at == position:
                         raise  # refused twice at the same position: not a race
                     refused_at = position
                     continue
+                self._committed = time.monotonic()
                 self._recovered()
                 return
 

@@ -275,14 +275,16 @@ class SqlTransaction(Transaction):
     def delete(self, table: str, key: tuple[str, ...]) -> None:
         self._execute(*self._delete(table, key, "w"))
 
-    def write(self, changes: list[Change], tracking: Tracking | None) -> None:
+    def write(
+        self, changes: list[Change], tracking: Tracking | None, first: int | None = None
+    ) -> None:
         """Check ``tracking``, then write every row in as few statements as the dialect
         allows: one multi-row upsert per table (at most :data:`ROWS_PER_STATEMENT`
         rows each), one delete per deleted row, the tracking row; all in ONE call
         when the dialect runs several statements at once (immudb)."""
         statements: list[tuple[str, dict[str, Any]]] = []
         if tracking is not None:
-            self.check_tracking(tracking)
+            self.check_tracking(tracking, first)
         puts: dict[str, list[Row]] = {}
         for n, (table, key, row) in enumerate(changes):
             if row is None:

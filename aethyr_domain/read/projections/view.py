@@ -275,13 +275,25 @@ class WorldView(TrackingRecorder, ABC):
         return self._run(write=False, body=lambda tx: tx.max_tracking_id(application_name))
 
     # -- command and query methods -------------------------------------------
-    def apply(self, tracking: Tracking | None, change: Callable[[Rows], None]) -> None:
-        """Run ``change`` on the rows and record ``tracking``, in one transaction."""
+    def apply(
+        self,
+        tracking: Tracking | None,
+        change: Callable[[Rows], None],
+        *,
+        first: int | None = None,
+    ) -> None:
+        """Run ``change`` on the rows and record ``tracking``, in one transaction.
+
+        ``first``: the notification id of the first event ``change`` applies. The
+        transaction then refuses (``IntegrityError``, nothing written) unless every
+        event from ``first`` to ``tracking`` is after the view's position, checked
+        inside the transaction: a batch that overlaps what another process applied
+        meanwhile is not applied twice. Without it only ``tracking`` is checked."""
 
         def body(tx: Transaction) -> None:
             rows = BatchRows(tx)  # one read per row, one write per batch
             change(rows)
-            rows.flush(tracking)
+            rows.flush(tracking, first)
 
         self._run(write=True, body=body)
 
