@@ -135,11 +135,14 @@ class ServerConfig:
     #: stopped after the outbox drained, once it applied the log) instead of a thread
     #: in the game's process. ``play`` and embedding programs keep it in process.
     projection_process: bool = True
-    #: Seconds the world projection waits, once an event arrived, for more to go into
-    #: the same view transaction (at most ``MAX_BATCH`` events): fewer, larger commits
-    #: to the store while the game is busy, the read model that much later. 0: commit
-    #: what is there at once.
-    projection_batch_wait: float = 0.0
+    #: The world projection commits at most one view transaction per this many
+    #: seconds: the events that arrive meanwhile go into the next (at most
+    #: ``MAX_BATCH``), and the first event after a quiet spell is applied at once.
+    #: On a busy game fewer, larger commits (on immudb each costs the server an index
+    #: flush and, synced, a flush to disk), the read model at most that much later;
+    #: the ``project`` child also reads the log no more often (immudb's poll). 0:
+    #: commit what is there at once.
+    projection_batch_wait: float = 0.25
     #: ``serve`` on a store other processes can open (not ``popo``): deliver the outbox
     #: from a child process that holds the writer lease while the game runs, instead of
     #: a thread of the game's process (``docs/server.md``). ``play`` and embedding

@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -286,6 +287,26 @@ def run_project_process(
         delay = min(delay * 2, config.retry_max_delay)
 
 
+def follower_poll_env(config: ServerConfig) -> dict[str, str]:
+    """``IMMUDB_POLL_INTERVAL`` for the ``project`` follower's World: its
+    ``projection_batch_wait`` when that is longer than the recorder's default poll.
+
+    The follower commits at most one view transaction per ``projection_batch_wait``
+    (:mod:`~aethyr_domain.read.projections.runner`), so reading the log more often
+    only costs the store: on immudb each read of new notifications is a ``Scan``
+    that makes the server bring its index up to the newest transaction (an index
+    flush), about once per commit of the game's delivery otherwise. An
+    ``IMMUDB_POLL_INTERVAL`` in the environment is the operator's and wins.
+    """
+    from aethyr_immudb_recorder.settings import ImmudbKeys, ImmudbSettings
+
+    wait = config.projection_batch_wait
+    key = ImmudbKeys.IMMUDB_POLL_INTERVAL
+    if config.event_store != "immudb" or key in os.environ or wait <= ImmudbSettings.poll_interval:
+        return {}
+    return {key: repr(wait)}
+
+
 def _catch_up_once(config: ServerConfig) -> int:
     """``project --once``: catch up a single time; failures are one line, exit 2."""
     from aethyr_domain.read.projections.runner import ProjectionService
@@ -355,7 +376,8 @@ class _Follower:
 
         self.attached = False
         config, stop = self.config, self.stop
-        app = open_world(config, lag_tolerant=True)  # the follower reads replicas
+        # The follower reads replicas; on immudb it polls no faster than it commits.
+        app = open_world(config, lag_tolerant=True, **follower_poll_env(config))
         view: WorldView | None = None
         service: ProjectionService | None = None
         try:

@@ -311,7 +311,7 @@ def test_the_first_event_after_a_quiet_spell_is_applied_at_once() -> None:
 
 
 def test_batch_wait_is_a_bounded_config_key() -> None:
-    assert ServerConfig().projection_batch_wait == 0.0
+    assert ServerConfig().projection_batch_wait == 0.25
     assert (
         ServerConfig.load(environ={"AETHYR_PROJECTION_BATCH_WAIT": "0.2"}).projection_batch_wait
         == 0.2
@@ -320,6 +320,26 @@ def test_batch_wait_is_a_bounded_config_key() -> None:
         ServerConfig(projection_batch_wait=-1.0)
     with pytest.raises(ConfigError, match="projection_batch_wait"):
         ServerConfig(projection_batch_wait=11.0)
+
+
+def test_the_project_follower_polls_immudb_no_faster_than_it_commits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On immudb the ``project`` child's World polls the log every
+    ``projection_batch_wait`` (when longer than the recorder's 0.05 s): each poll that
+    finds a commit costs the server a read. An operator's IMMUDB_POLL_INTERVAL wins."""
+    from aethyr_domain.cli.projections import follower_poll_env
+
+    monkeypatch.delenv("IMMUDB_POLL_INTERVAL", raising=False)
+    immudb = ServerConfig(event_store="immudb")
+    assert follower_poll_env(immudb) == {"IMMUDB_POLL_INTERVAL": "0.25"}
+    assert follower_poll_env(ServerConfig(event_store="immudb", projection_batch_wait=2.0)) == {
+        "IMMUDB_POLL_INTERVAL": "2.0"
+    }
+    assert follower_poll_env(ServerConfig(event_store="immudb", projection_batch_wait=0.0)) == {}
+    assert follower_poll_env(ServerConfig(event_store="sqlite")) == {}
+    monkeypatch.setenv("IMMUDB_POLL_INTERVAL", "0.1")
+    assert follower_poll_env(immudb) == {}
 
 
 class RecordingProjection(WorldProjection):

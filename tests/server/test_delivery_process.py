@@ -190,8 +190,11 @@ def test_the_child_ends_and_frees_the_lease_when_the_game_is_killed(tmp_path: Pa
 
 
 def test_a_dead_delivery_child_stops_the_game_and_loses_nothing(tmp_path: Path) -> None:
+    # The lease timeout is short (boot below waits it out), but not 1 s: it also bounds
+    # the delivery child's start (serve hands it the lease), and a loaded machine took
+    # longer than 1 s to start a Python process ("serve did not start").
     process, port = start_serve(
-        tmp_path, **ON_SQLITE, AETHYR_PROJECTIONS_ENABLED="0", AETHYR_WRITER_LEASE_TIMEOUT="1"
+        tmp_path, **ON_SQLITE, AETHYR_PROJECTIONS_ENABLED="0", AETHYR_WRITER_LEASE_TIMEOUT="3"
     )
     (child,) = _delivery_children(process.pid)
     client = Client(port)
@@ -206,7 +209,7 @@ def test_a_dead_delivery_child_stops_the_game_and_loses_nothing(tmp_path: Path) 
     assert process.returncode == EXIT_LEASE_LOST
     assert process.stderr is not None
     assert "delivery process exited unexpectedly" in process.stderr.read()
-    config = _config(tmp_path, projections_enabled=False, writer_lease_timeout=1.0)
+    config = _config(tmp_path, projections_enabled=False, writer_lease_timeout=3.0)
     manager = boot_after_lease(config, wait=30.0)  # boot delivers what the outbox holds
     try:
         assert outbox_sink(manager.sink).backlog() == 0
