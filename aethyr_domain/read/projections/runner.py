@@ -430,8 +430,8 @@ class ProjectionService:
                 if not batch:
                     item = ready.get(timeout=0.1)
                     deadline = self._committed + self.batch_wait
-                elif deadline > time.monotonic():
-                    item = ready.get(timeout=deadline - time.monotonic())
+                elif (left := deadline - time.monotonic()) > 0:
+                    item = ready.get(timeout=left)
                 else:
                     item = ready.get_nowait()
             except queue.Empty:
