@@ -85,9 +85,7 @@ def _stop_immudb_at_exit() -> Iterator[None]:
 def _remembered_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     """The game hashes each password, and checks each hash, once per test process
     (``tests/password_hashes.py``)."""
-    monkeypatch.setattr(
-        "aethyr_domain.game.accounts.hash_password", password_hashes.remembered_hash
-    )
+    monkeypatch.setattr("aethyr_domain.passwords.hash_password", password_hashes.remembered_hash)
     monkeypatch.setattr("aethyr_domain.passwords.verify_password", password_hashes.remembered_check)
 
 
