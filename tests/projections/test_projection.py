@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import queue
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 
 from aethyr_domain.application import World
+from aethyr_domain.config import ConfigError, ServerConfig
 from aethyr_domain.read.projections import metrics
+from aethyr_domain.read.projections.faults import Backoff
+from aethyr_domain.read.projections.memory_view import MemoryWorldView
 from aethyr_domain.read.projections.projection import WorldProjection, apply_event
 from aethyr_domain.read.projections.queries import (
     carried_by,
@@ -199,3 +204,188 @@ def test_an_event_saved_while_the_subscription_starts_is_not_missed(make_view: M
         assert saved.wait(5)
         service.wait(world.recorder.max_notification_id(), timeout=5)
     assert projected_json(view) == dumps(live)
+
+
+class GatedProjection(WorldProjection):
+    """The world projection, held at ``gate`` before each write; notes batch sizes."""
+
+    def __init__(self, view: Any) -> None:
+        super().__init__(view)
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entered = threading.Event()
+        self.batches: list[int] = []
+
+    def _hold(self) -> None:
+        self.entered.set()
+        assert self.gate.wait(10), "the test never opened the gate"
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        self._hold()
+        super().process_event(domain_event, tracking)
+        self.batches.append(1)
+
+    def process_events(self, domain_events: list[Any], tracking: Tracking) -> None:
+        self._hold()
+        super().process_events(domain_events, tracking)
+        self.batches.append(len(domain_events))
+
+
+def test_following_applies_what_is_ready_in_batches(make_view: MakeView) -> None:
+    """Events that arrive while the view is busy are applied together, at most
+    ``max_batch`` per view transaction, each exactly once."""
+    world = World(env=FAST_ENV)
+    live = play(world, steps=SETUP)
+    view = make_view()
+    service = ProjectionService(world, view, max_batch=3)
+    gated = GatedProjection(view)
+    service.projection = gated
+    with service:
+        start = world.recorder.max_notification_id() or 0
+        gated.batches.clear()
+        gated.gate.clear()
+        gated.entered.clear()
+        play(world, live, steps=ACTIONS[:1])
+        assert gated.entered.wait(10), "the follower never started on the first action"
+        play(world, live, steps=ACTIONS[1:])  # all ready while the view is busy
+        gated.gate.set()
+        service.wait(world.recorder.max_notification_id(), timeout=10)
+    assert projected_json(view) == dumps(live)
+    assert sum(gated.batches) == (world.recorder.max_notification_id() or 0) - start
+    assert max(gated.batches) == 3  # the cap, reached: more than 3 events were ready
+    assert view.max_tracking_id(world.name) == world.recorder.max_notification_id()
+
+
+@pytest.mark.parametrize("batch_wait", [0.0, 1.0])
+def test_batch_wait_gathers_what_arrives_after_the_first_event(batch_wait: float) -> None:
+    """Once an event arrived, the follower waits up to ``batch_wait`` seconds for more
+    (``projection_batch_wait``), counted from that event, not from when it began to
+    wait: events that come one at a time go into one view transaction. Without a wait
+    it takes only what is ready."""
+    service = ProjectionService(World(env=FAST_ENV), MemoryWorldView(), batch_wait=batch_wait)
+    ready: queue.Queue[object] = queue.Queue()
+    items = [(f"event {n}", Tracking("world", n)) for n in range(1, 6)]
+
+    def arrive() -> None:
+        time.sleep(1.2)  # the first event comes later than batch_wait after the call
+        for item in items:
+            ready.put(item)
+            time.sleep(0.05)
+
+    feeder = threading.Thread(target=arrive)
+    feeder.start()
+    try:
+        batch, ended = service._next_batch(ready)
+    finally:
+        feeder.join()
+    assert not ended
+    if batch_wait:
+        assert batch == items
+    else:
+        assert batch == items[:1]
+
+
+def test_batch_wait_is_a_bounded_config_key() -> None:
+    assert ServerConfig().projection_batch_wait == 0.0
+    assert (
+        ServerConfig.load(environ={"AETHYR_PROJECTION_BATCH_WAIT": "0.2"}).projection_batch_wait
+        == 0.2
+    )
+    with pytest.raises(ConfigError, match="projection_batch_wait"):
+        ServerConfig(projection_batch_wait=-1.0)
+    with pytest.raises(ConfigError, match="projection_batch_wait"):
+        ServerConfig(projection_batch_wait=11.0)
+
+
+def test_two_followers_of_one_view_apply_each_event_once(make_view: MakeView) -> None:
+    """Batches refused because another follower moved the position are re-read,
+    not applied twice (the tracking record is written with the rows)."""
+    world = World(env=FAST_ENV)
+    live = play(world, steps=SETUP)
+    view = make_view()
+    with ProjectionService(world, view) as first, ProjectionService(world, view) as second:
+        play(world, live, steps=ACTIONS)
+        first.wait(world.recorder.max_notification_id(), timeout=20)
+        second.wait(world.recorder.max_notification_id(), timeout=20)
+    assert projected_json(view) == dumps(live)
+
+
+def test_start_returns_once_the_follower_listens(make_view: MakeView) -> None:
+    """After ``start()`` the follower's listener is registered, so the caller can write at
+    once: eventsourcing 9.5's in-memory recorder iterates its listener set while it inserts
+    (no lock, no copy), and a listener added during an insert broke that insert (seen in
+    the test above: ``RuntimeError: Set changed size during iteration``)."""
+    world = World(env=FAST_ENV)
+    live = play(world, steps=SETUP)
+    listeners = world.recorder._listeners  # type: ignore[attr-defined]  # the library's set
+    before = len(listeners)
+    with ProjectionService(world, make_view()) as service:
+        assert len(listeners) == before + 1  # registered by the time start() returned
+        play(world, live, steps=ACTIONS)
+        service.wait(world.recorder.max_notification_id(), timeout=20)
+    assert len(listeners) == before
+
+
+def test_max_batch_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_batch"):
+        ProjectionService(World(env=FAST_ENV), MemoryWorldView(), max_batch=0)
+
+
+class BrokenViewError(RuntimeError):
+    """A fault of the view that is not transient."""
+
+
+def test_a_failing_view_is_reported_and_stop_still_ends_the_follower_promptly(
+    make_view: MakeView,
+) -> None:
+    """With the follower's queue full (tiny batches, many ready events) a view error is
+    reported instead of ending the follower (see test_faults.py), and ``stop()`` still
+    ends the thread promptly, from its backoff wait, without raising."""
+    world = World(env=FAST_ENV)
+    live = play(world, steps=SETUP)
+    view = make_view()
+    service = ProjectionService(world, view, max_batch=1, backoff=Backoff(60.0, 60.0))
+    gated = GatedProjection(view)
+    service.projection = gated
+    service.start()
+    gated.gate.clear()
+    gated.entered.clear()
+    play(world, live, steps=ACTIONS[:1])
+    assert gated.entered.wait(10)
+    play(world, live, steps=ACTIONS[1:])  # more events than the queue holds (4)
+
+    def broken(*_: Any) -> None:
+        raise BrokenViewError("disk on fire")
+
+    gated.process_event = broken  # type: ignore[method-assign, assignment]
+    gated.process_events = broken  # type: ignore[method-assign, assignment]
+    gated.gate.set()
+    deadline = time.monotonic() + 10  # the fault is reported, then the wait says so
+    while service.fault is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with pytest.raises(TimeoutError, match=r"stuck: .*BrokenViewError: disk on fire"):
+        service.wait(world.recorder.max_notification_id(), timeout=0.1)
+    assert service.fault is not None and service.fault.retry_in == 60.0
+    started = time.monotonic()
+    service.stop()  # wakes the 60 s backoff wait
+    assert time.monotonic() - started < 10
+    assert service._thread is not None and not service._thread.is_alive()
+
+
+def test_catch_up_raises_a_refusal_that_is_not_a_race(make_view: MakeView) -> None:
+    """An IntegrityError while the view's position stays put is re-raised after one
+    re-read instead of being retried forever."""
+    world = World(env=FAST_ENV)
+    play(world, steps=SETUP)
+    service = ProjectionService(world, make_view())
+    attempts: list[int] = []
+
+    def refuse(_event: Any, tracking: Tracking) -> None:
+        attempts.append(tracking.notification_id)
+        raise IntegrityError("tracking row already exists")
+
+    service.projection.process_event = refuse  # type: ignore[method-assign, assignment]
+    with pytest.raises(IntegrityError, match="tracking row already exists"):
+        service.catch_up()
+    assert attempts == [1, 1]  # the first event, tried once more after a re-read
+    assert service.view.max_tracking_id(world.name) is None
