@@ -11,7 +11,8 @@ Markers are set here by where a test lives, never by hand per test:
 ``scripts/test --fast`` runs ``-m "not slow"``; plain ``scripts/test`` (and CI) runs
 everything. The hypothesis profile (``tests/hypothesis_profiles.py``) is loaded here too:
 ``full`` unless ``AETHYR_HYPOTHESIS_PROFILE=fast`` (which ``scripts/test --fast`` sets)
-asks for shorter property runs.
+asks for shorter property runs. The live game's password hashes are made, and checked,
+once per password and test process (``tests/password_hashes.py``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from aethyr_immudb_recorder.launcher import ImmudbServer
-from tests import hypothesis_profiles, immudb_harness
+from tests import hypothesis_profiles, immudb_harness, password_hashes
 
 TESTS = Path(__file__).resolve().parent
 
@@ -78,6 +79,14 @@ def _stop_immudb_at_exit() -> Iterator[None]:
             f"killed {len(reaped)} immudb server(s) a test left running (pids {reaped})",
             stacklevel=1,
         )
+
+
+@pytest.fixture(autouse=True)
+def _remembered_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The game hashes each password, and checks each hash, once per test process
+    (``tests/password_hashes.py``)."""
+    monkeypatch.setattr("aethyr_domain.passwords.hash_password", password_hashes.remembered_hash)
+    monkeypatch.setattr("aethyr_domain.passwords.verify_password", password_hashes.remembered_check)
 
 
 @pytest.fixture

@@ -3,15 +3,18 @@ event store cannot disagree; values are checked where the admin types them."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from aethyr_domain import values
+from aethyr_domain.cli.entry import main
 from aethyr_domain.game_state import GameState
 
 
@@ -161,6 +164,35 @@ def _cli(args: list[str], cwd: Path, stdin: str = "") -> subprocess.CompletedPro
     )
 
 
+InProcess = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def cli_here(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> InProcess:
+    """:func:`_cli` without a new interpreter: ``aethyr-es``'s ``main`` in this process,
+    with the same environment (only the flag and the SQLite store among the ``AETHYR_``
+    keys), working directory and standard input. (The module's restart test, and many
+    others, run the command line as a process.)"""
+    for key in list(os.environ):
+        if key.startswith("AETHYR_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("AETHYR_EVENT_SOURCING_ENABLED", "1")
+    monkeypatch.setenv("AETHYR_EVENT_STORE", "sqlite")
+
+    def run(args: list[str], cwd: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        monkeypatch.chdir(cwd)
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        capsys.readouterr()
+        try:
+            code = main(args)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out, err)
+
+    return run
+
+
 def test_reproduction_2_layer_true_then_wear_no_dead_letter_and_restart_equals_live(tmp_path):
     """``aset tunic @layer true`` then ``wear tunic`` via ``aethyr-es play`` on SQLite.
 
@@ -185,19 +217,25 @@ def test_reproduction_2_layer_true_then_wear_no_dead_letter_and_restart_equals_l
     assert json.loads(live)["equipment"] == {}  # not worn, in the game or in the store
 
 
-def test_an_out_of_range_value_typed_in_play_is_refused_and_nothing_is_stored(tmp_path):
+def test_an_out_of_range_value_typed_in_play_is_refused_and_nothing_is_stored(
+    tmp_path: Path, cli_here: InProcess
+) -> None:
     """Reproduction 1's input: the admin is told why, and the store never sees the value."""
-    played = _cli(["play"], tmp_path, "@admin al\nal: aset here @n 99999999999999999999999999999\n")
+    played = cli_here(
+        ["play"], tmp_path, "@admin al\nal: aset here @n 99999999999999999999999999999\n"
+    )
     assert played.returncode == 0, played.stderr
     assert "  Cannot set n: the value is an integer outside the signed 64-bit range" in (
         played.stdout
     )
-    stats = json.loads(_cli(["stats", "--json"], tmp_path).stdout)
+    stats = json.loads(cli_here(["stats", "--json"], tmp_path).stdout)
     assert "GameObjectAttributeUpdated" not in stats["event_types"]
     assert stats["outbox"]["dead_letters"] == 0
 
 
-def test_migrate_refuses_a_dump_holding_an_out_of_range_value_with_one_line(tmp_path):
+def test_migrate_refuses_a_dump_holding_an_out_of_range_value_with_one_line(
+    tmp_path: Path, cli_here: InProcess
+) -> None:
     dump = {
         "format": "aethyr-world/1",
         "objects": [
@@ -216,10 +254,10 @@ def test_migrate_refuses_a_dump_holding_an_out_of_range_value_with_one_line(tmp_
         "equipment": {},
     }
     (tmp_path / "dump.json").write_text(json.dumps(dump))
-    migrated = _cli(["migrate", "dump.json"], tmp_path)
+    migrated = cli_here(["migrate", "dump.json"], tmp_path)
     assert migrated.returncode == 2
     assert migrated.stderr == (
         "aethyr-es: cannot import dump.json: object 'box': attributes[n]: is an integer "
         f"outside the signed 64-bit range ({values.MIN_INT} to {values.MAX_INT})\n"
     )
-    assert json.loads(_cli(["stats", "--json"], tmp_path).stdout)["events"] == 0
+    assert json.loads(cli_here(["stats", "--json"], tmp_path).stdout)["events"] == 0

@@ -207,52 +207,59 @@ def test_creating_the_metadata_tables_loses_to_a_concurrent_creator_and_retries(
         theirs.close()
 
 
-def _open_sqlite_view(path: str, barrier: Any, results: Any) -> None:
-    """One process opening the world view on a new SQLite file (see the test below)."""
+def _open_sqlite_views(paths: list[str], barrier: Any, results: Any) -> None:
+    """One process opening the world view on each new SQLite file in turn, at the same
+    moment as the others (see the test below)."""
     from eventsourcing.sqlite import SQLiteDatastore
 
     from aethyr_domain.read.projections.sqlite_view import SQLiteWorldView
 
-    store = SQLiteDatastore(path, lock_timeout=10)
-    try:
-        barrier.wait()
-        view = SQLiteWorldView(store)
-        results.put((view.schema_version(), view.generation, None))
-    except BaseException as exc:  # reported by the parent
-        results.put((None, None, f"{type(exc).__name__}: {exc}"))
-    finally:
-        store.close()
+    for round_, path in enumerate(paths):
+        store = SQLiteDatastore(path, lock_timeout=10)
+        try:
+            barrier.wait()
+            view = SQLiteWorldView(store)
+            results.put((round_, view.schema_version(), view.generation, None))
+        except BaseException as exc:  # reported by the parent
+            results.put((round_, None, None, f"{type(exc).__name__}: {exc}"))
+        finally:
+            store.close()
 
 
 def test_processes_opening_a_new_sqlite_read_model_at_once_migrate_it_once(
     tmp_path: Path,
 ) -> None:
     """Four processes (the game, ``aethyr-es project``, ...) open the read model of
-    one events file at once. The file exists already (in WAL mode, as the game's
-    World leaves it): two processes switching a brand-new file to WAL at once is
-    a race in the library's ``SQLiteDatastore`` itself, not the read model's."""
+    one events file at once, three times over (a new file each round; the same four
+    processes, as a new process costs more than the race). The file exists already (in
+    WAL mode, as the game's World leaves it): two processes switching a brand-new file
+    to WAL at once is a race in the library's ``SQLiteDatastore`` itself, not the read
+    model's."""
     import multiprocessing
 
     from eventsourcing.sqlite import SQLiteDatastore
 
     context = multiprocessing.get_context("spawn")
-    for round_ in range(3):
-        path = str(tmp_path / f"race{round_}.sqlite")
+    rounds, racers = 3, 4
+    paths = [str(tmp_path / f"race{round_}.sqlite") for round_ in range(rounds)]
+    for path in paths:
         first = SQLiteDatastore(path)
         with first.transaction(commit=False) as cursor:  # creates the file, sets WAL mode
             cursor.execute("SELECT 1")
         first.close()
-        barrier, results = context.Barrier(4), context.Queue()
-        processes = [
-            context.Process(target=_open_sqlite_view, args=(path, barrier, results))
-            for _ in range(4)
-        ]
-        for process in processes:
-            process.start()
-        outcomes = [results.get(timeout=60) for _ in processes]
-        for process in processes:
-            process.join(timeout=60)
-        assert [error for _, _, error in outcomes] == [None] * 4
-        assert {(version, generation) for version, generation, _ in outcomes} == {
+    barrier, results = context.Barrier(racers), context.Queue()
+    processes = [
+        context.Process(target=_open_sqlite_views, args=(paths, barrier, results))
+        for _ in range(racers)
+    ]
+    for process in processes:
+        process.start()
+    outcomes = [results.get(timeout=60) for _ in range(rounds * racers)]
+    for process in processes:
+        process.join(timeout=60)
+    for round_ in range(rounds):
+        mine = [outcome for outcome in outcomes if outcome[0] == round_]
+        assert [error for _, _, _, error in mine] == [None] * racers
+        assert {(version, generation) for _, version, generation, _ in mine} == {
             (len(MIGRATIONS), 1)
         }

@@ -484,8 +484,11 @@ def test_a_failing_view_is_reported_and_stop_still_ends_the_follower_promptly(
     gated.process_event = broken  # type: ignore[method-assign, assignment]
     gated.process_events = broken  # type: ignore[method-assign, assignment]
     gated.gate.set()
+    deadline = time.monotonic() + 10  # the fault is reported, then the wait says so
+    while service.fault is None and time.monotonic() < deadline:
+        time.sleep(0.01)
     with pytest.raises(TimeoutError, match=r"stuck: .*BrokenViewError: disk on fire"):
-        service.wait(world.recorder.max_notification_id(), timeout=2)
+        service.wait(world.recorder.max_notification_id(), timeout=0.1)
     assert service.fault is not None and service.fault.retry_in == 60.0
     started = time.monotonic()
     service.stop()  # wakes the 60 s backoff wait
