@@ -45,8 +45,9 @@ def _descendants(root: int) -> list[int]:
 
 
 def cpu_seconds(pid: int, *, tree: bool = True) -> float | None:
-    """User + system CPU-seconds of ``pid`` (and, with ``tree``, its live descendants)."""
-    if not _PROC.is_dir():
+    """User + system CPU-seconds of ``pid`` (and, with ``tree``, its live descendants);
+    ``None`` when ``pid`` is gone (a server killed in the window has no reading)."""
+    if not _PROC.is_dir() or _stat_fields(pid) is None:
         return None
     total = 0.0
     for each in _descendants(pid) if tree else [pid]:

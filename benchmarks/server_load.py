@@ -349,7 +349,8 @@ def run_mode(
             during = outage
         try:
             with _serve(env, folder) as (process, port):
-                server = immudb.process.pid if mode != "serve-off" and immudb.running else None
+                on_immudb = env.get("AETHYR_EVENT_STORE") == "immudb" and immudb.running
+                server = immudb.process.pid if on_immudb else None
                 latencies, elapsed, (before, after) = asyncio.run(
                     _load(port, names, size.seconds, during, lambda: _cpu(process.pid, server))
                 )

@@ -108,3 +108,29 @@ def test_the_game_log_is_repeatable_and_replays_to_the_same_world_both_ways() ->
 
 def test_replay_size_labels() -> None:
     assert [label(n) for n in (300, 20_000, 100_000, 1_000_000)] == ["300", "20k", "100k", "1M"]
+
+
+def test_cpu_seconds_reads_a_process_tree_and_none_for_a_gone_process() -> None:
+    """``server-load``'s CPU columns: a process's own CPU, its children's added with
+    ``tree``, and no reading (not 0) for a process that is gone (a killed server)."""
+    import os
+    import subprocess
+    import sys
+
+    from benchmarks.cpu_time import cpu_seconds
+
+    busy = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\n"
+    child = subprocess.Popen([sys.executable, "-c", busy + "time.sleep(30)"])
+    try:
+        deadline = 0
+        while (cpu_seconds(child.pid) or 0.0) < 0.25 and deadline < 200:  # its busy start
+            subprocess.run(["sleep", "0.05"], check=True)
+            deadline += 1
+        own = cpu_seconds(os.getpid(), tree=False)
+        with_children = cpu_seconds(os.getpid())
+        assert own is not None and with_children is not None
+        assert with_children >= own + 0.25  # the child's busy loop is in the tree
+    finally:
+        child.kill()
+        child.wait()
+    assert cpu_seconds(child.pid) is None
