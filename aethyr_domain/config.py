@@ -152,6 +152,10 @@ class ServerConfig:
     #: projection, the delivery) is than the game's (added to the nice value, 0-19;
     #: 0: the same priority), so that on a busy machine the game's answers go first.
     background_nice: int = 10
+    #: ``serve`` on Linux: also run those children under the ``SCHED_IDLE`` policy, so
+    #: the game preempts them the moment it has work (a nice value alone lets a running
+    #: child finish its time slice first, a few milliseconds). Off: nice only.
+    background_idle: bool = True
     #: Export Prometheus metrics over HTTP (loopback) on ``metrics_port``.
     metrics_enabled: bool = False
     metrics_address: str = "127.0.0.1"

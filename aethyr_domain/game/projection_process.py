@@ -65,10 +65,14 @@ def runs_as_process(config: ServerConfig) -> bool:
 class ProjectionProcess:
     """A running ``aethyr-es project`` child (see the module docstring)."""
 
-    def __init__(self, process: subprocess.Popen[str], *, nice: int = 0) -> None:
+    def __init__(
+        self, process: subprocess.Popen[str], *, nice: int = 0, idle: bool = False
+    ) -> None:
         self.process = process
         #: How much lower the child's priority is made once it is ready (``background_nice``).
         self.nice = nice
+        #: Whether it also runs under ``SCHED_IDLE`` once ready (``background_idle``).
+        self.idle = idle
         self._lines: list[str] = []
         self._ready = threading.Event()
         self._reader = threading.Thread(
@@ -97,7 +101,7 @@ class ProjectionProcess:
             command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True
         )
         log.info("world projection running as process %d", process.pid)
-        return cls(process, nice=config.background_nice)
+        return cls(process, nice=config.background_nice, idle=config.background_idle)
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -106,7 +110,7 @@ class ProjectionProcess:
             if line.startswith(READY):
                 # Only now: starting up at the game's priority, a busy machine does not
                 # keep the child from becoming ready to stop cleanly.
-                lower_priority(self.process.pid, self.nice)
+                lower_priority(self.process.pid, self.nice, idle=self.idle)
                 self._ready.set()
         self._ready.set()  # the child ended
 

@@ -18,7 +18,10 @@ players' slowest answers grow with the store's work (``docs/performance.md``, ru
 3. the child opens the outbox file and runs the ordinary
    :class:`~aethyr_domain.outbox.delivery.Deliverer` (recovery first, then group
    commits: exactly once as in the thread). The game appends to the outbox and
-   writes one byte to the child's standard input after each commit (a wake-up);
+   writes one byte to the child's standard input after each commit (a wake-up).
+   The child does not write its delivered marks into the file: it reports them on
+   its standard output and the game deletes those rows, so the game's commits never
+   wait for the child's write lock (:mod:`~aethyr_domain.outbox.delivered_marks`);
 4. at shutdown the game waits (bounded) until the outbox is empty
    (:meth:`DeliveryProcess.drain`), then closes the child's standard input: the
    child ends its round, releases the lease and exits 0
@@ -40,10 +43,11 @@ series. Each delivery error is also logged (the game's standard error).
 
 The child runs with the parent's configuration (the ``AETHYR_*`` environment and
 the ``--config`` file, passed on in ``AETHYR_CONFIG``) and at a lower CPU priority
-(``background_nice``, :mod:`~aethyr_domain.outbox.process_priority`), set once it is
+(``background_nice`` and ``background_idle``,
+:mod:`~aethyr_domain.outbox.process_priority`), set once it is
 ready: starting up at the game's priority keeps a busy machine from holding boot up. Its log goes to
-the parent's standard error; its standard output carries :data:`READY` and, if it
-lost the lease, :data:`LOST`.
+the parent's standard error; its standard output carries :data:`READY`, the
+delivered marks and, if it lost the lease, :data:`LOST`.
 
 Usage (by ``serve`` only): ``python -m aethyr_domain.outbox.delivery_process
 --epoch N --position P``.
@@ -65,6 +69,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aethyr_domain.config import CONFIG_FILE_ENV, ENV_PREFIX, ServerConfig
+from aethyr_domain.outbox.delivered_marks import (
+    DELIVERED,
+    ReportingOutbox,
+    apply_marks,
+    line_writer,
+)
 from aethyr_domain.outbox.delivery import (
     OUTBOX_BACKLOG,
     OUTBOX_DEAD,
@@ -180,7 +190,7 @@ class DeliveryProcess:
             )
         # Only now: starting up at the game's priority keeps a busy machine from
         # holding boot up (every thread of the child, and those it starts later).
-        lower_priority(process.pid, config.background_nice)
+        lower_priority(process.pid, config.background_nice, idle=config.background_idle)
         log.info("outbox delivery running as process %d", process.pid)
         return delivery
 
@@ -204,6 +214,9 @@ class DeliveryProcess:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             line = line.rstrip("\n")
+            if line.startswith(DELIVERED):
+                self._apply_marks(line)
+                continue
             self._lines.append(line)
             if line == READY:
                 self._ready.set()
@@ -215,6 +228,15 @@ class DeliveryProcess:
         if not self._stopping:
             log.error("outbox delivery stopped: %s", self._lost)
         self._ready.set()
+
+    def _apply_marks(self, line: str) -> None:
+        """Delete the entries the child reports delivered (the game writes the outbox;
+        :mod:`~aethyr_domain.outbox.delivered_marks`). A failure leaves a lost mark,
+        which the next recovery settles: it is logged, delivery goes on."""
+        try:
+            apply_marks(self.outbox, line)
+        except Exception as exc:
+            log.warning("cannot mark delivered outbox entries (left pending): %s", exc)
 
     @property
     def lost(self) -> str | None:
@@ -311,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     from aethyr_domain.outbox.writer_lease import LeaseLostError, WriterLease
 
     args = _parse(argv)
+    say = line_writer(sys.stdout)  # READY, LOST and the delivered marks: whole lines
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     config = ServerConfig.load()
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -323,13 +346,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         lease.heartbeat()  # still ours? (the game stopped beating a moment ago)
     except LeaseLostError as exc:
-        print(LOST + str(exc), flush=True)
+        say(LOST + str(exc))
         world.close()
         return EXIT_LEASE_LOST
     lease.start_heartbeat()
-    outbox = Outbox(config.outbox_path)
+    outbox = ReportingOutbox(config.outbox_path, say)  # the game deletes what it delivered
     deliverer = Deliverer(outbox, config, lambda: world, close_world=False, lease=lease).start()
-    print(READY, flush=True)
+    say(READY)
     stdin = sys.stdin.fileno()
     while deliverer.lost is None:
         readable, _w, _x = select.select([stdin], [], [], CHILD_TICK)
@@ -350,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     # ends (or the process exits first, and the lease is taken over after its timeout).
     deliverer.stop(config.shutdown_drain_timeout, then=finish)
     if deliverer.lost is not None:
-        print(LOST + deliverer.lost, flush=True)
+        say(LOST + deliverer.lost)
         return EXIT_LEASE_LOST
     return 0
 

@@ -1,5 +1,6 @@
 """``serve`` delivers the outbox from a child process holding the writer lease
-(``delivery_process``), its children run at a lower CPU priority (``background_nice``).
+(``delivery_process``), its children run at a lower CPU priority (``background_nice``,
+``background_idle``).
 
 The child takes the game's lease over (one writer at a time), delivers every entry
 exactly once, is drained and stopped at SIGTERM (the lease released), ends when the
@@ -61,6 +62,15 @@ def _nice_values(pid: int) -> set[int]:
     }
 
 
+def _policies(pid: int) -> set[int]:
+    """The scheduling policies of every thread of every child of ``pid``."""
+    return {
+        os.sched_getscheduler(int(thread))
+        for child in children(pid)
+        for thread in os.listdir(f"/proc/{child}/task")
+    }
+
+
 def _wait_for(check: Callable[[], bool], seconds: float = 30.0) -> bool:
     deadline = time.monotonic() + seconds
     while not check() and time.monotonic() < deadline:
@@ -100,6 +110,7 @@ def test_serve_delivers_from_a_child_at_a_lower_priority_and_drains_it_at_exit(
         # the delivery and the projection, every thread of each, once each is ready
         assert len(children(process.pid)) == 2
         assert _wait_for(lambda: _nice_values(process.pid) == {min(game_nice + 10, 19)})
+        assert _wait_for(lambda: _policies(process.pid) == {os.SCHED_IDLE})
         client = Client(port)
         client.login_new("Ann", "anns-password")
         for line in ("pose leaning on the wall", "gait strolls", "inventory", "look"):
@@ -129,7 +140,11 @@ def test_serve_delivers_from_a_child_at_a_lower_priority_and_drains_it_at_exit(
 
 def test_delivery_process_off_keeps_the_thread(tmp_path: Path) -> None:
     process, port = start_serve(
-        tmp_path, **ON_SQLITE, AETHYR_DELIVERY_PROCESS="0", AETHYR_BACKGROUND_NICE="0"
+        tmp_path,
+        **ON_SQLITE,
+        AETHYR_DELIVERY_PROCESS="0",
+        AETHYR_BACKGROUND_NICE="0",
+        AETHYR_BACKGROUND_IDLE="0",
     )
     try:
         assert _delivery_children(process.pid) == []
@@ -137,6 +152,7 @@ def test_delivery_process_off_keeps_the_thread(tmp_path: Path) -> None:
         (projection,) = children(process.pid)
         assert os.getpriority(os.PRIO_PROCESS, projection) == game_nice
         Client(port).login_new("Bea", "beas-password")
+        assert _policies(process.pid) == {os.sched_getscheduler(process.pid)}
     finally:
         code, err = stop(process)
     assert code == 0, err
@@ -220,7 +236,7 @@ def test_a_dead_delivery_child_stops_the_game_and_loses_nothing(tmp_path: Path) 
     assert "waiting" in live
 
 
-def test_background_nice_is_checked_and_applied(tmp_path: Path) -> None:
+def test_background_nice_and_idle_are_checked_and_applied(tmp_path: Path) -> None:
     assert ServerConfig().background_nice == 10
     with pytest.raises(ConfigError, match="background_nice"):
         ServerConfig(background_nice=20)
@@ -237,6 +253,10 @@ def test_background_nice_is_checked_and_applied(tmp_path: Path) -> None:
         assert lower_priority(pid, 3) == min(before + 3, 19)
         assert os.getpriority(os.PRIO_PROCESS, pid) == min(before + 3, 19)
         assert lower_priority(pid, 19) == 19
+        assert os.sched_getscheduler(pid) != os.SCHED_IDLE
+        assert lower_priority(pid, 0, idle=True) is None  # (no nice change)
+        assert os.sched_getscheduler(pid) == os.SCHED_IDLE
+        assert ServerConfig().background_idle is True
     finally:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
