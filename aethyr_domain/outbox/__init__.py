@@ -3,8 +3,10 @@
 What lives here: the durable queue of decided events on disk (``queue``, the
 :class:`~aethyr_domain.outbox.queue.Outbox`), the Manager's sink that fills it
 (``event_sink``), delivery with group commits and exactly-once recovery
-(``delivery``), one writer per store (``writer_lease``) and opening the configured
-store (``event_store``).
+(``delivery``), ``serve``'s delivery child (``delivery_process``; it reports its
+delivered marks and the game deletes the rows: ``delivered_marks``), the children's
+CPU priority (``process_priority``), one writer per store (``writer_lease``) and
+opening the configured store (``event_store``).
 
 What it may import: the model (the top-level modules of ``aethyr_domain``) and
 eventsourcing; never ``aethyr_domain.read``, ``aethyr_domain.game`` or
