@@ -3,7 +3,8 @@
 
 First the child's outbox on its own (reports, skips what it reported, forgets it once
 the game deleted it), then the real child process: it delivers every entry into the
-store exactly once and leaves every row in the file for the game to delete.
+store exactly once and leaves every row in the file for the game to delete; marks the
+game never applied are settled by the next delivery's recovery, writing nothing twice.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from aethyr_domain.outbox.delivered_marks import (
     delivered_line,
     parse_delivered,
 )
+from aethyr_domain.outbox.delivery import deliver_pending
 from aethyr_domain.outbox.delivery_process import READY
 from aethyr_domain.outbox.event_store import open_world
 from aethyr_domain.outbox.queue import Outbox, OutboxEvent
@@ -144,6 +146,7 @@ def test_the_delivery_child_stores_everything_once_and_writes_no_mark(tmp_path: 
             "AETHYR_SQLITE_PATH": config.sqlite_path,
             "AETHYR_OUTBOX_PATH": config.outbox_path,
             "AETHYR_OUTBOX_POLL_INTERVAL": "0.05",
+            "AETHYR_OUTBOX_BATCH_SIZE": "5",  # several batches, one line each
             "AETHYR_PROJECTIONS_ENABLED": "0",
         }
         child = subprocess.Popen(
@@ -189,11 +192,21 @@ def test_the_delivery_child_stores_everything_once_and_writes_no_mark(tmp_path: 
             for n in world.recorder.select_notifications(1, 10_000)
         ]
         assert stored == expected
-        # the game deletes what the child reported
-        for line in lines:
-            apply_marks(game, line)
+        # the game deletes what the child reported; marks it never applied (it died,
+        # say) are lost marks: the next delivery's recovery finds those entries stored
+        first = next(line for line in lines if parse_delivered(line))
+        applied = apply_marks(game, first)
+        assert 0 < applied < made
+        assert game.backlog() == made - applied
+        result = deliver_pending(game, world)
+        assert result.recovered == made - applied
+        assert result.appends == 0  # nothing written twice
         assert game.backlog() == 0
         assert game.delivered_count() == made
+        assert [
+            (str(n.originator_id), n.originator_version, n.topic, bytes(n.state))
+            for n in world.recorder.select_notifications(1, 10_000)
+        ] == expected
         # the child released the lease as it left
         recorder: Any = world.recorder  # (a process recorder: it keeps tracking records)
         assert split(recorder.max_tracking_id(WRITER))[1] == RELEASED_MS
