@@ -181,7 +181,7 @@ def test_the_delivery_child_stores_everything_once_and_writes_no_mark(tmp_path: 
             child.kill()
             child.wait()
     try:
-        assert lines[0] == READY
+        assert READY in lines  # (a first report may come before it: both are applied)
         assert sorted(marks) == sorted(set(marks)) and len(marks) == made  # each once
         # the child wrote no mark: every row is still in the file, none counted
         assert game.backlog() == made
