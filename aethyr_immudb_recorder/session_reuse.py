@@ -29,7 +29,9 @@ Bounds:
   ``Commit`` or ``Rollback`` is never parked (the datastore closes it);
 * at interpreter exit every parked session is closed (:func:`close_parked_sessions`,
   registered with :mod:`atexit`), with a short deadline, giving up on a login whose
-  server does not answer.
+  server does not answer;
+* a child process forked from this one starts with none: its parent's sessions stay
+  the parent's (``os.register_at_fork``).
 
 ``IMMUDB_SESSION_REUSE=no`` turns it off for a datastore (it then parks nothing and
 takes nothing). :func:`close_parked_sessions` may also be called at any time.
@@ -41,6 +43,7 @@ import atexit
 import collections
 import hashlib
 import hmac
+import os
 import secrets
 import threading
 import time
@@ -191,6 +194,12 @@ class ParkedSessions:
         login.sessions.extend(fresh)
         return old
 
+    def forget(self) -> None:
+        """Drop every parked session without closing it (they belong to another process:
+        a child forked from this one must not use or close its parent's sessions)."""
+        self._lock = threading.Lock()  # another thread of the parent may have held it
+        self._logins = {}
+
     def close_all(self) -> int:
         """Close every parked session (one channel per login, short deadlines); how many
         were closed. A login whose server does not answer is given up on at its first
@@ -240,3 +249,5 @@ def close_parked_sessions() -> int:
 
 
 atexit.register(close_parked_sessions)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=PARKED.forget)

@@ -251,3 +251,26 @@ def test_close_parked_sessions_closes_them_now(metrics) -> None:
     assert session_reuse.close_parked_sessions() >= 1
     assert PARKED.count(login_key(settings)) == 0
     assert not alive(settings, session_id)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_does_not_take_its_parents_sessions() -> None:
+    settings = settings_for(immudb_harness.fresh_database("s"))
+    datastore = ImmudbDatastore(settings)
+    session_id = used_session(datastore)
+    datastore.close()
+    assert PARKED.count(login_key(settings)) == 1
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what it finds parked, and leave at once
+        try:
+            os.write(write, str(PARKED.count()).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        in_child = pipe.read()
+    os.waitpid(pid, 0)
+    assert in_child == "0"
+    assert PARKED.count(login_key(settings)) == 1  # still the parent's
+    assert alive(settings, session_id)
