@@ -43,6 +43,7 @@
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import random
 import threading
@@ -67,6 +68,7 @@ from aethyr_immudb_recorder.errors import (
     translate,
 )
 from aethyr_immudb_recorder.metrics import Metrics, metrics_for
+from aethyr_immudb_recorder.session_reuse import PARKED, LoginKey, login_key
 from aethyr_immudb_recorder.settings import (
     ImmudbSettings,
     check_default_password,
@@ -98,14 +100,20 @@ def writer_lock(address: str, database: str) -> threading.RLock:
 
 
 class Session:
-    """One open immudb session (used by one thread at a time)."""
+    """One open immudb session (used by one thread at a time).
 
-    __slots__ = ("id", "last_used", "metadata")
+    ``open_transactions`` counts the interactive transactions begun in it that have not
+    ended with a successful ``Commit`` or ``Rollback``: such a session is never handed
+    to another datastore (:mod:`aethyr_immudb_recorder.session_reuse`).
+    """
+
+    __slots__ = ("id", "last_used", "metadata", "open_transactions")
 
     def __init__(self, session_id: str) -> None:
         self.id = session_id
         self.metadata: tuple[tuple[str, str], ...] = (("sessionid", session_id),)
         self.last_used = time.monotonic()
+        self.open_transactions = 0
 
     def __repr__(self) -> str:
         return "Session(<id hidden>)"
@@ -116,6 +124,8 @@ class Transaction:
 
     def __init__(self, datastore: ImmudbDatastore, session: Session, transaction_id: str) -> None:
         self._datastore = datastore
+        self._session = session
+        self._ended = False
         self._stub = datastore.stub
         self._metadata = (*session.metadata, ("transactionid", transaction_id))
         self._timeout = datastore.settings.timeout
@@ -132,12 +142,23 @@ class Transaction:
         return self._stub.TxSQLExec(request, metadata=self._metadata, timeout=self._timeout)
 
     def commit(self) -> Any:
-        return self._stub.Commit(empty_pb2.Empty(), metadata=self._metadata, timeout=self._timeout)
+        result = self._stub.Commit(
+            empty_pb2.Empty(), metadata=self._metadata, timeout=self._timeout
+        )
+        self._end()
+        return result
 
     def rollback(self) -> None:
         # After a failed statement the server has already discarded the tx.
         with suppress(grpc.RpcError):
             self._stub.Rollback(empty_pb2.Empty(), metadata=self._metadata, timeout=self._timeout)
+            self._end()
+
+    def _end(self) -> None:
+        """The server confirmed the end of the transaction: the session holds one fewer."""
+        if not self._ended:
+            self._ended = True
+            self._session.open_transactions -= 1
 
 
 class ImmudbDatastore:
@@ -158,6 +179,9 @@ class ImmudbDatastore:
         self._ensured_tables: set[str] = set()
         self._database_tuned = False
         self.max_tx_entries = settings.max_tx_entries
+        #: Whose parked sessions this datastore may take and park
+        #: (:mod:`aethyr_immudb_recorder.session_reuse`); ``None``: ``IMMUDB_SESSION_REUSE=no``.
+        self._login_key: LoginKey | None = login_key(settings) if settings.session_reuse else None
         self.sessions_lost = 0
         """Sessions dropped because the server forgot them or was unreachable (a restart,
         say); the committers forget which keys they wrote when it changes."""
@@ -394,7 +418,7 @@ class ImmudbDatastore:
             with self._lock:
                 session = self._idle.pop() if self._idle else None
             if session is None:
-                return self._open_session()
+                return self._take_parked() or self._open_session()
             if time.monotonic() - session.last_used < self.settings.session_keepalive:
                 return session
             try:
@@ -409,9 +433,56 @@ class ImmudbDatastore:
                 continue
             return session
 
+    def _take_parked(self) -> Session | None:
+        """A session a closed datastore of the same login parked, confirmed with a
+        ``KeepAlive``; ``None`` when there is none (or the server forgot them all).
+
+        The first one also does what a first login does: it proves the database
+        exists and reads (and tunes) the database's settings.
+        """
+        key = self._login_key
+        if key is None:
+            return None
+        stub = self.stub
+        while (session := PARKED.take(key, self._close_session)) is not None:
+            try:
+                stub.KeepAlive(
+                    empty_pb2.Empty(), metadata=session.metadata, timeout=self.settings.timeout
+                )
+            except grpc.RpcError as exc:
+                if classify(exc) is not ErrorKind.SESSION:
+                    raise
+                self.sessions_lost += 1  # forgotten (a restart): try the next, or log in
+                continue
+            self._database_checked = True
+            if not self._database_tuned:
+                self._database_tuned = True
+                self._tune_database(session.id)
+            session.last_used = time.monotonic()
+            self.metrics.sessions_reused.inc()
+            return session
+        return None
+
+    def _park_or_close(self, sessions: list[Session], *, park: bool = True) -> None:
+        """Park the idle ``sessions`` of this closed datastore for the next one of the
+        same login; close those with an unfinished transaction (and all of them when
+        reuse is off or ``park`` is false)."""
+        key = self._login_key
+        keep = [s for s in sessions if s.open_transactions == 0] if park and key else []
+        for session in sessions:
+            if session not in keep:
+                self._close_session(session)
+        if keep and key is not None:
+            PARKED.park(
+                key, keep, self._close_session, functools.partial(open_channel, self.settings)
+            )
+
     def _checkin(self, session: Session, *, discard: bool) -> None:
         if self._closed:
-            self._close_session(session)
+            if discard:
+                self._close_session(session)
+            else:
+                self._park_or_close([session])
         elif not discard:
             session.last_used = time.monotonic()
             with self._lock:
@@ -532,6 +603,7 @@ class ImmudbDatastore:
             metadata=session.metadata,
             timeout=self.settings.timeout,
         )
+        session.open_transactions += 1
         tx = Transaction(self, session, response.transactionID)
         committed = False
         try:
@@ -606,7 +678,11 @@ class ImmudbDatastore:
     # -- life cycle ------------------------------------------------------------
 
     def close(self) -> None:
-        """Close every pooled session and the channel (idempotent)."""
+        """Hand the idle sessions to the next datastore of the same login (or close them:
+        :mod:`aethyr_immudb_recorder.session_reuse`) and close the channel (idempotent)."""
+        self._close(park=True)
+
+    def _close(self, *, park: bool) -> None:
         with self._lock:
             if self._closed:
                 return
@@ -614,8 +690,7 @@ class ImmudbDatastore:
             idle = list(self._idle)
             self._idle.clear()
             channel, self._channel = self._channel, None
-        for session in idle:
-            self._close_session(session)
+        self._park_or_close(idle, park=park)
         if channel is not None:
             channel.close()
         self._stub = None
@@ -628,8 +703,9 @@ class ImmudbDatastore:
         return self
 
     def __del__(self) -> None:
+        # Garbage collection may run while this thread holds the parked sessions' lock.
         with suppress(Exception):
-            self.close()
+            self._close(park=False)
 
     def __exit__(self, *exc: object) -> None:
         self.close()

@@ -187,7 +187,8 @@ class ImmudbFactory(
         return recorder
 
     def close(self) -> None:
-        """Close the datastore's (and the replicas') sessions and channels."""
+        """Close the datastore's (and the replicas') channels; their idle sessions go to
+        the next datastore of the same login (``IMMUDB_SESSION_REUSE``) or are closed."""
         if self.replicas is not None:
             self.replicas.close()
         self.datastore.close()

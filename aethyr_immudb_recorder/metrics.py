@@ -25,6 +25,8 @@ name (all prefixed ``aethyr_recorder_``)            type       meaning
                                                                unavailable
 ``errors_total{kind}``                              counter    errors raised, by kind
 ``sessions_opened_total``                           counter    immudb sessions opened
+``sessions_reused_total``                           counter    sessions taken over from a
+                                                               closed datastore
 ``subscription_lag_seconds``                        histogram  wake-up to delivery of new
                                                                events
 ``replication_lag_seconds{replica}``                gauge      seconds a replica took to
@@ -105,6 +107,11 @@ class Metrics:
         self.sessions_opened = Counter(
             "aethyr_recorder_sessions_opened",
             "immudb sessions opened.",
+            registry=registry,
+        )
+        self.sessions_reused = Counter(
+            "aethyr_recorder_sessions_reused",
+            "Logged-in immudb sessions a closed datastore of the same login handed over.",
             registry=registry,
         )
         self.subscription_lag = Histogram(

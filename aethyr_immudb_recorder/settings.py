@@ -77,6 +77,7 @@ class ImmudbKeys:
     IMMUDB_CONFLICT_RETRIES = "IMMUDB_CONFLICT_RETRIES"
     IMMUDB_POLL_INTERVAL = "IMMUDB_POLL_INTERVAL"
     IMMUDB_SESSION_KEEPALIVE = "IMMUDB_SESSION_KEEPALIVE"
+    IMMUDB_SESSION_REUSE = "IMMUDB_SESSION_REUSE"
     IMMUDB_MAX_MESSAGE_LENGTH = "IMMUDB_MAX_MESSAGE_LENGTH"
     IMMUDB_METRICS_REGISTRY_TOPIC = "IMMUDB_METRICS_REGISTRY_TOPIC"
     IMMUDB_SYNC_FREQUENCY_MS = "IMMUDB_SYNC_FREQUENCY_MS"
@@ -114,6 +115,9 @@ class ImmudbSettings:
     conflict_retries: int = 500
     poll_interval: float = 0.05
     session_keepalive: float = 30.0
+    #: Hand a closed datastore's logged-in sessions to the next one of the same login
+    #: (:mod:`aethyr_immudb_recorder.session_reuse`): each login costs immudb a bcrypt check.
+    session_reuse: bool = True
     max_message_length: int = 64 * 1024 * 1024
     #: How the application's users set the password, named by the default-password
     #: warning (``aethyr-es`` passes its own key; default: this module's key).
@@ -217,6 +221,7 @@ class ImmudbSettings:
             session_keepalive=reader.get(
                 F.IMMUDB_SESSION_KEEPALIVE, cls.session_keepalive, _positive_float
             ),
+            session_reuse=reader.get(F.IMMUDB_SESSION_REUSE, cls.session_reuse, _bool),
             max_message_length=reader.get(
                 F.IMMUDB_MAX_MESSAGE_LENGTH, cls.max_message_length, _positive_int
             ),

@@ -1,6 +1,6 @@
 """The DCB recorder on a real immudb: the library's suite, races, processes, the tag index.
 
-Every test gets a new immudb database, so positions start at 1.
+Every test gets a new table (most in the module's one database), so positions start at 1.
 """
 
 from __future__ import annotations
@@ -23,13 +23,30 @@ from aethyr_immudb_recorder.errors import BatchTooLargeError
 from aethyr_immudb_recorder.factory import ImmudbFactory
 from aethyr_immudb_recorder.settings import ImmudbSettings
 from tests import immudb_harness
-from tests.recorder.support import SharedDatastoreCase, env_for, fresh_datastore
+from tests.recorder.support import SharedDatastoreCase, env_for
 
 pytestmark = [pytest.mark.immudb]
 
 
 def _event(type_: str = "t", *tags: str, data: bytes = b"{}") -> DCBEvent:
     return DCBEvent(type=type_, data=data, tags=list(tags))
+
+
+@pytest.fixture(scope="module")
+def database() -> str:
+    """One database for the module's pytest tests; each writes a table of its own
+    (:func:`_table`). Each test's datastores then take over the sessions the previous
+    test's left (a login costs immudb a bcrypt check, about 66 ms of its CPU)."""
+    return immudb_harness.fresh_database("d")
+
+
+def _table() -> str:
+    """A new DCB table name: its positions start at 1."""
+    return f"dcb_events_{uuid4().hex[:12]}"
+
+
+def _settings(database: str, **extra: str) -> ImmudbSettings:
+    return ImmudbSettings.from_env(Environment(env=env_for(database, **extra)))
 
 
 class TestImmudbDCBRecorder(SharedDatastoreCase, DCBRecorderTestCase):
@@ -161,11 +178,14 @@ class TestRaces:
     WRITERS = 6
 
     def _recorders(self, database: str) -> list[ImmudbDCBRecorder]:
-        settings = ImmudbSettings.from_env(Environment(env=env_for(database)))
-        return [ImmudbDCBRecorder(datastore=ImmudbDatastore(settings)) for _ in range(self.WRITERS)]
+        settings, table = _settings(database), _table()
+        return [
+            ImmudbDCBRecorder(datastore=ImmudbDatastore(settings), events_table_name=table)
+            for _ in range(self.WRITERS)
+        ]
 
-    def test_exactly_one_of_n_racing_writers_wins(self) -> None:
-        recorders = self._recorders(immudb_harness.fresh_database("d"))
+    def test_exactly_one_of_n_racing_writers_wins(self, database: str) -> None:
+        recorders = self._recorders(database)
         try:
             recorders[0].append([_event("Opened", "room-1")])
             for round_ in range(5):
@@ -186,8 +206,8 @@ class TestRaces:
             for r in recorders:
                 r.datastore.close()
 
-    def test_conditions_that_match_nothing_all_succeed(self) -> None:
-        recorders = self._recorders(immudb_harness.fresh_database("d"))
+    def test_conditions_that_match_nothing_all_succeed(self, database: str) -> None:
+        recorders = self._recorders(database)
         try:
             for round_ in range(5):
                 outcomes = _race(
@@ -206,9 +226,9 @@ class TestRaces:
             for r in recorders:
                 r.datastore.close()
 
-    def test_appends_are_contiguous(self) -> None:
+    def test_appends_are_contiguous(self, database: str) -> None:
         """Each append's events get consecutive positions (commit order = insert order)."""
-        recorders = self._recorders(immudb_harness.fresh_database("d"))
+        recorders = self._recorders(database)
         try:
             _race(recorders, lambda r, i: r.append([_event("e", f"w{i}")] * 50))
             events = list(recorders[0].read())
@@ -306,9 +326,9 @@ def test_factory_gives_the_dcb_recorder(immudb_database: str) -> None:
 class TestTagGuards:
     """Conditions checked by immudb inside the write (``{t}:l <tag>`` preconditions)."""
 
-    def test_guarded_conditions_are_one_request(self) -> None:
-        datastore = fresh_datastore()
-        recorder = ImmudbDCBRecorder(datastore=datastore)
+    def test_guarded_conditions_are_one_request(self, database: str) -> None:
+        datastore = ImmudbDatastore(_settings(database))
+        recorder = ImmudbDCBRecorder(datastore=datastore, events_table_name=_table())
         try:
             recorder.append([_event("a", "x")])
             head = recorder.read().head  # remembers the head's transaction
@@ -328,9 +348,9 @@ class TestTagGuards:
         finally:
             datastore.close()
 
-    def test_a_failed_guard_reads_and_decides_exactly(self) -> None:
-        datastore = fresh_datastore()
-        recorder = ImmudbDCBRecorder(datastore=datastore)
+    def test_a_failed_guard_reads_and_decides_exactly(self, database: str) -> None:
+        datastore = ImmudbDatastore(_settings(database))
+        recorder = ImmudbDCBRecorder(datastore=datastore, events_table_name=_table())
         try:
             recorder.append([_event("Opened", "door")])
             recorder.append([_event("Other", "x")])
@@ -373,13 +393,10 @@ class _LosesFirstReply(ImmudbDatastore):
         return tx
 
 
-def test_an_append_whose_reply_was_lost_is_reported_once() -> None:
-    settings = ImmudbSettings.from_env(
-        Environment(env=env_for(immudb_harness.fresh_database("d"), IMMUDB_RETRY_DELAY="0"))
-    )
-    datastore = _LosesFirstReply(settings)
+def test_an_append_whose_reply_was_lost_is_reported_once(database: str) -> None:
+    datastore = _LosesFirstReply(_settings(database, IMMUDB_RETRY_DELAY="0"))
     try:
-        recorder = ImmudbDCBRecorder(datastore=datastore)
+        recorder = ImmudbDCBRecorder(datastore=datastore, events_table_name=_table())
         position = recorder.append([_event("Claimed", "seat-1")])
         assert datastore.lost
         assert position == 1
@@ -389,14 +406,15 @@ def test_an_append_whose_reply_was_lost_is_reported_once() -> None:
         datastore.close()
 
 
-def test_read_then_append_after_its_head_is_one_request() -> None:
+def test_read_then_append_after_its_head_is_one_request(database: str) -> None:
     """A read refreshes the cached counter, even after another writer appended."""
-    datastore = fresh_datastore()
+    datastore = ImmudbDatastore(_settings(database))
     other = ImmudbDatastore(datastore.settings)
+    table = _table()
     try:
-        recorder = ImmudbDCBRecorder(datastore=datastore)
+        recorder = ImmudbDCBRecorder(datastore=datastore, events_table_name=table)
         recorder.append([_event("a", "x")])
-        ImmudbDCBRecorder(datastore=other).append([_event("a", "y")])
+        ImmudbDCBRecorder(datastore=other, events_table_name=table).append([_event("a", "y")])
         query = DCBQuery([DCBQueryItem(tags=["x"])])
         read = recorder.read(query)
         requests = recorder.requests
@@ -407,12 +425,16 @@ def test_read_then_append_after_its_head_is_one_request() -> None:
         datastore.close()
 
 
-def test_subscription_merging_two_indexes_misses_nothing_under_concurrent_writers() -> None:
+def test_subscription_merging_two_indexes_misses_nothing_under_concurrent_writers(
+    database: str,
+) -> None:
     """Reads that merge indexes are capped at the head, so concurrent commits are not skipped."""
-    database = immudb_harness.fresh_database("d")
-    settings = ImmudbSettings.from_env(Environment(env=env_for(database)))
-    reader = ImmudbDCBRecorder(datastore=ImmudbDatastore(settings))
-    writers = [ImmudbDCBRecorder(datastore=ImmudbDatastore(settings)) for _ in range(3)]
+    settings, table = _settings(database), _table()
+    reader = ImmudbDCBRecorder(datastore=ImmudbDatastore(settings), events_table_name=table)
+    writers = [
+        ImmudbDCBRecorder(datastore=ImmudbDatastore(settings), events_table_name=table)
+        for _ in range(3)
+    ]
     query = DCBQuery([DCBQueryItem(tags=["a"]), DCBQueryItem(tags=["b"])])
     per_writer = 30
     try:

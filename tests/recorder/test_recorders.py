@@ -25,7 +25,12 @@ from aethyr_immudb_recorder.recorders import (
     ImmudbTrackingRecorder,
 )
 from tests import immudb_harness
-from tests.recorder.support import SharedDatastoreCase, fresh_datastore
+from tests.recorder.support import SharedDatastoreCase, settings_for
+
+#: One database per ``maxTxEntries`` for the module's suites (each test has tables of its
+#: own): a class's datastore takes over the sessions the previous class's left, instead
+#: of logging in again (a bcrypt check, about 66 ms of immudb's CPU, per login).
+_databases: dict[int, str] = {}
 
 
 class DatastoreMixin(SharedDatastoreCase):
@@ -33,7 +38,11 @@ class DatastoreMixin(SharedDatastoreCase):
 
     @classmethod
     def make_datastore(cls) -> ImmudbDatastore:
-        return fresh_datastore(cls.max_tx_entries)
+        database = _databases.get(cls.max_tx_entries)
+        if database is None:
+            database = immudb_harness.fresh_database("r", max_tx_entries=cls.max_tx_entries)
+            _databases[cls.max_tx_entries] = database
+        return ImmudbDatastore(settings_for(database))
 
 
 class TestAggregateRecorder(DatastoreMixin, AggregateRecorderTestCase):

@@ -50,6 +50,12 @@ def teardown_module() -> None:
             _server = None
 
 
+#: The database of the module's suites (each test has tables of its own), created by the
+#: first class's datastore: the next classes' datastores take over its sessions instead
+#: of logging in again (a bcrypt check, about 66 ms of immudb's CPU, per login).
+DATABASE = f"s{uuid.uuid4().hex[:20]}"
+
+
 class SyncedMixin(SharedDatastoreCase):
     @classmethod
     def make_datastore(cls) -> ImmudbDatastore:
@@ -57,7 +63,7 @@ class SyncedMixin(SharedDatastoreCase):
         env = {
             "IMMUDB_HOST": server.host,
             "IMMUDB_PORT": str(server.port),
-            "IMMUDB_DATABASE": f"s{uuid.uuid4().hex[:20]}",
+            "IMMUDB_DATABASE": DATABASE,
             "IMMUDB_SYNC_FREQUENCY_MS": "1",
             "IMMUDB_INDEX_FLUSH_THRESHOLD": "2000",
             "IMMUDB_POOL_SIZE": "12",

@@ -191,13 +191,21 @@ def test_bad_tls_settings_fail_before_connecting(
 # -- the library's suites over TLS and mutual TLS -------------------------------------
 
 
+#: The database of the suites below on each TLS server (each test has tables of its own),
+#: created by the first class's datastore: the next class's datastore takes over its
+#: sessions instead of logging in again (a bcrypt check, about 66 ms of immudb's CPU).
+SUITE_DATABASE = f"tls{uuid.uuid4().hex[:16]}"
+
+
 class _TlsDatastore(SharedDatastoreCase):
     mutual = False
 
     @classmethod
     def make_datastore(cls) -> ImmudbDatastore:
         srv = immudb_harness.tls_server(mtls=cls.mutual)
-        env = _tls_env(srv, mutual=cls.mutual, IMMUDB_POOL_SIZE="12")
+        env = _tls_env(
+            srv, mutual=cls.mutual, IMMUDB_POOL_SIZE="12", IMMUDB_DATABASE=SUITE_DATABASE
+        )
         datastore = ImmudbDatastore(ImmudbSettings.from_env(Environment(env=env)))
         assert datastore.settings.tls
         assert datastore.settings.mutual_tls is cls.mutual

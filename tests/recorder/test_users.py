@@ -30,9 +30,15 @@ def _user(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:10]}"
 
 
-def _factory(database: str, user: str, **extra: str) -> ImmudbFactory:
+def _factory(database: str, user: str, name: str = "", **extra: str) -> ImmudbFactory:
+    """A factory of ``user`` on ``database``; ``name`` (an application name) gives the test
+    tables of its own in the module's shared database."""
     env = env_for(database, IMMUDB_USER=user, IMMUDB_PASSWORD=PASSWORD, **extra)
-    return ImmudbFactory(Environment(env=env))
+    return ImmudbFactory(Environment(name=name, env=env))
+
+
+def _name() -> str:
+    return f"app{uuid.uuid4().hex[:10]}"
 
 
 def _events(n: int = 2) -> list[StoredEvent]:
@@ -43,9 +49,14 @@ def _events(n: int = 2) -> list[StoredEvent]:
     ]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def users() -> dict[str, str]:
-    """A database with one user of each permission, and a user of another database."""
+    """A database with one user of each permission, and a user of another database.
+
+    Made once for the module: creating a user makes immudb compute a bcrypt hash, and
+    each user's login checks one (about 66 ms of the server's CPU each); with one set
+    of users the tests' datastores take over each other's sessions. Tests that count
+    notifications use tables of their own (:func:`_name`)."""
     ours = immudb_harness.fresh_database("lp")
     theirs = immudb_harness.fresh_database("lq")
     names = {
@@ -76,7 +87,7 @@ def test_users_are_listed_with_their_permissions_and_no_secret(users):
 
 def test_readwrite_user_runs_the_recorder_without_superuser(users, caplog):
     caplog.set_level(logging.WARNING)
-    factory = _factory(users["database"], users["readwrite"], IMMUDB_SYNC_FREQUENCY_MS="7")
+    factory = _factory(users["database"], users["readwrite"], _name(), IMMUDB_SYNC_FREQUENCY_MS="7")
     try:
         recorder = factory.application_recorder()
         recorder.insert_events(_events())
@@ -91,12 +102,13 @@ def test_readwrite_user_runs_the_recorder_without_superuser(users, caplog):
 
 
 def test_read_user_reads_but_its_append_is_refused_and_writes_nothing(users):
-    writer = _factory(users["database"], users["readwrite"])
+    name = _name()
+    writer = _factory(users["database"], users["readwrite"], name)
     try:
         writer.application_recorder().insert_events(_events())
     finally:
         writer.close()
-    reader = _factory(users["database"], users["read"])
+    reader = _factory(users["database"], users["read"], name)
     try:
         recorder = reader.application_recorder()
         assert [n.id for n in recorder.select_notifications(1, 10)] == [1, 2]

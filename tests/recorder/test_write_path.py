@@ -27,24 +27,45 @@ from aethyr_immudb_recorder.recorders import (
     ImmudbTrackingRecorder,
 )
 from tests import immudb_harness
-from tests.recorder.support import fresh_datastore, settings_for
+from tests.recorder.support import settings_for
+
+
+@pytest.fixture(scope="module")
+def database() -> str:
+    """One database for the module; each test writes tables of its own (:func:`_tables`).
+
+    Each test's datastores then take over the sessions the previous test's datastores
+    left (a login costs immudb a bcrypt check, about 66 ms of its CPU)."""
+    return immudb_harness.fresh_database("w")
 
 
 @pytest.fixture
-def datastore() -> Iterator[ImmudbDatastore]:
-    store = fresh_datastore()
+def datastore(database: str) -> Iterator[ImmudbDatastore]:
+    store = ImmudbDatastore(settings_for(database))
     yield store
     store.close()
 
 
+def _tables() -> dict[str, str]:
+    """New events and tracking table names: ids start at 1, no position is recorded."""
+    suffix = uuid4().hex[:12]
+    return {
+        "events_table_name": f"stored_events_{suffix}",
+        "tracking_table_name": f"notification_tracking_{suffix}",
+    }
+
+
 def _application(datastore: ImmudbDatastore) -> ImmudbApplicationRecorder:
-    recorder = ImmudbApplicationRecorder(datastore=datastore)
+    tables = _tables()
+    recorder = ImmudbApplicationRecorder(
+        datastore=datastore, events_table_name=tables["events_table_name"]
+    )
     recorder.create_table()
     return recorder
 
 
 def _process(datastore: ImmudbDatastore) -> ImmudbProcessRecorder:
-    recorder = ImmudbProcessRecorder(datastore=datastore)
+    recorder = ImmudbProcessRecorder(datastore=datastore, **_tables())
     recorder.create_table()
     return recorder
 
@@ -193,7 +214,7 @@ def test_duplicate_event_with_fresh_tracking_keeps_the_version_error(
     assert recorder.max_tracking_id("upstream") is None
 
 
-def test_tracking_guard_holds_between_writers_without_the_process_lock() -> None:
+def test_tracking_guard_holds_between_writers_without_the_process_lock(database: str) -> None:
     """Writers that do not share the writer lock (like two processes) never move tracking back.
 
     Each thread has its own datastore with a private lock, so their guarded
@@ -201,11 +222,13 @@ def test_tracking_guard_holds_between_writers_without_the_process_lock() -> None
     may commit first; the earlier one must then fail (the guard's read makes
     the commit conflict, the retry sees the newer position), never overwrite it.
     """
-    database = immudb_harness.fresh_database("g")
     stores = [ImmudbDatastore(settings_for(database)) for _ in range(3)]
     for store in stores:
         store.writer_lock = threading.RLock()
-    recorders = [ImmudbTrackingRecorder(datastore=store) for store in stores]
+    table = _tables()["tracking_table_name"]
+    recorders = [
+        ImmudbTrackingRecorder(datastore=store, tracking_table_name=table) for store in stores
+    ]
     recorders[0].create_table()
     ids = itertools.count(1)
     ids_lock = threading.Lock()
@@ -243,7 +266,7 @@ def test_tracking_guard_holds_between_writers_without_the_process_lock() -> None
             store.close()
 
 
-def test_stale_tracking_cache_is_refreshed_by_the_precondition() -> None:
+def test_stale_tracking_cache_is_refreshed_by_the_precondition(database: str) -> None:
     """A writer whose cached position is stale is refused by immudb, re-reads, then decides.
 
     Recorder ``a`` last saw position 4; ``b`` (another datastore, like another
@@ -251,10 +274,12 @@ def test_stale_tracking_cache_is_refreshed_by_the_precondition() -> None:
     at the transaction where it saw 4, so immudb refuses it; ``a`` re-reads the
     key and refuses 5 itself (``IntegrityError``), while 7 then goes in.
     """
-    database = immudb_harness.fresh_database("g")
     stores = [ImmudbDatastore(settings_for(database)) for _ in range(2)]
+    table = _tables()["tracking_table_name"]
     try:
-        a, b = (ImmudbTrackingRecorder(datastore=store) for store in stores)
+        a, b = (
+            ImmudbTrackingRecorder(datastore=store, tracking_table_name=table) for store in stores
+        )
         a.insert_tracking(Tracking("upstream", 4))
         b.insert_tracking(Tracking("upstream", 6))
         with pytest.raises(IntegrityError, match="not greater than the current max tracking ID 6"):
