@@ -382,9 +382,12 @@ class _Follower:
         service: ProjectionService | None = None
         try:
             view = open_view(config)
-            service = _started(
-                ProjectionService(app, view, batch_wait=config.projection_batch_wait)
-            )
+            service = ProjectionService(app, view, batch_wait=config.projection_batch_wait)
+            # The series exists (0) before the first event is applied: a scrape during
+            # the catch-up must not find the other series and miss this one. (Creating
+            # the labelled child keeps a value an earlier attachment set.)
+            metrics.STUCK_EVENTS.labels(service.projection.name)
+            service = _started(service)
             self.attached = True
             if service.fault is None:  # (a fault start() just reported keeps its 1)
                 metrics.STUCK_EVENTS.labels(service.projection.name).set(0)
