@@ -19,9 +19,11 @@ only collects, and the batch is written in one transaction (one flush);
 A row is the aggregate's attributes as JSON (its class as a topic, the two
 timestamps as ISO text); password hashes are kept as they are (salted scrypt, or a
 legacy ``md5$`` digest until its owner logs in). The file is the game's own, never an
-event store: this module imports ``sqlite3`` and the standard library only, and
-``aethyr-es migrate --from-storage FILE`` imports it into the event store
-(:func:`aethyr_domain.game.migrate.migrate_from_storage`).
+event store: this module imports ``sqlite3``, the standard library and the background
+WAL checkpoints it shares with the outbox (:mod:`aethyr_domain.outbox.wal_checkpoints`)
+only, and ``aethyr-es migrate --from-storage FILE`` imports it into the event store
+(:func:`aethyr_domain.game.migrate.migrate_from_storage`). Its WAL is copied back into
+the file by a background thread, never inside a commit (see that module).
 
 Not thread-safe: the game thread that decides also saves.
 """
@@ -35,6 +37,8 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from aethyr_domain.outbox.wal_checkpoints import WalCheckpointer
 
 #: The ``format`` row of the ``meta`` table (a file of another format is refused).
 FORMAT = "aethyr-storage/1"
@@ -102,6 +106,7 @@ class WorldStorage:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
+            WalCheckpointer.attach(self._db)
             self._db.executescript(_SCHEMA)
             row = self._db.execute("SELECT value FROM meta WHERE key='format'").fetchone()
             if row is None:
@@ -110,6 +115,8 @@ class WorldStorage:
                 raise StorageError(f"{self.path!r} is not a {FORMAT} file (format {row[0]!r})")
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open the storage {self.path!r}: {exc}") from None
+        #: Copies the log back into the file in the background (never in a commit).
+        self.wal_checkpointer = WalCheckpointer(self.path)
         #: The open batch: aggregate id -> row (the latest state wins), or ``None``.
         self._batch: dict[str, tuple[str, str, str]] | None = None
 
@@ -155,6 +162,7 @@ class WorldStorage:
                 raise
         except sqlite3.Error as exc:
             raise StorageError(f"cannot write the storage {self.path!r}: {exc}") from None
+        self.wal_checkpointer.committed()
 
     def load(self) -> dict[str, Any]:
         """Every stored aggregate, by id."""
@@ -173,6 +181,7 @@ class WorldStorage:
         return int(self._db.execute("SELECT COUNT(*) FROM aggregates").fetchone()[0])
 
     def close(self) -> None:
+        self.wal_checkpointer.close()  # first: the writer's connection closes last (see its module)
         self._db.close()
 
 

@@ -39,6 +39,9 @@ written to this file. Delivered rows are deleted with ``PRAGMA secure_delete=ON`
 bytes are overwritten), and the file is created readable by the game's user only
 (mode 0600).
 
+The file's WAL is copied back into it by a background thread, never inside the
+game's commits, whose players wait (:mod:`aethyr_domain.outbox.wal_checkpoints`).
+
 A file at ``path`` that is not an outbox (not sqlite, or a sqlite database with other
 tables) raises :class:`NotAnOutboxError` and is left untouched.
 
@@ -58,6 +61,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from aethyr_domain.outbox.wal_checkpoints import WalCheckpointer
 
 #: The tables of every outbox file (earlier versions created them too: the newer
 #: columns are added by :func:`_upgrade`).
@@ -236,6 +241,8 @@ class Outbox:
         #: (:func:`aethyr_domain.outbox.delivery.recover_delivered`). Every newly
         #: opened outbox starts unsettled.
         self.needs_recovery = True
+        #: Copies the log back into the file in the background (never in a commit).
+        self.wal_checkpointer = WalCheckpointer(self.path)
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         except sqlite3.Error as exc:
@@ -246,6 +253,7 @@ class Outbox:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA secure_delete=ON")
             self._db.execute("PRAGMA busy_timeout=5000")
+            WalCheckpointer.attach(self._db)
             self._db.executescript(_SCHEMA)
             self._upgrade()
         except OutboxError:
@@ -286,6 +294,7 @@ class Outbox:
         self._db.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
 
     def close(self) -> None:
+        self.wal_checkpointer.close()  # first: the writer's connection closes last (see its module)
         with self._lock:
             self._db.close()
 
@@ -305,6 +314,7 @@ class Outbox:
                 " VALUES (?, ?, '{}', ?, ?, ?)",
                 (entry_id, command, actor, time.time(), payload),
             )
+        self.wal_checkpointer.committed()
         return entry_id
 
     def append_events_many(
@@ -352,6 +362,7 @@ class Outbox:
                 " VALUES (?, ?, ?, ?, ?)",
                 (command_id, command, payload, actor, time.time()),
             )
+        self.wal_checkpointer.committed()
         return command_id
 
     def replace_with_events(self, seq: int, events: Sequence[OutboxEvent]) -> None:
@@ -361,6 +372,7 @@ class Outbox:
             self._db.execute(
                 "UPDATE entries SET events = ?, fields = '{}' WHERE seq = ?", (payload, seq)
             )
+        self.wal_checkpointer.committed()
 
     def mark_batch_in_flight(self, first_seq: int, last_seq: int, position: int) -> None:
         """Record that entries ``first_seq..last_seq`` are being appended at ``position``."""
@@ -370,6 +382,7 @@ class Outbox:
                 " VALUES (1, ?, ?, ?)",
                 (first_seq, last_seq, position),
             )
+        self.wal_checkpointer.committed()
 
     def mark_in_flight(self, entry: Entry, version_before: int) -> None:
         """The marker of the earlier format (one command row handed to the World)."""
@@ -379,6 +392,7 @@ class Outbox:
                 " VALUES (?, ?, ?)",
                 (entry.seq, entry.aggregate_id, version_before),
             )
+        self.wal_checkpointer.committed()
 
     def clear_in_flight(self) -> None:
         """Forget both kinds of in-flight marker."""
@@ -478,6 +492,7 @@ class Outbox:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+        self.wal_checkpointer.committed()
         return seq
 
     def retry(self, seq: int) -> bool:
@@ -511,6 +526,7 @@ class Outbox:
         """Delete dead letter ``seq`` for good; False if there is none."""
         with self._lock:
             cursor = self._db.execute("DELETE FROM dead_letters WHERE seq = ?", (seq,))
+        self.wal_checkpointer.committed()
         return cursor.rowcount > 0
 
     def _transaction(self, *statements: tuple[str, tuple[Any, ...]]) -> None:
@@ -523,6 +539,7 @@ class Outbox:
             if self._db.in_transaction:  # a failed COMMIT (I/O error) leaves it open
                 self._db.execute("ROLLBACK")
             raise
+        self.wal_checkpointer.committed()
 
     # --------------------------------------------------------------- reading
     def read_pending(self, limit: int) -> PendingRead:
